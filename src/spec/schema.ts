@@ -1,0 +1,156 @@
+// JSON Schema validation (ajv) of cluster.yaml, with ajv's errors turned into findings a person can act on.
+import Ajv2020, { type ErrorObject, type ValidateFunction } from "ajv/dist/2020";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { closest, show, type Finding } from "./diagnostics";
+
+
+function findSchemaFile(): string {
+  // Compiled code lives in dist/src/spec, sources in src/spec: look upwards for schemas/.
+  for (let dir = __dirname, i = 0; i < 5; i++, dir = path.dirname(dir)) {
+    const candidate = path.join(dir, "schemas", "cluster.schema.json");
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  throw new Error(`schemas/cluster.schema.json not found above ${__dirname}`);
+}
+
+let compiled: ValidateFunction | undefined;
+let schemaDocument: Record<string, unknown> | undefined;
+
+export function clusterSchema(): Record<string, unknown> {
+  schemaDocument ??= JSON.parse(fs.readFileSync(findSchemaFile(), "utf8")) as Record<string, unknown>;
+  return schemaDocument;
+}
+
+function validator(): ValidateFunction {
+  if (!compiled) {
+    const ajv = new Ajv2020({ allErrors: true, verbose: true, useDefaults: true, strict: true, allowUnionTypes: true });
+    // Our annotations: what a pattern means in words, and the fix to suggest.
+    ajv.addVocabulary(["x-expected", "x-hint"]);
+    compiled = ajv.compile(clusterSchema());
+  }
+  return compiled;
+}
+
+/** Validates in place (ajv fills defaults into `data`) and returns findings. */
+export function validateAgainstSchema(data: unknown): Finding[] {
+  const validate = validator();
+  if (validate(data)) return [];
+  const errors = validate.errors ?? [];
+  // propertyNames failures are reported twice (the name's own pattern, then propertyNames): keep one.
+  const kept = errors.filter((error) => !(error.propertyName !== undefined && error.keyword !== "propertyNames"));
+  const findings = kept.map(describe);
+  const seen = new Set<string>();
+  return findings.filter((finding) => {
+    const key = finding.path + "\u0000" + finding.message;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function where(pointer: string): string {
+  return pointer === "" ? "the top level" : pointer;
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  if (typeof value === "number") return Number.isInteger(value) ? "an integer" : "a number";
+  return `a ${typeof value}`;
+}
+
+function describe(error: ErrorObject): Finding {
+  const parent = (error.parentSchema ?? {}) as Record<string, unknown>;
+  const expectedWords = parent["x-expected"] as string | undefined;
+  const schemaHint = parent["x-hint"] as string | undefined;
+  const pointer = error.instancePath;
+  const field = pointer.split("/").pop() || "value";
+  switch (error.keyword) {
+    case "additionalProperties": {
+      const key = String(error.params.additionalProperty);
+      const allowed = Object.keys((parent.properties as Record<string, unknown>) ?? {});
+      const suggestion = closest(key, allowed);
+      return {
+        path: `${pointer}/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`,
+        atKey: true,
+        message: `unknown key "${key}" in ${where(pointer)}`,
+        found: key,
+        expected: `one of ${allowed.join(", ")}`,
+        hint: suggestion ? `did you mean "${suggestion}"?` : `allowed keys here: ${allowed.join(", ")}`,
+      };
+    }
+    case "required": {
+      const key = String(error.params.missingProperty);
+      return {
+        path: pointer,
+        atKey: true,
+        message: `missing required key "${key}" in ${where(pointer)}`,
+        expected: `a "${key}" key`,
+        hint: schemaHint ?? `add "${key}:" under ${where(pointer)}`,
+      };
+    }
+    case "type": {
+      const expected = String(error.params.type).split(",").map((t) => (t === "array" ? "a list" : t === "object" ? "a mapping" : `${t === "integer" ? "an" : "a"} ${t}`)).join(" or ");
+      const numberLike = typeof error.data === "string" && /^[0-9]+$/.test(error.data);
+      return {
+        path: pointer,
+        message: `${field} must be ${expected}, found ${typeName(error.data)} ${show(error.data)}`,
+        found: error.data,
+        expected,
+        hint: schemaHint ?? (numberLike ? `remove the quotes: ${field}: ${error.data}` : undefined),
+      };
+    }
+    case "enum": {
+      const allowed = (error.params.allowedValues as unknown[]).map(String);
+      const suggestion = typeof error.data === "string" ? closest(error.data, allowed) : undefined;
+      return {
+        path: pointer,
+        message: `${field} must be one of ${allowed.join(", ")}; found ${show(error.data)}`,
+        found: error.data,
+        expected: `one of ${allowed.join(", ")}`,
+        hint: schemaHint ?? (suggestion ? `did you mean "${suggestion}"?` : `use one of ${allowed.join(", ")}`),
+      };
+    }
+    case "pattern": {
+      const expected = expectedWords ?? `text matching ${String(error.params.pattern)}`;
+      return { path: pointer, message: `${field} ${show(error.data)} is not ${expected}`, found: error.data, expected, hint: schemaHint };
+    }
+    case "minimum":
+    case "maximum":
+    case "exclusiveMinimum":
+    case "exclusiveMaximum": {
+      const bound = `${error.keyword === "minimum" ? "at least" : error.keyword === "maximum" ? "at most" : error.keyword === "exclusiveMinimum" ? "more than" : "less than"} ${error.params.limit}`;
+      return { path: pointer, message: `${field} must be ${bound}, found ${show(error.data)}`, found: error.data, expected: bound, hint: schemaHint ?? `set ${field} to a value ${bound}` };
+    }
+    case "minItems":
+    case "maxItems": {
+      const bound = `${error.keyword === "minItems" ? "at least" : "at most"} ${error.params.limit} item(s)`;
+      return { path: pointer, message: `${field} must have ${bound}, found ${(error.data as unknown[]).length}`, found: error.data, expected: bound };
+    }
+    case "minLength":
+      return { path: pointer, message: `${field} must not be empty`, found: error.data, expected: `at least ${error.params.limit} character(s)` };
+    case "uniqueItems":
+      return {
+        path: `${pointer}/${error.params.j}`,
+        message: `${field} lists ${show((error.data as unknown[])[error.params.j as number])} twice (items ${error.params.j} and ${error.params.i})`,
+        found: (error.data as unknown[])[error.params.j as number],
+        expected: "each item once",
+        hint: "remove the duplicate",
+      };
+    case "propertyNames": {
+      const name = String(error.params.propertyName);
+      return {
+        path: `${pointer}/${name}`,
+        atKey: true,
+        message: `name "${name}" in ${where(pointer)} must be lowercase letters, digits and '_', starting with a letter`,
+        found: name,
+        expected: "a name like hpc_network",
+        hint: `rename it to "${name.toLowerCase().replace(/[^a-z0-9_]/g, "_").replace(/^[^a-z]+/, "") || "net"}"`,
+      };
+    }
+    default:
+      return { path: pointer, message: `${field}: ${error.message ?? error.keyword}`, found: error.data };
+  }
+}

@@ -69,7 +69,8 @@ export function closest(word: string, candidates: readonly string[]): string | u
 }
 
 export function formatHuman(diagnostic: SpecDiagnostic, sourceLine: string | undefined): string {
-  const lines = [`${diagnostic.file}:${diagnostic.line}:${diagnostic.column}: error: ${diagnostic.message}`];
+  const where = diagnostic.line > 0 ? `${diagnostic.file}:${diagnostic.line}:${diagnostic.column}` : diagnostic.file;
+  const lines = [`${where}: error: ${diagnostic.message}`];
   if (sourceLine !== undefined && diagnostic.line > 0) {
     const shown = sourceLine.replace(/\t/g, " ");
     lines.push(`  ${shown.length > 160 ? shown.slice(0, 157) + "..." : shown}`);

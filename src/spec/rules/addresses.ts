@@ -151,8 +151,13 @@ function rangeText(first: number, last: number): string {
 
 function suggestRange(subnet: Cidr | undefined, taken: Map<number, string>, count: number): string | undefined {
   if (!subnet) return undefined;
+  const lastHost = broadcastOf(subnet) - 1;
+  // Prefer the addresses right after the ones already used (how people number nodes), else the first gap.
+  const used = [...taken.keys()].filter((address) => cidrContains(subnet, address));
+  const after = (used.length ? Math.max(...used) : gatewayOf(subnet)) + 1;
+  if (after + count - 1 <= lastHost) return `add ip_range: "${rangeText(after, after + count - 1)}"`;
   let start = gatewayOf(subnet) + 1;
-  for (let address = start; address < broadcastOf(subnet); address++) {
+  for (let address = start; address <= lastHost; address++) {
     if (taken.has(address)) start = address + 1;
     else if (address - start + 1 === count) return `add ip_range: "${rangeText(start, address)}"`;
   }

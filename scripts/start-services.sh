@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Starts the daemons the integration tests talk to (libvirtd, munged) when they are not running.
+# Containers have no systemd, so the daemons are started directly.
+set -euo pipefail
+
+if ! virsh -c qemu:///system version >/dev/null 2>&1; then
+  echo "start-services: starting virtlogd and libvirtd"
+  mkdir -p /run/libvirt /var/lib/libvirt/images
+  pgrep -x virtlogd >/dev/null || virtlogd -d || true
+  pgrep -x libvirtd >/dev/null || libvirtd -d
+  for _ in $(seq 1 50); do virsh -c qemu:///system version >/dev/null 2>&1 && break; sleep 0.2; done
+  virsh -c qemu:///system version >/dev/null || { echo "start-services: libvirtd did not come up" >&2; exit 1; }
+fi
+
+if [ ! -S /run/munge/munge.socket.2 ]; then
+  echo "start-services: starting munged"
+  mkdir -p /etc/munge /run/munge /var/lib/munge /var/log/munge
+  [ -s /etc/munge/munge.key ] || { dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none; }
+  chown -R munge:munge /etc/munge /run/munge /var/lib/munge /var/log/munge 2>/dev/null || true
+  chmod 0400 /etc/munge/munge.key; chmod 0700 /etc/munge
+  if id munge >/dev/null 2>&1; then
+    su -s /bin/sh munge -c "munged" || munged --force
+  else
+    munged --force
+  fi
+fi

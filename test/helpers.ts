@@ -1,0 +1,30 @@
+// Shared test helpers.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { CliIO } from "../src/cli/output";
+
+export const ROOT = path.resolve(__dirname, "..");
+export const SAMPLES = path.resolve(ROOT, "..", "shared", "reference", "samples");
+
+export function fixture(name: string): string {
+  return fs.readFileSync(path.join(ROOT, "test", "fixtures", name), "utf8");
+}
+
+export function tempDir(prefix = "hs-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Captures CLI output for in-process runs. */
+export function captureIO(): CliIO & { stdout: string[]; stderr: string[] } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { stdout, stderr, out: (text) => stdout.push(text), err: (text) => stderr.push(text) };
+}
+
+/** 1-based line of the first line containing `marker`. */
+export function lineOf(text: string, marker: string): number {
+  const index = text.split("\n").findIndex((line) => line.includes(marker));
+  if (index < 0) throw new Error(`marker ${JSON.stringify(marker)} not in text`);
+  return index + 1;
+}

@@ -1,6 +1,8 @@
 // The `hyperscaler` command line: validate, probe, doctor, plan, render. Works without Pulumi.
 import { Command, CommanderError } from "commander";
 import { EXIT, processIO, UsageError, type CliIO } from "./output";
+import { runDoctorCommand, runProbe } from "./host";
+import { runPlan, runRender } from "./plan";
 import { runValidate } from "./validate";
 
 export function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
@@ -16,6 +18,43 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .argument("[files...]", "spec files", ["config/dev.yaml"])
     .option("--json", "print { valid, errors: [...] } as JSON")
     .action((files: string[], options: { json?: boolean }) => setCode(runValidate(files, options, io)));
+
+  program
+    .command("probe")
+    .description("inventory this host (CPU, memory, KVM, IOMMU, libvirt, NVIDIA GPUs with MIG/vGPU state)")
+    .option("--json", "print the inventory as JSON")
+    .option("--replay <dir>", "build the inventory from a captured snapshot instead of this machine")
+    .option("--capture <dir>", "also write the raw inputs to a snapshot directory")
+    .option("--uri <uri>", "libvirt URI", "qemu:///system")
+    .action(async (options) => setCode(await runProbe(options, io)));
+
+  program
+    .command("doctor")
+    .description("preflight checks: virtualization, KVM, IOMMU, drivers, MIG, vGPU, libvirt, capacity")
+    .option("--json", "print { checks: [...] }")
+    .option("--replay <dir>", "check a captured snapshot instead of this machine")
+    .option("--spec <file>", "also check what this cluster.yaml needs")
+    .option("--uri <uri>", "libvirt URI (default: the spec's host.libvirt_uri, else qemu:///system)")
+    .action(async (options) => setCode(await runDoctorCommand(options, io)));
+
+  program
+    .command("plan")
+    .description("plan GPU placements, vGPU/passthrough assignments and VMs for a spec")
+    .argument("<file>", "cluster.yaml")
+    .option("--host <path>", "host snapshot directory (probe --capture) or inventory JSON (probe --json)")
+    .option("--previous <plan>", "previous plan JSON: keep its placements where still feasible")
+    .option("--json", "print the plan as JSON")
+    .option("--svg <out>", "also draw the GPUs' slot maps and the VMs they feed")
+    .action((file: string, options) => setCode(runPlan(file, options, io)));
+
+  program
+    .command("render")
+    .description("write the plan and every generated file (GPU maps, ...) to a directory")
+    .argument("<file>", "cluster.yaml")
+    .requiredOption("--out <dir>", "output directory")
+    .option("--host <path>", "host snapshot directory or inventory JSON")
+    .option("--previous <plan>", "previous plan JSON")
+    .action((file: string, options) => setCode(runRender(file, options, io)));
 
   return program;
 }

@@ -42,6 +42,8 @@ export interface CatalogEntry {
   readonly namePatterns: readonly RegExp[];
   readonly geometry: GpuGeometry;
   readonly profiles: readonly MigProfile[];
+  /** Board prefix of MIG-backed vGPU type names (A100D-1-10C); null where not confirmed (taken from the host). */
+  readonly vgpuBoard: string | null;
   readonly source: string;
 }
 
@@ -124,6 +126,7 @@ export const CATALOG: readonly CatalogEntry[] = [
       { id: null, name: "2g.12gb+me", computeSlices: 2, memorySlices: 2, memoryGiB: 12, maxCount: 1, starts: [0, 2], mediaExtensions: true, confirmed: false },
       { id: 0, name: "4g.24gb", computeSlices: 4, memorySlices: 4, memoryGiB: 24, maxCount: 1, starts: [0], mediaExtensions: false, confirmed: true },
     ],
+    vgpuBoard: "A30",
     source: `${GUIDE} (A30-24GB); 2g.12gb+me id and placements not confirmed, derived from the 4-slice geometry`,
   },
   {
@@ -143,6 +146,7 @@ export const CATALOG: readonly CatalogEntry[] = [
       { name: "4g.20gb", cls: "4g" },
       { name: "7g.40gb", cls: "7g" },
     ]),
+    vgpuBoard: "A100",
     source: `${GUIDE} (A100-40GB) and nvidia-smi mig -lgip on A100-PCIE-40GB (R470); 1g.10gb (id 15) needs R525 or newer`,
   },
   {
@@ -154,6 +158,7 @@ export const CATALOG: readonly CatalogEntry[] = [
     namePatterns: [/^A100(SXM4|PCIE)?80GB(PCIE)?$/],
     geometry: SEVEN,
     profiles: sevenSliceProfiles(standardRows(10, 20, 40, 80, false, ["1g.2m", "4g", "7g"])),
+    vgpuBoard: "A100D",
     source: `${GUIDE} (A100-80GB): names, ids 19/20/14/9 and counts; ids of 1g.20gb, 4g.40gb, 7g.80gb and all placements not confirmed, derived from the 7-slice geometry`,
   },
   {
@@ -165,6 +170,7 @@ export const CATALOG: readonly CatalogEntry[] = [
     namePatterns: [/^H100SXM5?80GB$/, /^H10080GBHBM3$/, /^H100SXM$/],
     geometry: SEVEN,
     profiles: sevenSliceProfiles(standardRows(10, 20, 40, 80, true)),
+    vgpuBoard: null,
     source: `${GUIDE} (H100-SXM5-80GB); lspci 10de:2330 [H100 SXM5 80GB]`,
   },
   {
@@ -176,6 +182,7 @@ export const CATALOG: readonly CatalogEntry[] = [
     namePatterns: [/^H100PCIE(80GB)?$/],
     geometry: SEVEN,
     profiles: sevenSliceProfiles(standardRows(10, 20, 40, 80, true)),
+    vgpuBoard: null,
     source: `${GUIDE} (H100-PCIe-80GB) and nvidia-smi mig -lgipp on H100 PCIe (driver 525)`,
   },
   {
@@ -195,6 +202,7 @@ export const CATALOG: readonly CatalogEntry[] = [
       { name: "4g.47gb", cls: "4g" },
       { name: "7g.94gb", cls: "7g" },
     ]),
+    vgpuBoard: null,
     source: `${GUIDE} (H100-NVL-94GB)`,
   },
   {
@@ -206,6 +214,7 @@ export const CATALOG: readonly CatalogEntry[] = [
     namePatterns: [/^H10096GB/, /^GH200(96|120|480)GB/],
     geometry: SEVEN,
     profiles: sevenSliceProfiles(standardRows(12, 24, 48, 96, false)),
+    vgpuBoard: null,
     source: `${GUIDE} (H100-96GB-GH200): names, ids and counts; placements not confirmed, derived from the 7-slice geometry; no PCI device id confirmed`,
   },
   {
@@ -217,6 +226,7 @@ export const CATALOG: readonly CatalogEntry[] = [
     namePatterns: [/^H200(SXM|NVL)?(141GB)?$/],
     geometry: SEVEN,
     profiles: sevenSliceProfiles(standardRows(18, 35, 71, 141, false)),
+    vgpuBoard: null,
     source: `${GUIDE} (H200-141GB): names, ids and counts; placements not confirmed, derived from the 7-slice geometry; no PCI device id confirmed`,
   },
   {
@@ -228,6 +238,7 @@ export const CATALOG: readonly CatalogEntry[] = [
     namePatterns: [/^GH200(144GB|624GB)/, /^GH200.*HBM3E/],
     geometry: SEVEN,
     profiles: sevenSliceProfiles(standardRows(18, 36, 72, 144, false, ["3g", "4g", "7g"])),
+    vgpuBoard: null,
     source: `${GUIDE} (GH200-144GB-HBM3e): names and ids of 1g/2g profiles; ids and counts of 3g/4g/7g not confirmed; placements derived from the 7-slice geometry`,
   },
   {
@@ -239,6 +250,7 @@ export const CATALOG: readonly CatalogEntry[] = [
     namePatterns: [/^B200(180GB)?$/, /^B200SXM/],
     geometry: SEVEN,
     profiles: sevenSliceProfiles(standardRows(23, 45, 90, 180, false, ["3g", "4g", "7g"])),
+    vgpuBoard: null,
     source: `${GUIDE} (B200-180GB): names, ids of 1g/2g profiles and counts; ids of 3g/4g/7g and placements not confirmed`,
   },
   {
@@ -250,6 +262,7 @@ export const CATALOG: readonly CatalogEntry[] = [
     namePatterns: [/^GB200/],
     geometry: SEVEN,
     profiles: sevenSliceProfiles(standardRows(24, 47, 93, 186, false, ["3g", "4g", "7g"])),
+    vgpuBoard: null,
     source: `${GUIDE} (GB200): names and ids of 1g/2g profiles; 3g/4g/7g ids and counts not confirmed; drivers have reported 1g.23gb as well as 1g.24gb`,
   },
 ];

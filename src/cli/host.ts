@@ -1,0 +1,87 @@
+// `hyperscaler probe [--json] [--replay DIR] [--capture DIR]` and
+// `hyperscaler doctor [--json] [--replay DIR] [--spec FILE]`.
+import * as fs from "node:fs";
+import { runDoctor } from "../host/doctor";
+import { probeLive } from "../host/live";
+import { inventoryFrom } from "../host/probe";
+import { snapshotSource } from "../host/source";
+import type { HostInventory } from "../host/types";
+import { formatHuman } from "../spec/diagnostics";
+import { loadSpecFile } from "../spec/load";
+import { EXIT, UsageError, type CliIO } from "./output";
+import { table } from "./table";
+
+export interface ProbeOptions {
+  readonly json?: boolean;
+  readonly replay?: string;
+  readonly capture?: string;
+  readonly uri?: string;
+}
+
+export async function probe(options: ProbeOptions): Promise<HostInventory> {
+  if (options.replay && options.capture) throw new UsageError("--replay and --capture exclude each other");
+  if (options.replay) {
+    if (!fs.existsSync(options.replay) || !fs.statSync(options.replay).isDirectory()) throw new UsageError(`snapshot directory ${options.replay} does not exist`);
+    return inventoryFrom(snapshotSource(options.replay), options.uri);
+  }
+  if (options.capture) fs.mkdirSync(options.capture, { recursive: true });
+  return probeLive({ libvirtUri: options.uri, captureDir: options.capture });
+}
+
+function yesNo(value: boolean | null): string {
+  return value === null ? "?" : value ? "yes" : "no";
+}
+
+export function inventoryToText(inventory: HostInventory): string {
+  const lines = [
+    `host ${inventory.hostname ?? "?"} (${inventory.source.kind}${inventory.source.path ? ` ${inventory.source.path}` : ""})`,
+    `cpu    ${inventory.cpu.model ?? "?"}: ${inventory.cpu.cores ?? "?"} cores / ${inventory.cpu.threads ?? "?"} threads, virtualization ${inventory.cpu.virtualization ?? "none"}`,
+    `memory ${inventory.memory.totalMiB === null ? "?" : `${Math.floor(inventory.memory.totalMiB / 1024)} GiB`}`,
+    `kvm    ${inventory.kvm.device ? (inventory.kvm.accessible ? "ready" : "present, not accessible") : "missing"}`,
+    `iommu  ${inventory.iommu.enabled === null ? "unknown" : inventory.iommu.enabled ? `enabled, ${inventory.iommu.groups.length} groups` : "disabled"}`,
+    `libvirt ${inventory.libvirt.reachable ? `${inventory.libvirt.version} at ${inventory.libvirt.uri}` : `not reachable at ${inventory.libvirt.uri}`}`,
+  ];
+  if (inventory.resetBlockers.length) lines.push(`reset blockers: ${inventory.resetBlockers.join(", ")}`);
+  lines.push("", inventory.gpus.length === 0 ? "no NVIDIA GPUs found" : table(
+    ["idx", "pci", "name", "mem GiB", "driver", "iommu", "mig", "instances", "vgpu"],
+    inventory.gpus.map((gpu) => [
+      gpu.index === null ? "-" : String(gpu.index), gpu.pciAddress, gpu.name, gpu.memoryMiB === null ? "?" : String(Math.round(gpu.memoryMiB / 1024)), gpu.boundDriver ?? "none",
+      gpu.iommuGroup === null ? "?" : `${gpu.iommuGroup}${gpu.iommuIsolated === false ? " (shared)" : ""}`,
+      gpu.migCapable === false ? "n/a" : gpu.migMode ? `${yesNo(gpu.migMode.current)}${gpu.migMode.pending !== null && gpu.migMode.pending !== gpu.migMode.current ? ` -> ${yesNo(gpu.migMode.pending)}` : ""}` : "?",
+      gpu.migInstances.map((i) => `${i.profile}@${i.start ?? "?"}`).join(" ") || "-",
+      gpu.vgpu.framework ? `${gpu.vgpu.framework} (${gpu.vgpu.types.length} types)` : "-",
+    ]),
+  ));
+  return lines.join("\n");
+}
+
+export async function runProbe(options: ProbeOptions, io: CliIO): Promise<number> {
+  const inventory = await probe(options);
+  io.out(options.json ? JSON.stringify(inventory, null, 2) : inventoryToText(inventory));
+  if (options.capture) io.err(`probe: snapshot written to ${options.capture}`);
+  return EXIT.ok;
+}
+
+export async function runDoctorCommand(options: { json?: boolean; replay?: string; spec?: string; uri?: string }, io: CliIO): Promise<number> {
+  let spec;
+  if (options.spec) {
+    const loaded = loadSpecFile(options.spec);
+    if (!loaded.ok) {
+      if (loaded.io) throw new UsageError(`${loaded.errors[0].message}: ${options.spec}`);
+      const lines = fs.readFileSync(options.spec, "utf8").split(/\r?\n/);
+      for (const error of loaded.errors) io.err(formatHuman(error, lines[error.line - 1]));
+      return EXIT.failed;
+    }
+    spec = loaded.spec;
+  }
+  const inventory = await probe({ replay: options.replay, uri: options.uri ?? spec?.host.libvirt_uri });
+  const checks = runDoctor(inventory, spec);
+  if (options.json) {
+    io.out(JSON.stringify({ checks }, null, 2));
+  } else {
+    for (const check of checks) io.out(`${check.status.padEnd(4)}  ${check.id.padEnd(28)}  ${check.message}${check.remediation ? `\n      fix: ${check.remediation}` : ""}`);
+    const count = (status: string): number => checks.filter((c) => c.status === status).length;
+    io.err(`doctor: ${count("PASS")} pass, ${count("WARN")} warn, ${count("FAIL")} fail`);
+  }
+  return checks.some((c) => c.status === "FAIL") ? EXIT.failed : EXIT.ok;
+}

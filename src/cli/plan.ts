@@ -1,0 +1,88 @@
+// `hyperscaler plan FILE [--host DIR|inventory.json] [--previous PLAN.json] [--json] [--svg OUT]`
+// and `hyperscaler render FILE --out DIR [--host ...]`.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { loadHost } from "../host/load";
+import { buildPlan, planToJson } from "../plan";
+import type { Plan } from "../plan/types";
+import { mdevMap, migPartedConfig } from "../render/gpu-files";
+import { planToSvg } from "../render/plan-svg";
+import { planToText } from "../render/plan-text";
+import { formatHuman } from "../spec/diagnostics";
+import { loadSpecFile } from "../spec/load";
+import { EXIT, UsageError, type CliIO } from "./output";
+
+export interface PlanOptions {
+  readonly host?: string;
+  readonly previous?: string;
+  readonly json?: boolean;
+  readonly svg?: string;
+}
+
+/** Loads the spec (printing validation errors) and plans; returns undefined when the spec is invalid. */
+export function planFromFiles(file: string, options: Pick<PlanOptions, "host" | "previous">, io: CliIO): Plan | undefined {
+  const loaded = loadSpecFile(file);
+  if (!loaded.ok) {
+    if (loaded.io) throw new UsageError(loaded.errors[0].message + `: ${file}`);
+    const lines = fs.existsSync(file) ? fs.readFileSync(file, "utf8").split(/\r?\n/) : [];
+    for (const error of loaded.errors) io.err(formatHuman(error, lines[error.line - 1]));
+    return undefined;
+  }
+  const host = options.host ? loadHost(options.host) : undefined;
+  const previous = options.previous ? readPreviousPlan(options.previous) : undefined;
+  return buildPlan({ spec: loaded.spec, host, previous });
+}
+
+function readPreviousPlan(file: string): Plan {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (error) {
+    throw new UsageError(`cannot read previous plan ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  try {
+    const plan = JSON.parse(text) as Plan;
+    if (plan.planVersion !== 1 || !Array.isArray(plan.gpus)) throw new Error("not a plan");
+    return plan;
+  } catch {
+    throw new UsageError(`${file} is not a plan written by \`hyperscaler plan --json\` (planVersion 1)`);
+  }
+}
+
+export function runPlan(file: string, options: PlanOptions, io: CliIO): number {
+  const plan = planFromFiles(file, options, io);
+  if (!plan) return EXIT.failed;
+  io.out(options.json ? planToJson(plan).trimEnd() : planToText(plan));
+  if (options.svg) fs.writeFileSync(options.svg, planToSvg(plan));
+  return plan.feasible ? EXIT.ok : EXIT.failed;
+}
+
+/** Files `render` writes, relative to --out; later layers (libvirt, cloud-init, slurm, kubernetes) add theirs. */
+export type Rendered = Map<string, string>;
+
+export function renderPlanFiles(plan: Plan): Rendered {
+  const files: Rendered = new Map();
+  files.set("plan.json", planToJson(plan));
+  files.set("gpu/mdev_map.json", JSON.stringify(mdevMap(plan), null, 2) + "\n");
+  files.set("gpu/mig-parted.yaml", migPartedConfig(plan));
+  return files;
+}
+
+export function runRender(file: string, options: { out: string; host?: string; previous?: string }, io: CliIO, extra: ((plan: Plan) => Rendered)[] = []): number {
+  const plan = planFromFiles(file, options, io);
+  if (!plan) return EXIT.failed;
+  if (!plan.feasible) {
+    io.err(planToText(plan));
+    io.err("render: the plan is not feasible; nothing written");
+    return EXIT.failed;
+  }
+  const files = renderPlanFiles(plan);
+  for (const render of extra) for (const [name, text] of render(plan)) files.set(name, text);
+  for (const [name, text] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
+    const target = path.join(options.out, name);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.writeFileSync(target, text, { mode: 0o644 });
+  }
+  io.out(`render: wrote ${files.size} file(s) to ${options.out}`);
+  return EXIT.ok;
+}

@@ -1,0 +1,134 @@
+// Preflight checks over a host inventory (and optionally a spec): each PASS/WARN/FAIL with a one-line fix.
+import type { ClusterSpec, GpuDeviceSpec } from "../spec/types";
+import type { HostGpu, HostInventory } from "./types";
+
+export type CheckStatus = "PASS" | "WARN" | "FAIL";
+
+export interface Check {
+  readonly id: string;
+  readonly status: CheckStatus;
+  readonly message: string;
+  readonly remediation: string | null;
+}
+
+const pass = (id: string, message: string): Check => ({ id, status: "PASS", message, remediation: null });
+const warn = (id: string, message: string, remediation: string): Check => ({ id, status: "WARN", message, remediation });
+const fail = (id: string, message: string, remediation: string): Check => ({ id, status: "FAIL", message, remediation });
+
+function needsHostNvidia(device: GpuDeviceSpec): boolean {
+  return device.attach === "mig-vgpu" || device.attach === "vgpu" || (device.attach === "auto" && device.mig_capable);
+}
+
+function needsVfio(device: GpuDeviceSpec): boolean {
+  return device.attach === "passthrough" || device.attach === "mig-in-guest" || (device.attach === "auto" && !device.mig_capable);
+}
+
+export function runDoctor(host: HostInventory, spec?: ClusterSpec): Check[] {
+  const checks: Check[] = [];
+  checks.push(host.cpu.virtualization
+    ? pass("cpu-virtualization", `CPU virtualization flag ${host.cpu.virtualization} present`)
+    : fail("cpu-virtualization", "CPU shows no vmx/svm flag", "enable Intel VT-x / AMD-V (SVM) in the firmware setup"));
+  checks.push(!host.kvm.device
+    ? fail("kvm", "/dev/kvm is missing", "load kvm_intel or kvm_amd (modprobe) after enabling virtualization in the firmware")
+    : host.kvm.accessible ? pass("kvm", "/dev/kvm present and accessible") : fail("kvm", "/dev/kvm exists but cannot be opened", "add the user to the kvm group (usermod -aG kvm $USER) and log in again"));
+  checks.push(host.iommu.enabled === true
+    ? pass("iommu", `IOMMU enabled (${host.iommu.groups.length} groups)`)
+    : host.iommu.enabled === false
+      ? (host.gpus.length > 0 ? fail : warn)("iommu", "IOMMU is not active (no /sys/class/iommu entries, no IOMMU groups)", "add intel_iommu=on iommu=pt (or amd_iommu=on) to the kernel command line and enable VT-d/AMD-Vi in the firmware")
+      : warn("iommu", "IOMMU state unknown (no sysfs in this snapshot)", "capture the snapshot with `hyperscaler probe --capture` on the host"));
+  checks.push(host.libvirt.reachable
+    ? pass("libvirt", `libvirt ${host.libvirt.version ?? "?"} reachable at ${host.libvirt.uri}`)
+    : fail("libvirt", `libvirt not reachable at ${host.libvirt.uri}`, "install libvirt-daemon-system and start libvirtd (systemctl enable --now libvirtd)"));
+  if (host.gpus.length > 0 || host.nouveau.loaded) {
+    checks.push(host.nouveau.loaded
+      ? fail("nouveau", "the nouveau driver is loaded", "blacklist nouveau (echo 'blacklist nouveau' > /etc/modprobe.d/blacklist-nouveau.conf), update-initramfs -u, reboot")
+      : host.nouveau.blacklisted === false
+        ? warn("nouveau", "nouveau is not loaded but not blacklisted either", "add 'blacklist nouveau' to /etc/modprobe.d so it cannot grab a GPU after an update")
+        : pass("nouveau", host.nouveau.blacklisted ? "nouveau blacklisted" : "nouveau not loaded"));
+  }
+  for (const gpu of host.gpus) checks.push(iommuIsolation(gpu));
+  if (spec) checks.push(...specChecks(host, spec));
+  return checks;
+}
+
+function iommuIsolation(gpu: HostGpu): Check {
+  const id = `iommu-group-${gpu.pciAddress}`;
+  if (gpu.iommuIsolated === null) return warn(id, `${gpu.pciAddress} ${gpu.name}: IOMMU group unknown`, "enable the IOMMU, then re-probe");
+  return gpu.iommuIsolated
+    ? pass(id, `${gpu.pciAddress} ${gpu.name}: alone in IOMMU group ${gpu.iommuGroup} (with its own functions only)`)
+    : warn(id, `${gpu.pciAddress} ${gpu.name}: IOMMU group ${gpu.iommuGroup} holds other devices`, "move the card to a CPU-attached slot, or enable ACS in the firmware; passthrough would take the whole group");
+}
+
+function specChecks(host: HostInventory, spec: ClusterSpec): Check[] {
+  const checks: Check[] = [];
+  for (const device of spec.global.gpu_allocation.devices) {
+    const gpu = host.gpus.find((g) => g.pciAddress === device.pci_address.toLowerCase());
+    const id = `gpu-${device.id}`;
+    if (!gpu) {
+      checks.push(fail(`${id}-present`, `${device.id}: no NVIDIA GPU at ${device.pci_address} (host has ${host.gpus.map((g) => g.pciAddress).join(", ") || "none"})`, "correct pci_address in cluster.yaml (hyperscaler probe lists the GPUs)"));
+      continue;
+    }
+    checks.push(pass(`${id}-present`, `${device.id}: ${gpu.name} at ${gpu.pciAddress}`));
+    if (needsVfio(device)) {
+      checks.push(gpu.boundDriver === "vfio-pci"
+        ? pass(`${id}-driver`, `${device.id} bound to vfio-pci (ready for passthrough)`)
+        : warn(`${id}-driver`, `${device.id} is bound to ${gpu.boundDriver ?? "no driver"}; passthrough needs vfio-pci`, `libvirt detaches it at VM start (managed='yes'); to bind at boot add vfio-pci.ids=${gpu.pciDeviceId ?? "10de:XXXX"} to the kernel command line`));
+    } else if (needsHostNvidia(device)) {
+      checks.push(gpu.boundDriver === "nvidia"
+        ? pass(`${id}-driver`, `${device.id} bound to nvidia (host driver for MIG/vGPU)`)
+        : fail(`${id}-driver`, `${device.id} is bound to ${gpu.boundDriver ?? "no driver"}; MIG and vGPU need the NVIDIA host driver`, `unbind it from ${gpu.boundDriver ?? "its driver"} and load the NVIDIA vGPU/AI Enterprise host driver`));
+    }
+    if (device.mig_capable && device.attach !== "passthrough") {
+      if (gpu.migCapable === false) checks.push(fail(`${id}-mig`, `${device.id}: the host reports no MIG support for ${gpu.name}`, "set mig_capable: false in cluster.yaml"));
+      else if (device.attach === "mig-in-guest") checks.push(pass(`${id}-mig`, `${device.id}: MIG is carved inside the guest`));
+      else if (gpu.migMode?.current) checks.push(pass(`${id}-mig`, `${device.id}: MIG mode enabled`));
+      else checks.push(warn(`${id}-mig`, `${device.id}: MIG mode is ${gpu.migMode === null ? "unknown" : "disabled"}; applying enables it (GPU reset)`, `nvidia-smi -i ${gpu.index ?? "<index>"} -mig 1 (pulumi up does this), with no process on the GPU`));
+      if (gpu.migMode && gpu.migMode.pending !== null && gpu.migMode.pending !== gpu.migMode.current) {
+        checks.push(host.resetBlockers.length > 0
+          ? fail(`${id}-reset`, `${device.id}: a MIG mode change is pending but the reset is blocked by ${host.resetBlockers.join(", ")}`, "stop nvidia-persistenced, DCGM and fabric manager, unload nvidia_drm, then nvidia-smi -r")
+          : warn(`${id}-reset`, `${device.id}: a MIG mode change is pending until the GPU is reset`, `nvidia-smi -i ${gpu.index ?? "<index>"} -r`));
+      }
+    }
+    if (device.attach === "mig-vgpu" || device.attach === "vgpu" || (device.attach === "auto" && device.mig_capable)) {
+      checks.push(gpu.vgpu.framework
+        ? pass(`${id}-vgpu`, `${device.id}: vGPU framework ${gpu.vgpu.framework} with ${gpu.vgpu.types.length} type(s)`)
+        : fail(`${id}-vgpu`, `${device.id}: no vGPU framework (no mdev types, no SR-IOV vGPU types)`, "install the NVIDIA vGPU / AI Enterprise host driver (Hopper+: sriov-manage -e ALL), or use attach: passthrough or mig-in-guest"));
+    }
+  }
+  const vms = specTotals(spec);
+  const reserved = spec.host.reserved;
+  if (host.memory.totalMiB !== null) {
+    const available = host.memory.totalMiB / 1024 - reserved.memory_gb;
+    checks.push(vms.memoryGb <= available
+      ? pass("capacity-memory", `VMs need ${vms.memoryGb} GiB of ${Math.floor(available)} GiB available (host ${Math.floor(host.memory.totalMiB / 1024)} GiB less ${reserved.memory_gb} reserved)`)
+      : fail("capacity-memory", `VMs need ${vms.memoryGb} GiB but only ${Math.floor(available)} GiB are available`, "lower memory_gb or node counts in cluster.yaml"));
+  }
+  if (host.cpu.threads !== null) {
+    const available = host.cpu.threads - reserved.cpu_cores;
+    checks.push(vms.vcpus <= available
+      ? pass("capacity-cpu", `VMs need ${vms.vcpus} vCPUs of ${available} host threads available`)
+      : vms.vcpus <= available * 4
+        ? warn("capacity-cpu", `VMs need ${vms.vcpus} vCPUs on ${available} available host threads (overcommitted)`, "lower cpu_cores if jobs are CPU-bound")
+        : fail("capacity-cpu", `VMs need ${vms.vcpus} vCPUs, over 4x the ${available} available host threads`, "lower cpu_cores or node counts"));
+  }
+  if (host.disk && host.disk.freeGiB !== null) {
+    // Overlays are thin: budget a quarter of the declared disk sizes plus the base image.
+    const needed = Math.ceil(vms.diskGb / 4) + 5;
+    checks.push(needed <= host.disk.freeGiB
+      ? pass("capacity-disk", `${host.disk.freeGiB} GiB free at ${host.disk.path}; overlays start near ${needed} GiB (${vms.diskGb} GiB declared, thin)`)
+      : warn("capacity-disk", `${host.disk.freeGiB} GiB free at ${host.disk.path}; VMs may grow to ${vms.diskGb} GiB`, "free space or move host.storage_pool.path to a larger disk"));
+  }
+  return checks;
+}
+
+function specTotals(spec: ClusterSpec): { vcpus: number; memoryGb: number; diskGb: number } {
+  const nodes: { cpu_cores: number; memory_gb: number; disk_gb: number; count: number }[] = [];
+  const { hpc, cloud } = spec.clusters;
+  if (hpc) nodes.push({ ...hpc.controller, count: 1 }, hpc.compute_nodes);
+  if (cloud) {
+    nodes.push({ ...cloud.control_plane, count: 1 });
+    if (cloud.worker_nodes.cpu_workers) nodes.push(cloud.worker_nodes.cpu_workers);
+    if (cloud.worker_nodes.gpu_workers) nodes.push(cloud.worker_nodes.gpu_workers);
+  }
+  return nodes.reduce((t, n) => ({ vcpus: t.vcpus + n.cpu_cores * n.count, memoryGb: t.memoryGb + n.memory_gb * n.count, diskGb: t.diskGb + n.disk_gb * n.count }), { vcpus: 0, memoryGb: 0, diskGb: 0 });
+}

@@ -103,11 +103,13 @@ export function inventoryFrom(source: HostSource, libvirtUri = "qemu:///system")
   for (const gpu of xml?.gpus ?? []) if (!pci.some((p) => p.address === gpu.pciAddress)) pci.push({ address: gpu.pciAddress, vendorDevice: gpu.pciDeviceId, lspciName: null });
   pci.sort((a, b) => a.address.localeCompare(b.address));
 
-  const gpus: HostGpu[] = pci.map((device): HostGpu => {
+  // nvidia-smi numbers GPUs in PCI bus order; when only its MIG tables were captured, that order gives the index.
+  const smiSaw = xml !== null || listed.length > 0 || lgip.length + lgipp.length + lgi.length > 0;
+  const gpus: HostGpu[] = pci.map((device, pciOrder): HostGpu => {
     const xmlIndex = xml?.gpus.findIndex((g) => g.pciAddress === device.address) ?? -1;
     const fromXml = xmlIndex >= 0 ? xml!.gpus[xmlIndex] : undefined;
-    const fromList = listed.find((g) => fromXml?.uuid && g.uuid === fromXml.uuid) ?? (xmlIndex >= 0 ? listed.find((g) => g.index === xmlIndex) : undefined);
-    const index = fromList?.index ?? (xmlIndex >= 0 ? xmlIndex : null);
+    const fromList = listed.find((g) => fromXml?.uuid && g.uuid === fromXml.uuid) ?? (xml === null ? listed.find((g) => g.index === pciOrder) : xmlIndex >= 0 ? listed.find((g) => g.index === xmlIndex) : undefined);
+    const index = fromList?.index ?? (xmlIndex >= 0 ? xmlIndex : xml === null && smiSaw ? pciOrder : null);
     const pciDeviceId = device.vendorDevice ?? fromXml?.pciDeviceId ?? null;
     const name = fromXml?.name ?? fromList?.name ?? device.lspciName ?? (pciDeviceId ? `NVIDIA GPU ${pciDeviceId}` : "NVIDIA GPU");
     const catalog = lookupModel(name, pciDeviceId);

@@ -320,6 +320,7 @@ export const NON_MIG_MODELS: readonly { pattern: RegExp; architecture: "pascal" 
 ];
 
 export function nonMigArchitecture(name: string): string | null {
-  const normalised = normaliseModelName(name);
+  // Memory suffixes vary by how people write the model ("L40S 48GB"); the architecture does not.
+  const normalised = normaliseModelName(name).replace(/[0-9]+GB$/, "");
   return NON_MIG_MODELS.find((model) => model.pattern.test(normalised))?.architecture ?? null;
 }

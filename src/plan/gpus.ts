@@ -125,15 +125,6 @@ function resolveDevice(device: Device, extra?: { demand: Demand; previousOwner: 
   return { ok: true };
 }
 
-function describeFree(device: Device): string {
-  const used = [...device.fixed.map((f) => f.placed), ...device.free.flatMap((f) => (f.placed ? [f.placed] : []))];
-  let mask = 0;
-  for (const p of used) mask |= ((1 << p.size) - 1) << p.start;
-  const positions = device.entry?.geometry.positions ?? 8;
-  const free = Array.from({ length: positions }, (_, i) => i).filter((i) => (mask & (1 << i)) === 0);
-  return free.length ? free.join(",") : "none";
-}
-
 export function planGpus(input: GpuPlanInput): GpuPlanOutput {
   const { spec, host, previous } = input;
   const allocation = spec.global.gpu_allocation;
@@ -193,45 +184,8 @@ export function planGpus(input: GpuPlanInput): GpuPlanOutput {
     return 0;
   };
   pending.sort((a, b) => Number(b.device !== undefined) - Number(a.device !== undefined) || sizeOf(b) - sizeOf(a) || a.order - b.order);
-  for (const demand of pending) {
-    const candidates = demand.device !== undefined ? carriers.filter((d) => d.spec.id === demand.device) : carriers;
-    const reasons: string[] = [];
-    let placed = false;
-    for (const device of candidates) {
-      const attempt = resolveDevice(device, { demand, previousOwner: null });
-      if (attempt.ok) {
-        placed = true;
-        break;
-      }
-      reasons.push(`${device.spec.id} (${device.entry?.displayName ?? device.spec.model}): ${attempt.reason}; free positions ${describeFree(device)}`);
-    }
-    // Kept placements may be what blocks it: let that GPU re-carve, and say what moves.
-    if (!placed) {
-      for (const device of candidates.filter((d) => d.fixed.length > 0)) {
-        const saved = { fixed: device.fixed, free: device.free };
-        device.free = [...device.fixed.map((f) => ({ ...f })), ...device.free];
-        device.fixed = [];
-        if (resolveDevice(device, { demand, previousOwner: null }).ok) {
-          for (const item of saved.fixed) {
-            const now = device.free.find((f) => f.demand === item.demand)?.placed;
-            if (now && now.start !== item.placed.start) moved.push({ gpu: device.spec.id, profile: item.placed.profile, from: item.placed.start, to: now.start, reason: `kept placements left no room for ${demand.profile ?? "a 1g instance"} (${demand.cluster})` });
-          }
-          placed = true;
-          break;
-        }
-        device.fixed = saved.fixed;
-        device.free = saved.free;
-      }
-    }
-    if (!placed) {
-      const asked = demand.profile ?? "a one-slice instance";
-      errors.push({
-        message: `cannot place ${asked} for cluster ${demand.cluster}${demand.device ? ` on ${demand.device}` : ""}: ${reasons.join("; ") || "no GPU can carry MIG slices"}`,
-        gpu: demand.device ?? candidates[0]?.spec.id,
-        hint: "ask for fewer or smaller slices (`hyperscaler plan` shows the slot map), or add a MIG-capable GPU",
-      });
-    }
-  }
+  const failed = placeDemands(pending, carriers, moved);
+  for (const group of groupFailures(failed)) errors.push(group);
 
   // 3. Whole GPUs: explicit passthrough first, then non-MIG auto devices, then MIG devices left without slices.
   const usedForMig = new Set(devices.filter((d) => d.fixed.length + d.free.length > 0 || d.spec.attach === "mig-vgpu" || d.spec.attach === "mig-in-guest").map((d) => d.spec.id));
@@ -294,6 +248,131 @@ export function planGpus(input: GpuPlanInput): GpuPlanOutput {
   return { gpus, vmGpus, errors, warnings, moved };
 }
 
+/** Bound on the cross-GPU search: an infeasible spec must still answer quickly. */
+const EXHAUSTIVE_STEPS = 20_000;
+
+type Chooser = (candidates: Device[]) => Device[];
+
+/** Devices in declared order (fills one GPU before the next: keeps whole GPUs free). */
+const firstFit: Chooser = (candidates) => candidates;
+
+/** Devices with the most free compute first (spreads large profiles so small ones still fit). */
+const spread: Chooser = (candidates) => [...candidates].sort((a, b) => usedCompute(a) - usedCompute(b));
+
+function usedCompute(device: Device): number {
+  return [...device.fixed, ...device.free].reduce((sum, item) => sum + (profileFor(device, item.demand)?.computeSlices ?? 0), 0);
+}
+
+interface Failure {
+  readonly demand: Demand;
+  /** Why each GPU refused, with what it carried at that moment. */
+  readonly reasons: { device: Device; reason: string }[];
+}
+
+function carried(device: Device): string[] {
+  return [...device.fixed.map((f) => f.placed.profile), ...device.free.flatMap((f) => (f.placed ? [f.placed.profile] : []))];
+}
+
+function saveState(devices: Device[]): () => void {
+  const saved = devices.map((d) => ({ d, fixed: [...d.fixed], free: d.free.map((f) => ({ ...f })) }));
+  // Hand out copies: a restored state is mutated by the next attempt and must stay restorable.
+  return () => saved.forEach(({ d, fixed, free }) => ((d.fixed = [...fixed]), (d.free = free.map((f) => ({ ...f })))));
+}
+
+function candidatesFor(demand: Demand, carriers: Device[]): Device[] {
+  return demand.device !== undefined ? carriers.filter((d) => d.spec.id === demand.device) : carriers;
+}
+
+function greedy(pending: Demand[], carriers: Device[], choose: Chooser): Failure[] {
+  const failures: Failure[] = [];
+  for (const demand of pending) {
+    const reasons: { device: Device; reason: string }[] = [];
+    let placed = false;
+    for (const device of choose(candidatesFor(demand, carriers))) {
+      const holding = carried(device);
+      const attempt = resolveDevice(device, { demand, previousOwner: null });
+      if (attempt.ok) {
+        placed = true;
+        break;
+      }
+      reasons.push({ device, reason: `${holding.length ? `carries ${holding.join(" + ")}; ` : ""}${attempt.reason}` });
+    }
+    if (!placed) failures.push({ demand, reasons });
+  }
+  return failures;
+}
+
+/** Exhaustive search over which GPU takes each demand, with GPUs in identical state tried once. */
+function exhaustive(pending: Demand[], carriers: Device[], budget: { steps: number }): boolean {
+  const walk = (k: number): boolean => {
+    if (k === pending.length) return true;
+    if (--budget.steps < 0) return false;
+    const tried = new Set<string>();
+    for (const device of candidatesFor(pending[k], carriers)) {
+      const state = `${device.entry?.key}|${device.spec.allowed_mig_profiles?.join(",")}|${device.spec.attach}|${[...device.fixed.map((f) => f.placed.profile), ...device.free.map((f) => profileFor(device, f.demand)?.name)].sort().join(",")}|${[...device.fixed, ...device.free].map((f) => f.demand.cluster).sort().join(",")}`;
+      if (tried.has(state)) continue;
+      tried.add(state);
+      const restore = saveState([device]);
+      if (resolveDevice(device, { demand: pending[k], previousOwner: null }).ok && walk(k + 1)) return true;
+      restore();
+    }
+    return false;
+  };
+  return walk(0);
+}
+
+/** Places every pending demand: first fit, then spread, then exhaustive search; last, lets kept placements move. */
+function placeDemands(pending: Demand[], carriers: Device[], moved: PlacementMove[]): Failure[] {
+  const restore = saveState(carriers);
+  let failures = greedy(pending, carriers, firstFit);
+  if (failures.length === 0) return [];
+  restore();
+  failures = greedy(pending, carriers, spread);
+  if (failures.length === 0) return [];
+  restore();
+  if (exhaustive(pending, carriers, { steps: EXHAUSTIVE_STEPS })) return [];
+  restore();
+  // Kept placements may be what blocks: release them and re-solve, reporting what moves.
+  const kept = carriers.flatMap((d) => d.fixed.map((f) => ({ device: d, item: f })));
+  if (kept.length > 0) {
+    for (const device of carriers) {
+      device.free = [...device.fixed.map((f) => ({ ...f })), ...device.free];
+      device.fixed = [];
+    }
+    const retry = exhaustive(pending, carriers, { steps: EXHAUSTIVE_STEPS }) ? [] : (restore(), greedy(pending, carriers, firstFit));
+    if (retry.length === 0) {
+      for (const { device, item } of kept) {
+        const now = device.free.find((f) => f.demand === item.demand)?.placed;
+        const blocked = pending.map((d) => `${d.profile ?? "1g"} (${d.cluster})`).filter((v, i, a) => a.indexOf(v) === i).join(", ");
+        if (now && now.start !== item.placed.start) moved.push({ gpu: device.spec.id, profile: item.placed.profile, from: item.placed.start, to: now.start, reason: `kept placements left no room for ${blocked}` });
+      }
+      return [];
+    }
+    return retry;
+  }
+  return greedy(pending, carriers, firstFit);
+}
+
+/** One error per (cluster, profile) that did not fit, with GPUs that failed for the same reason grouped. */
+function groupFailures(failures: Failure[]): PlanIssue[] {
+  const groups = new Map<string, Failure[]>();
+  for (const failure of failures) {
+    const key = `${failure.demand.cluster}|${failure.demand.profile}|${failure.demand.device}`;
+    groups.set(key, [...(groups.get(key) ?? []), failure]);
+  }
+  return [...groups.values()].map((group) => {
+    const { demand, reasons } = group[0];
+    const byReason = new Map<string, Device[]>();
+    for (const { device, reason } of reasons) byReason.set(reason, [...(byReason.get(reason) ?? []), device]);
+    const explained = [...byReason].map(([reason, list]) => `${list.map((d) => d.spec.id).join(", ")} (${list[0].entry?.displayName ?? list[0].spec.model}): ${reason}`).join("; ");
+    return {
+      message: `cannot place ${group.length > 1 ? `${group.length} x ` : ""}${demand.profile ?? "one-slice instance"} for cluster ${demand.cluster}${demand.device ? ` on ${demand.device}` : ""}: ${explained || "no GPU can carry MIG slices"}`,
+      gpu: demand.device ?? reasons[0]?.device.spec.id,
+      hint: "ask for fewer or smaller slices (`hyperscaler plan` shows the slot map), or add a MIG-capable GPU",
+    };
+  });
+}
+
 function hostVgpuCapacity(device: Device): number | null {
   const type = device.host?.vgpu.types.find((t) => t.name === device.spec.vgpu_type || t.name.endsWith(` ${device.spec.vgpu_type}`));
   return type?.available ?? null;
@@ -304,10 +383,15 @@ function migVgpuType(device: Device, profileName: string): string | null {
   if (device.spec.attach === "mig-in-guest") return null;
   const profile = device.profiles.find((p) => p.name === profileName);
   if (!profile) return null;
-  const suffix = `-${profile.computeSlices}-${profile.memoryGiB}C`;
-  const fromHost = device.host?.vgpu.types.find((t) => t.name.replace(/^GRID /, "").endsWith(suffix));
-  if (fromHost) return fromHost.name.replace(/^GRID /, "");
-  return device.entry?.vgpuBoard ? `${device.entry.vgpuBoard}${suffix}` : null;
+  // Type names use the marketing size (3g.40gb -> -3-40C) even where the driver renamed the profile (3g.39gb).
+  const catalogProfile = device.entry?.profiles.find((p) => p.id !== null && p.id === profile.id && p.memorySlices === profile.memorySlices) ?? device.entry?.profiles.find((p) => p.name === profileName);
+  const memory = catalogProfile?.memoryGiB ?? profile.memoryGiB;
+  const candidates = (device.host?.vgpu.types ?? []).flatMap((t) => {
+    const match = /-(\d+)-(\d+)C$/.exec(t.name);
+    return match && Number(match[1]) === profile.computeSlices ? [{ name: t.name.replace(/^GRID /, ""), distance: Math.abs(Number(match[2]) - memory) }] : [];
+  }).filter((c) => c.distance <= 2).sort((a, b) => a.distance - b.distance);
+  if (candidates.length > 0) return candidates[0].name;
+  return device.entry?.vgpuBoard ? `${device.entry.vgpuBoard}-${profile.computeSlices}-${memory}C` : null;
 }
 
 function distribute(spec: ClusterSpec, cluster: ClusterName, shares: Share[], vms: readonly BareVm[], vmGpus: Map<string, VmGpu[]>, errors: PlanIssue[]): void {

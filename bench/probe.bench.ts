@@ -9,7 +9,7 @@ import { ROOT, report, summarise, timeProcess, timeSync } from "./lib";
 
 function eightGpuSnapshot(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hs-bench-snap-"));
-  const samples = path.resolve(ROOT, "..", "shared", "reference", "samples");
+  const samples = path.join(ROOT, "test", "fixtures", "samples");
   const lgipp = fs.readFileSync(path.join(samples, "nvidia-smi-mig-lgipp_h100-pcie-80gb_drv525.txt"), "utf8");
   const lgip = fs.readFileSync(path.join(samples, "nvidia-smi-mig-lgip_a100-pcie-40gb_r470-era.txt"), "utf8");
   const addresses = Array.from({ length: 8 }, (_, i) => `0000:${(0x18 + i * 0x10).toString(16)}:00.0`);

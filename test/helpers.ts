@@ -5,7 +5,7 @@ import * as path from "node:path";
 import type { CliIO } from "../src/cli/output";
 
 export const ROOT = path.resolve(__dirname, "..");
-export const SAMPLES = path.resolve(ROOT, "..", "shared", "reference", "samples");
+export const SAMPLES = path.join(ROOT, "test", "fixtures", "samples");
 
 export function fixture(name: string): string {
   return fs.readFileSync(path.join(ROOT, "test", "fixtures", name), "utf8");

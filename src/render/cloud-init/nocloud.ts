@@ -1,0 +1,86 @@
+// NoCloud seed files for a VM: user-data (#cloud-config), meta-data and network-config (v2, static
+// address matched by MAC). Role layers (Slurm, Kubernetes) merge into the base user-data.
+import { stringify } from "yaml";
+import type { Plan, PlannedVm } from "../../plan/types";
+import type { ClusterSpec } from "../../spec/types";
+import { domainUuid } from "../libvirt/domain";
+
+/** A part of a cloud-config: lists concatenate, other keys must not collide. */
+export type CloudConfig = Record<string, unknown>;
+
+const LIST_KEYS = new Set(["packages", "runcmd", "bootcmd", "write_files", "users", "ssh_authorized_keys", "mounts"]);
+
+export function mergeCloudConfig(...parts: CloudConfig[]): CloudConfig {
+  const merged: CloudConfig = {};
+  for (const part of parts) {
+    for (const [key, value] of Object.entries(part)) {
+      if (value === undefined) continue;
+      if (LIST_KEYS.has(key)) merged[key] = [...((merged[key] as unknown[]) ?? []), ...(value as unknown[])];
+      else if (key in merged && JSON.stringify(merged[key]) !== JSON.stringify(value)) throw new Error(`cloud-config layers disagree on ${key}`);
+      else merged[key] = value;
+    }
+  }
+  return merged;
+}
+
+export interface SeedFiles {
+  readonly "user-data": string;
+  readonly "meta-data": string;
+  readonly "network-config": string;
+}
+
+export function baseCloudConfig(spec: ClusterSpec, plan: Plan, vm: PlannedVm, extraKeys: readonly string[] = []): CloudConfig {
+  const network = plan.networks.find((n) => n.name === vm.network);
+  return {
+    hostname: vm.name,
+    fqdn: network ? `${vm.name}.${network.domain}` : vm.name,
+    prefer_fqdn_over_hostname: false,
+    manage_etc_hosts: true,
+    users: [{
+      name: spec.security.admin_user,
+      groups: ["sudo"],
+      shell: "/bin/bash",
+      sudo: "ALL=(ALL) NOPASSWD:ALL",
+      lock_passwd: true,
+      ssh_authorized_keys: [...spec.security.ssh_authorized_keys, ...extraKeys],
+    }],
+    ssh_pwauth: false,
+    disable_root: true,
+    package_update: true,
+    packages: ["qemu-guest-agent", "chrony"],
+    runcmd: [["systemctl", "enable", "--now", "qemu-guest-agent"]],
+  };
+}
+
+export function renderUserData(config: CloudConfig): string {
+  return "#cloud-config\n" + stringify(config, { lineWidth: 0 });
+}
+
+export function renderMetaData(plan: Plan, vm: PlannedVm): string {
+  return stringify({ "instance-id": domainUuid(plan, vm), "local-hostname": vm.name });
+}
+
+export function renderNetworkConfig(plan: Plan, vm: PlannedVm): string {
+  const network = plan.networks.find((n) => n.name === vm.network);
+  if (!network) throw new Error(`VM ${vm.name} is on network ${vm.network}, which the plan does not define`);
+  return stringify({
+    version: 2,
+    ethernets: {
+      primary: {
+        match: { macaddress: vm.mac },
+        "set-name": "eth0",
+        addresses: [`${vm.ip}/${network.prefix}`],
+        routes: network.mode === "nat" ? [{ to: "default", via: network.gateway }] : [],
+        nameservers: { addresses: [network.gateway], search: [network.domain] },
+      },
+    },
+  });
+}
+
+export function seedFiles(spec: ClusterSpec, plan: Plan, vm: PlannedVm, layers: CloudConfig[] = [], extraKeys: readonly string[] = []): SeedFiles {
+  return {
+    "user-data": renderUserData(mergeCloudConfig(baseCloudConfig(spec, plan, vm, extraKeys), ...layers)),
+    "meta-data": renderMetaData(plan, vm),
+    "network-config": renderNetworkConfig(plan, vm),
+  };
+}

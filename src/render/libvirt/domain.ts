@@ -1,0 +1,87 @@
+// libvirt domain XML for a planned VM: q35, host-passthrough CPU, virtio disk on a qcow2 overlay, virtio NIC
+// with the planned MAC, serial console, guest agent channel, the seed ISO as a cdrom, and GPU hostdevs.
+import { uuidV5 } from "../../plan/ids";
+import type { Plan, PlannedVm, VmGpu } from "../../plan/types";
+import { diskVolumeName, networkName, seedVolumeName } from "./names";
+import { toXml, type XmlNode } from "./xml";
+
+export const METADATA_NS = "https://hyperscaler.local/xmlns/vm/1";
+
+export interface DomainOptions {
+  readonly pool: string;
+  /** Hugepage-backed memory (needs hugepages reserved on the host). */
+  readonly hugepages?: boolean;
+  /** Host CPUs to pin vCPUs to, one per vCPU, in order. */
+  readonly cpuPinning?: readonly number[];
+  /** SR-IOV vGPU VFs are only known once the GPU host is set up: device UUID -> VF PCI address. */
+  readonly vfAddresses?: Readonly<Record<string, string>>;
+  /** Domain type: kvm on real hosts; qemu (emulation) where KVM is missing. */
+  readonly domainType?: "kvm" | "qemu";
+}
+
+function pciAddress(address: string): XmlNode {
+  const match = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/.exec(address.toLowerCase());
+  if (!match) throw new Error(`not a PCI address: ${address}`);
+  return { "@domain": `0x${match[1]}`, "@bus": `0x${match[2]}`, "@slot": `0x${match[3]}`, "@function": `0x${match[4]}` };
+}
+
+/** The hostdev element for one GPU share. */
+export function hostdevFor(gpu: VmGpu, vfAddresses: Readonly<Record<string, string>> = {}, vgpuPath: "mdev" | "sriov" | null = null): XmlNode {
+  if (gpu.kind === "passthrough" || gpu.kind === "mig-in-guest") {
+    return { "@mode": "subsystem", "@type": "pci", "@managed": "yes", source: { address: pciAddress(gpu.pciAddress) } };
+  }
+  if (vgpuPath === "sriov") {
+    const vf = gpu.deviceUuid ? vfAddresses[gpu.deviceUuid] : undefined;
+    if (!vf) throw new Error(`vGPU ${gpu.deviceUuid} on ${gpu.gpu} is an SR-IOV VF whose address is not known yet`);
+    return { "@mode": "subsystem", "@type": "pci", "@managed": "yes", source: { address: pciAddress(vf) } };
+  }
+  if (!gpu.deviceUuid) throw new Error(`vGPU on ${gpu.gpu} has no device UUID`);
+  return { "@mode": "subsystem", "@type": "mdev", "@model": "vfio-pci", "@display": "off", source: { address: { "@uuid": gpu.deviceUuid } } };
+}
+
+export function domainUuid(plan: Pick<Plan, "stack">, vm: Pick<PlannedVm, "name">): string {
+  return uuidV5(`${plan.stack}/domain/${vm.name}`);
+}
+
+export function renderDomainXml(plan: Plan, vm: PlannedVm, options: DomainOptions): string {
+  const network = plan.networks.find((n) => n.name === vm.network);
+  if (!network) throw new Error(`VM ${vm.name} is on network ${vm.network}, which the plan does not define`);
+  const paths = new Map(plan.gpus.map((g) => [g.id, g.vgpuPath]));
+  const hasGpu = vm.gpus.length > 0;
+  const devices: XmlNode = {
+    disk: [
+      { "@type": "volume", "@device": "disk", driver: { "@name": "qemu", "@type": "qcow2", "@discard": "unmap" }, source: { "@pool": options.pool, "@volume": diskVolumeName(vm) }, target: { "@dev": "vda", "@bus": "virtio" } },
+      { "@type": "volume", "@device": "cdrom", driver: { "@name": "qemu", "@type": "raw" }, source: { "@pool": options.pool, "@volume": seedVolumeName(vm) }, target: { "@dev": "sda", "@bus": "sata" }, readonly: "" },
+    ],
+    interface: { "@type": "network", mac: { "@address": vm.mac }, source: { "@network": networkName(plan, network) }, model: { "@type": "virtio" } },
+    serial: { "@type": "pty", target: { "@port": "0" } },
+    console: { "@type": "pty", target: { "@type": "serial", "@port": "0" } },
+    channel: { "@type": "unix", target: { "@type": "virtio", "@name": "org.qemu.guest_agent.0" } },
+    hostdev: vm.gpus.length ? vm.gpus.map((gpu) => hostdevFor(gpu, options.vfAddresses, paths.get(gpu.gpu) ?? null)) : undefined,
+    // Ballooning cannot reclaim memory pinned for device DMA; GPU VMs go without it.
+    memballoon: { "@model": hasGpu ? "none" : "virtio" },
+    rng: { "@model": "virtio", backend: { "@model": "random", "#text": "/dev/urandom" } },
+  };
+  const cpu: XmlNode = { "@mode": "host-passthrough", "@check": "none", "@migratable": "off" };
+  const domain: XmlNode = {
+    "@type": options.domainType ?? "kvm",
+    name: vm.name,
+    uuid: domainUuid(plan, vm),
+    metadata: { "hs:vm": { "@xmlns:hs": METADATA_NS, "hs:stack": plan.stack, "hs:cluster": vm.cluster, "hs:role": vm.role } },
+    memory: { "@unit": "MiB", "#text": vm.memoryMiB },
+    currentMemory: { "@unit": "MiB", "#text": vm.memoryMiB },
+    memoryBacking: options.hugepages ? { hugepages: "" } : undefined,
+    vcpu: { "@placement": "static", "#text": vm.vcpus },
+    cputune: options.cpuPinning?.length ? { vcpupin: Array.from({ length: vm.vcpus }, (_, i) => ({ "@vcpu": i, "@cpuset": options.cpuPinning![i % options.cpuPinning!.length] })) } : undefined,
+    os: { type: { "@arch": "x86_64", "@machine": "q35", "#text": "hvm" }, boot: { "@dev": "hd" } },
+    // Large-BAR GPUs need the 64-bit MMIO window sized by firmware; ioapic split is what q35 + vfio expect.
+    features: { acpi: "", apic: "", ioapic: hasGpu ? { "@driver": "kvm" } : undefined },
+    cpu,
+    clock: { "@offset": "utc" },
+    on_poweroff: "destroy",
+    on_reboot: "restart",
+    on_crash: "destroy",
+    devices,
+  };
+  return toXml({ domain });
+}

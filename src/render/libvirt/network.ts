@@ -1,0 +1,37 @@
+// libvirt network XML: NAT (or isolated), bridge from the spec, gateway .1, a DHCP range above the
+// planned nodes, one static DHCP host and one DNS name per VM.
+import { uuidV5 } from "../../plan/ids";
+import type { Plan, PlannedNetwork } from "../../plan/types";
+import { broadcastOf, formatIPv4, parseCidr, parseIPv4 } from "../../util/ipv4";
+import { networkName } from "./names";
+import { toXml } from "./xml";
+
+/** Dynamic range for ad-hoc guests: the upper half of the subnet, above every planned address. */
+export function dhcpRange(network: PlannedNetwork): { start: string; end: string } | null {
+  const parsed = parseCidr(network.subnet);
+  if (!parsed.ok) return null;
+  const highest = Math.max((parseIPv4(network.gateway) ?? 0), ...network.hosts.map((h) => parseIPv4(h.ip) ?? 0));
+  const half = parsed.cidr.network + Math.floor((broadcastOf(parsed.cidr) - parsed.cidr.network) / 2);
+  const start = Math.max(highest + 1, half);
+  const end = broadcastOf(parsed.cidr) - 1;
+  return start <= end ? { start: formatIPv4(start), end: formatIPv4(end) } : null;
+}
+
+export function renderNetworkXml(plan: Plan, network: PlannedNetwork): string {
+  const range = dhcpRange(network);
+  return toXml({
+    network: {
+      name: networkName(plan, network),
+      uuid: uuidV5(`${plan.stack}/network/${network.name}`),
+      forward: network.mode === "nat" ? { "@mode": "nat" } : undefined,
+      bridge: { "@name": network.bridge, "@stp": "on", "@delay": "0" },
+      domain: { "@name": network.domain, "@localOnly": "yes" },
+      dns: network.hosts.length ? { host: network.hosts.map((h) => ({ "@ip": h.ip, hostname: h.name })) } : undefined,
+      ip: {
+        "@address": network.gateway,
+        "@netmask": network.netmask,
+        dhcp: { range: range ? { "@start": range.start, "@end": range.end } : undefined, host: network.hosts.map((h) => ({ "@mac": h.mac, "@name": h.name, "@ip": h.ip })) },
+      },
+    },
+  });
+}

@@ -43,6 +43,38 @@ export function domainUuid(plan: Pick<Plan, "stack">, vm: Pick<PlannedVm, "name"
   return uuidV5(`${plan.stack}/domain/${vm.name}`);
 }
 
+/** What the domain provider compares with libvirt's state: the same strings readDomain produces. */
+export interface DomainFacts {
+  readonly memoryMiB: number;
+  readonly vcpus: number;
+  readonly disks: string[];
+  readonly hostdevs: string[];
+  readonly interfaces: string[];
+}
+
+function hostdevKey(node: XmlNode): string {
+  const address = (node.source as XmlNode).address as XmlNode;
+  if (address["@uuid"]) return `mdev:${address["@uuid"]}`;
+  const hex = (key: string): string => String(address[key]).replace(/^0x/, "");
+  return `pci:${hex("@domain")}:${hex("@bus")}:${hex("@slot")}.${hex("@function")}`;
+}
+
+export function renderDomain(plan: Plan, vm: PlannedVm, options: DomainOptions): { xml: string; facts: DomainFacts } {
+  const xml = renderDomainXml(plan, vm, options);
+  const network = plan.networks.find((n) => n.name === vm.network)!;
+  const paths = new Map(plan.gpus.map((g) => [g.id, g.vgpuPath]));
+  return {
+    xml,
+    facts: {
+      memoryMiB: vm.memoryMiB,
+      vcpus: vm.vcpus,
+      disks: [`${options.pool}/${diskVolumeName(vm)}`, `${options.pool}/${seedVolumeName(vm)}`],
+      hostdevs: vm.gpus.map((gpu) => hostdevKey(hostdevFor(gpu, options.vfAddresses, paths.get(gpu.gpu) ?? null))),
+      interfaces: [`${vm.mac}@${networkName(plan, network)}`],
+    },
+  };
+}
+
 export function renderDomainXml(plan: Plan, vm: PlannedVm, options: DomainOptions): string {
   const network = plan.networks.find((n) => n.name === vm.network);
   if (!network) throw new Error(`VM ${vm.name} is on network ${vm.network}, which the plan does not define`);

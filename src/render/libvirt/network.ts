@@ -17,6 +17,11 @@ export function dhcpRange(network: PlannedNetwork): { start: string; end: string
   return start <= end ? { start: formatIPv4(start), end: formatIPv4(end) } : null;
 }
 
+/** DHCP host entries exactly as libvirt writes them back, for in-place updates and drift checks. */
+export function dhcpHostEntries(network: PlannedNetwork): string[] {
+  return network.hosts.map((h) => `<host mac="${h.mac}" name="${h.name}" ip="${h.ip}"/>`);
+}
+
 export function renderNetworkXml(plan: Plan, network: PlannedNetwork): string {
   const range = dhcpRange(network);
   return toXml({

@@ -1,0 +1,537 @@
+// Pulumi dynamic providers for libvirt objects: network, pool, volume (qcow2 overlay), base image,
+// NoCloud seed ISO and domain. Everything goes through `virsh -c URI` (so qemu+ssh:// URIs work
+// unchanged) plus xorriso for building seed ISOs locally.
+//
+// The engine serializes provider objects: methods reference only functions of this module and load
+// Node built-ins with process.getBuiltinModule at call time; no module import is captured.
+// (Only `import type` appears below, which compiles away.)
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+
+export interface RunResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command; injectable so tests can make any step fail. */
+export type Runner = (command: string, args: readonly string[], input?: string) => RunResult;
+
+function builtin<T>(name: string): T {
+  return (process as unknown as { getBuiltinModule(id: string): T }).getBuiltinModule(name);
+}
+
+export function localRunner(command: string, args: readonly string[], input?: string): RunResult {
+  const cp = builtin<typeof import("node:child_process")>("node:child_process");
+  const result = cp.spawnSync(command, [...args], { encoding: "utf8", input, timeout: 300_000, maxBuffer: 256 * 1024 * 1024 });
+  if (result.error) return { code: null, stdout: "", stderr: String(result.error.message) };
+  return { code: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
+}
+
+/** Runs virsh; throws an error naming the object and quoting virsh's message. */
+function virsh(run: Runner, uri: string, what: string, args: readonly string[]): string {
+  const result = run("virsh", ["-q", "-c", uri, ...args]);
+  if (result.code !== 0) throw new Error(`${what}: virsh ${args[0]} failed: ${(result.stderr || result.stdout).trim() || `exit code ${result.code}`}`);
+  return result.stdout;
+}
+
+/** virsh that tolerates "not found" (idempotent delete and read of missing objects). */
+function virshMaybe(run: Runner, uri: string, args: readonly string[]): RunResult {
+  return run("virsh", ["-q", "-c", uri, ...args]);
+}
+
+function isNotFound(result: RunResult): boolean {
+  return /not found|no (storage pool|storage vol|network|domain) with matching|failed to get (domain|network|pool|vol)/i.test(result.stderr);
+}
+
+function withTempFile<T>(content: string, suffix: string, fn: (file: string) => T): T {
+  const fs = builtin<typeof import("node:fs")>("node:fs");
+  const os = builtin<typeof import("node:os")>("node:os");
+  const path = builtin<typeof import("node:path")>("node:path");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hs-virsh-"));
+  const file = path.join(dir, `object${suffix}`);
+  fs.writeFileSync(file, content, { mode: 0o600 });
+  try {
+    return fn(file);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function sha256(text: string | Uint8Array): string {
+  return builtin<typeof import("node:crypto")>("node:crypto").createHash("sha256").update(text).digest("hex");
+}
+
+/** Attributes of every element libvirt returns for an XPath query (one element per line). */
+function xpathAttributes(run: Runner, uri: string, args: readonly string[], xpath: string): Record<string, string>[] {
+  const result = run("virsh", ["-q", "-c", uri, ...args, "--xpath", xpath]);
+  if (result.code !== 0) return [];
+  return result.stdout.split(/\n(?=\s*<)/).filter((line) => line.trim().startsWith("<")).map((element) => {
+    const attributes: Record<string, string> = {};
+    for (const match of element.matchAll(/([A-Za-z_:][\w:.-]*)=(['"])(.*?)\2/g)) attributes[match[1]] = match[3];
+    return attributes;
+  });
+}
+
+/** Text content of every node an XPath query returns. */
+function xpathText(run: Runner, uri: string, args: readonly string[], xpath: string): string[] {
+  const result = run("virsh", ["-q", "-c", uri, ...args, "--xpath", xpath]);
+  if (result.code !== 0) return [];
+  return result.stdout.split("\n").map((line) => line.trim()).filter(Boolean);
+}
+
+function keyValues(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const match = /^([^:]+):\s*(.*)$/.exec(line.trim());
+    if (match) out[match[1].trim()] = match[2].trim();
+  }
+  return out;
+}
+
+function diffKeys(olds: Record<string, unknown>, news: Record<string, unknown>, keys: readonly string[]): string[] {
+  return keys.filter((key) => JSON.stringify(olds[key]) !== JSON.stringify(news[key]));
+}
+
+// ---------------------------------------------------------------------------------------------- pool
+
+export interface PoolInputs {
+  readonly uri: string;
+  readonly name: string;
+  readonly xml: string;
+  readonly path: string;
+}
+
+export function makePoolProvider(run: Runner = localRunner): dynamic.ResourceProvider {
+  const what = (name: string): string => `libvirt pool ${name}`;
+  return {
+    async create(inputs: PoolInputs) {
+      const existing = virshMaybe(run, inputs.uri, ["pool-info", inputs.name]);
+      // A pool of the same name and path is adopted (pools are shared by stacks on one host).
+      if (existing.code === 0) {
+        const path = xpathText(run, inputs.uri, ["pool-dumpxml", inputs.name], "string(//target/path)")[0];
+        if (path !== inputs.path) throw new Error(`${what(inputs.name)}: exists with path ${path}, wanted ${inputs.path}`);
+        return { id: inputs.name, outs: { ...inputs, adopted: true } };
+      }
+      withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, what(inputs.name), ["pool-define", file]));
+      try {
+        virsh(run, inputs.uri, what(inputs.name), ["pool-build", inputs.name]);
+        virsh(run, inputs.uri, what(inputs.name), ["pool-start", inputs.name]);
+        virsh(run, inputs.uri, what(inputs.name), ["pool-autostart", inputs.name]);
+      } catch (error) {
+        virshMaybe(run, inputs.uri, ["pool-destroy", inputs.name]);
+        virshMaybe(run, inputs.uri, ["pool-undefine", inputs.name]);
+        throw error;
+      }
+      return { id: inputs.name, outs: { ...inputs, adopted: false } };
+    },
+    async read(id: string, props: PoolInputs & { adopted?: boolean }) {
+      const info = virshMaybe(run, props.uri, ["pool-info", id]);
+      if (info.code !== 0) {
+        if (isNotFound(info)) return { id: "", props: {} };
+        throw new Error(`${what(id)}: virsh pool-info failed: ${info.stderr.trim()}`);
+      }
+      const path = xpathText(run, props.uri, ["pool-dumpxml", id], "string(//target/path)")[0] ?? props.path;
+      return { id, props: { ...props, name: id, path, state: keyValues(info.stdout)["State"] ?? null } };
+    },
+    async diff(_id: string, olds: PoolInputs, news: PoolInputs) {
+      const replaces = diffKeys(olds as never, news as never, ["uri", "name", "path"]);
+      return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
+    },
+    async delete(id: string, props: PoolInputs & { adopted?: boolean }) {
+      if (props.adopted) return;
+      virshMaybe(run, props.uri, ["pool-destroy", id]);
+      const result = virshMaybe(run, props.uri, ["pool-undefine", id]);
+      if (result.code !== 0 && !isNotFound(result)) throw new Error(`${what(id)}: virsh pool-undefine failed: ${result.stderr.trim()}`);
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------- network
+
+export interface NetworkInputs {
+  readonly uri: string;
+  readonly name: string;
+  readonly xml: string;
+  readonly bridge: string;
+  /** "address/netmask" of the gateway: fixed once defined. */
+  readonly ip: string;
+  /** DHCP host entries as libvirt writes them (<host mac=.. name=.. ip=../>), updated in place. */
+  readonly dhcpHosts: readonly string[];
+  /** Start the network (and autostart it). Tests define without starting. */
+  readonly start: boolean;
+}
+
+export function makeNetworkProvider(run: Runner = localRunner): dynamic.ResourceProvider {
+  const what = (name: string): string => `libvirt network ${name}`;
+  return {
+    async create(inputs: NetworkInputs) {
+      withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, what(inputs.name), ["net-define", file]));
+      try {
+        if (inputs.start) {
+          virsh(run, inputs.uri, what(inputs.name), ["net-start", inputs.name]);
+          virsh(run, inputs.uri, what(inputs.name), ["net-autostart", inputs.name]);
+        }
+      } catch (error) {
+        virshMaybe(run, inputs.uri, ["net-destroy", inputs.name]);
+        virshMaybe(run, inputs.uri, ["net-undefine", inputs.name]);
+        throw error;
+      }
+      return { id: inputs.name, outs: { ...inputs, xmlSha256: sha256(inputs.xml) } };
+    },
+    async read(id: string, props: NetworkInputs) {
+      const info = virshMaybe(run, props.uri, ["net-info", id]);
+      if (info.code !== 0) {
+        if (isNotFound(info)) return { id: "", props: {} };
+        throw new Error(`${what(id)}: virsh net-info failed: ${info.stderr.trim()}`);
+      }
+      const fields = keyValues(info.stdout);
+      const args = ["net-dumpxml", id, "--inactive"];
+      const hosts = xpathAttributes(run, props.uri, args, "//ip/dhcp/host").map((h) => `<host mac="${h.mac}" name="${h.name}" ip="${h.ip}"/>`);
+      const ip = xpathAttributes(run, props.uri, args, "//ip")[0];
+      return { id, props: { ...props, name: id, bridge: fields["Bridge"] ?? props.bridge, ip: ip ? `${ip.address}/${ip.netmask}` : props.ip, active: fields["Active"] === "yes", dhcpHosts: hosts } };
+    },
+    async diff(_id: string, olds: NetworkInputs & { xmlSha256?: string }, news: NetworkInputs) {
+      // The bridge and the addresses are fixed at definition; DHCP hosts and DNS names update in place.
+      const replaces = diffKeys(olds as never, news as never, ["uri", "name", "bridge", "ip"]);
+      const changes = replaces.length > 0 || olds.xmlSha256 !== sha256(news.xml) || olds.start !== news.start || JSON.stringify(olds.dhcpHosts) !== JSON.stringify(news.dhcpHosts);
+      return { changes, replaces, deleteBeforeReplace: true };
+    },
+    async update(_id: string, olds: NetworkInputs, news: NetworkInputs) {
+      withTempFile(news.xml, ".xml", (file) => virsh(run, news.uri, what(news.name), ["net-define", file]));
+      const active = keyValues(virsh(run, news.uri, what(news.name), ["net-info", news.name]))["Active"] === "yes";
+      if (active) {
+        // Apply DHCP host changes to the running network without restarting it (VMs stay connected).
+        const before = olds.dhcpHosts ?? [];
+        const after = news.dhcpHosts;
+        for (const host of before.filter((h) => !after.includes(h))) virsh(run, news.uri, what(news.name), ["net-update", news.name, "delete", "ip-dhcp-host", host, "--live"]);
+        for (const host of after.filter((h) => !before.includes(h))) virsh(run, news.uri, what(news.name), ["net-update", news.name, "add-last", "ip-dhcp-host", host, "--live"]);
+      } else if (news.start) {
+        virsh(run, news.uri, what(news.name), ["net-start", news.name]);
+        virsh(run, news.uri, what(news.name), ["net-autostart", news.name]);
+      }
+      return { outs: { ...news, xmlSha256: sha256(news.xml) } };
+    },
+    async delete(id: string, props: NetworkInputs) {
+      virshMaybe(run, props.uri, ["net-destroy", id]);
+      const result = virshMaybe(run, props.uri, ["net-undefine", id]);
+      if (result.code !== 0 && !isNotFound(result)) throw new Error(`${what(id)}: virsh net-undefine failed: ${result.stderr.trim()}`);
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------- volumes
+
+export interface VolumeInputs {
+  readonly uri: string;
+  readonly pool: string;
+  readonly name: string;
+  /** Volume XML (a qcow2 overlay with its backing store). */
+  readonly xml: string;
+  readonly capacityGiB: number;
+  readonly backingPath: string;
+}
+
+function volumeState(run: Runner, uri: string, pool: string, name: string): { exists: boolean; capacityBytes: number | null; backingPath: string | null; path: string | null } {
+  const info = virshMaybe(run, uri, ["vol-info", "--pool", pool, name, "--bytes"]);
+  if (info.code !== 0) {
+    if (isNotFound(info)) return { exists: false, capacityBytes: null, backingPath: null, path: null };
+    throw new Error(`libvirt volume ${pool}/${name}: virsh vol-info failed: ${info.stderr.trim()}`);
+  }
+  const capacity = /([0-9]+) bytes/.exec(keyValues(info.stdout)["Capacity"] ?? "")?.[1];
+  const dump = virshMaybe(run, uri, ["vol-dumpxml", "--pool", pool, name]);
+  const backing = /<backingStore>\s*<path>([^<]+)<\/path>/.exec(dump.stdout)?.[1] ?? null;
+  const path = /<target>\s*<path>([^<]+)<\/path>/.exec(dump.stdout)?.[1] ?? null;
+  return { exists: true, capacityBytes: capacity ? Number(capacity) : null, backingPath: backing, path };
+}
+
+export function makeVolumeProvider(run: Runner = localRunner): dynamic.ResourceProvider {
+  const what = (pool: string, name: string): string => `libvirt volume ${pool}/${name}`;
+  return {
+    async create(inputs: VolumeInputs) {
+      withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, what(inputs.pool, inputs.name), ["vol-create", "--pool", inputs.pool, file]));
+      const state = volumeState(run, inputs.uri, inputs.pool, inputs.name);
+      return { id: `${inputs.pool}/${inputs.name}`, outs: { ...inputs, path: state.path } };
+    },
+    async read(id: string, props: VolumeInputs) {
+      const state = volumeState(run, props.uri, props.pool, props.name);
+      if (!state.exists) return { id: "", props: {} };
+      return { id, props: { ...props, path: state.path, backingPath: state.backingPath ?? props.backingPath, capacityGiB: state.capacityBytes === null ? props.capacityGiB : Math.round(state.capacityBytes / 1024 ** 3) } };
+    },
+    async diff(_id: string, olds: VolumeInputs, news: VolumeInputs) {
+      // A new base image or a smaller disk means a new disk; growing it is done in place.
+      const replaces = diffKeys(olds as never, news as never, ["uri", "pool", "name", "backingPath"]);
+      if (news.capacityGiB < olds.capacityGiB) replaces.push("capacityGiB");
+      return { changes: replaces.length > 0 || olds.capacityGiB !== news.capacityGiB, replaces, deleteBeforeReplace: true };
+    },
+    async update(_id: string, _olds: VolumeInputs, news: VolumeInputs) {
+      virsh(run, news.uri, what(news.pool, news.name), ["vol-resize", "--pool", news.pool, news.name, `${news.capacityGiB}G`]);
+      return { outs: { ...news, path: volumeState(run, news.uri, news.pool, news.name).path } };
+    },
+    async delete(_id: string, props: VolumeInputs) {
+      const result = virshMaybe(run, props.uri, ["vol-delete", "--pool", props.pool, props.name]);
+      if (result.code !== 0 && !isNotFound(result)) throw new Error(`${what(props.pool, props.name)}: virsh vol-delete failed: ${result.stderr.trim()}`);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------- base image
+
+export interface BaseImageInputs {
+  readonly uri: string;
+  readonly pool: string;
+  readonly name: string;
+  /** Local file (air-gapped hosts) or http(s) URL. */
+  readonly source: string;
+  /** "sha256:<hex>" or "sha512:<hex>"; or empty with checksumUrl. */
+  readonly checksum: string;
+  /** A SHA*SUMS file listing the image, used when no checksum is pinned. */
+  readonly checksumUrl: string;
+  readonly format: "qcow2" | "raw";
+}
+
+async function fetchToFile(url: string, file: string): Promise<void> {
+  const fs = builtin<typeof import("node:fs")>("node:fs");
+  const response = await fetch(url);
+  if (!response.ok || !response.body) throw new Error(`download of ${url} failed: HTTP ${response.status}`);
+  const out = fs.createWriteStream(file, { mode: 0o600 });
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (!out.write(value)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
+  }
+  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+}
+
+async function fileDigest(file: string, algorithm: string): Promise<string> {
+  const fs = builtin<typeof import("node:fs")>("node:fs");
+  const crypto = builtin<typeof import("node:crypto")>("node:crypto");
+  const hash = crypto.createHash(algorithm);
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+async function expectedChecksum(inputs: BaseImageInputs): Promise<{ algorithm: string; hex: string }> {
+  if (inputs.checksum) {
+    const [algorithm, hex] = inputs.checksum.split(":");
+    return { algorithm, hex: hex.toLowerCase() };
+  }
+  if (!inputs.checksumUrl) throw new Error(`base image ${inputs.name}: no checksum and no checksumUrl; refusing an unverified image`);
+  const response = await fetch(inputs.checksumUrl);
+  if (!response.ok) throw new Error(`base image ${inputs.name}: cannot fetch ${inputs.checksumUrl}: HTTP ${response.status}`);
+  const fileName = inputs.source.split("/").pop() ?? "";
+  const line = (await response.text()).split("\n").find((l) => l.trim().endsWith(` ${fileName}`) || l.trim().endsWith(`*${fileName}`));
+  if (!line) throw new Error(`base image ${inputs.name}: ${inputs.checksumUrl} does not list ${fileName}`);
+  const hex = line.trim().split(/\s+/)[0].toLowerCase();
+  return { algorithm: hex.length === 128 ? "sha512" : "sha256", hex };
+}
+
+export function makeBaseImageProvider(run: Runner = localRunner): dynamic.ResourceProvider {
+  const what = (pool: string, name: string): string => `base image ${pool}/${name}`;
+  return {
+    async create(inputs: BaseImageInputs) {
+      const fs = builtin<typeof import("node:fs")>("node:fs");
+      const os = builtin<typeof import("node:os")>("node:os");
+      const path = builtin<typeof import("node:path")>("node:path");
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hs-image-"));
+      let created = false;
+      try {
+        let file = inputs.source;
+        if (/^https?:\/\//.test(inputs.source)) {
+          file = path.join(dir, "image");
+          await fetchToFile(inputs.source, file);
+        } else if (!fs.existsSync(file)) {
+          throw new Error(`${what(inputs.pool, inputs.name)}: source file ${file} does not exist`);
+        }
+        const expected = await expectedChecksum(inputs);
+        const actual = await fileDigest(file, expected.algorithm);
+        if (actual !== expected.hex) throw new Error(`${what(inputs.pool, inputs.name)}: ${expected.algorithm} mismatch for ${inputs.source}: got ${actual}, expected ${expected.hex}`);
+        const size = fs.statSync(file).size;
+        virsh(run, inputs.uri, what(inputs.pool, inputs.name), ["vol-create-as", inputs.pool, inputs.name, String(size), "--format", inputs.format]);
+        created = true;
+        virsh(run, inputs.uri, what(inputs.pool, inputs.name), ["vol-upload", "--pool", inputs.pool, inputs.name, file]);
+        const state = volumeState(run, inputs.uri, inputs.pool, inputs.name);
+        return { id: `${inputs.pool}/${inputs.name}`, outs: { ...inputs, path: state.path, verified: `${expected.algorithm}:${actual}` } };
+      } catch (error) {
+        if (created) virshMaybe(run, inputs.uri, ["vol-delete", "--pool", inputs.pool, inputs.name]);
+        throw error;
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    async read(id: string, props: BaseImageInputs) {
+      const state = volumeState(run, props.uri, props.pool, props.name);
+      return state.exists ? { id, props: { ...props, path: state.path } } : { id: "", props: {} };
+    },
+    async diff(_id: string, olds: BaseImageInputs, news: BaseImageInputs) {
+      const replaces = diffKeys(olds as never, news as never, ["uri", "pool", "name", "source", "checksum", "format"]);
+      return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
+    },
+    async delete(_id: string, props: BaseImageInputs) {
+      const result = virshMaybe(run, props.uri, ["vol-delete", "--pool", props.pool, props.name]);
+      if (result.code !== 0 && !isNotFound(result)) throw new Error(`${what(props.pool, props.name)}: virsh vol-delete failed: ${result.stderr.trim()}`);
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------ seed ISO
+
+export interface SeedIsoInputs {
+  readonly uri: string;
+  readonly pool: string;
+  readonly name: string;
+  /** user-data, meta-data, network-config. May hold secrets: never copied into outputs. */
+  readonly files: Readonly<Record<string, string>>;
+}
+
+function seedDigest(files: Readonly<Record<string, string>>): string {
+  return sha256(Object.keys(files).sort().map((name) => `${name}\u0000${files[name]}`).join("\u0001"));
+}
+
+export function makeSeedIsoProvider(run: Runner = localRunner): dynamic.ResourceProvider {
+  const what = (pool: string, name: string): string => `seed ISO ${pool}/${name}`;
+  const outputsOf = (inputs: SeedIsoInputs, path: string | null) => ({ uri: inputs.uri, pool: inputs.pool, name: inputs.name, contentSha256: seedDigest(inputs.files), path });
+  return {
+    async create(inputs: SeedIsoInputs) {
+      const fs = builtin<typeof import("node:fs")>("node:fs");
+      const os = builtin<typeof import("node:os")>("node:os");
+      const path = builtin<typeof import("node:path")>("node:path");
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hs-seed-"));
+      let created = false;
+      try {
+        const content = path.join(dir, "cidata");
+        fs.mkdirSync(content, { mode: 0o700 });
+        for (const [name, text] of Object.entries(inputs.files)) fs.writeFileSync(path.join(content, name), text, { mode: 0o600 });
+        const iso = path.join(dir, "seed.iso");
+        // NoCloud finds its seed by the volume label "cidata".
+        const built = run("xorriso", ["-as", "mkisofs", "-quiet", "-output", iso, "-volid", "cidata", "-joliet", "-rock", content]);
+        if (built.code !== 0) throw new Error(`${what(inputs.pool, inputs.name)}: xorriso failed: ${(built.stderr || built.stdout).trim() || `exit code ${built.code}`}`);
+        virsh(run, inputs.uri, what(inputs.pool, inputs.name), ["vol-create-as", inputs.pool, inputs.name, String(fs.statSync(iso).size), "--format", "raw"]);
+        created = true;
+        virsh(run, inputs.uri, what(inputs.pool, inputs.name), ["vol-upload", "--pool", inputs.pool, inputs.name, iso]);
+        return { id: `${inputs.pool}/${inputs.name}`, outs: outputsOf(inputs, volumeState(run, inputs.uri, inputs.pool, inputs.name).path) };
+      } catch (error) {
+        if (created) virshMaybe(run, inputs.uri, ["vol-delete", "--pool", inputs.pool, inputs.name]);
+        throw error;
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    async read(id: string, props: { uri: string; pool: string; name: string; contentSha256: string; path: string | null }) {
+      const state = volumeState(run, props.uri, props.pool, props.name);
+      return state.exists ? { id, props: { ...props, path: state.path } } : { id: "", props: {} };
+    },
+    async diff(_id: string, olds: { uri: string; pool: string; name: string; contentSha256: string }, news: SeedIsoInputs) {
+      const replaces = diffKeys(olds as never, news as never, ["uri", "pool", "name"]);
+      if (olds.contentSha256 !== seedDigest(news.files)) replaces.push("files");
+      return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
+    },
+    async delete(_id: string, props: { uri: string; pool: string; name: string }) {
+      const result = virshMaybe(run, props.uri, ["vol-delete", "--pool", props.pool, props.name]);
+      if (result.code !== 0 && !isNotFound(result)) throw new Error(`${what(props.pool, props.name)}: virsh vol-delete failed: ${result.stderr.trim()}`);
+    },
+  };
+}
+
+// -------------------------------------------------------------------------------------------- domain
+
+/** Facts of a domain the provider compares with what libvirt holds (the builder derives them with the XML). */
+export interface DomainFacts {
+  readonly memoryMiB: number;
+  readonly vcpus: number;
+  readonly disks: readonly string[];
+  readonly hostdevs: readonly string[];
+  readonly interfaces: readonly string[];
+}
+
+export interface DomainInputs {
+  readonly uri: string;
+  readonly name: string;
+  readonly xml: string;
+  readonly facts: DomainFacts;
+  /** Start the domain after defining it (needs KVM for type='kvm'). */
+  readonly start: boolean;
+}
+
+export interface DomainState {
+  readonly memoryMiB: number | null;
+  readonly vcpus: number | null;
+  readonly running: boolean;
+  readonly disks: string[];
+  readonly hostdevs: string[];
+  readonly interfaces: string[];
+}
+
+/** What libvirt really holds, for refresh: sizes, disks, GPU hostdevs and NICs. */
+export function readDomain(run: Runner, uri: string, name: string): DomainState | null {
+  const info = virshMaybe(run, uri, ["dominfo", name]);
+  if (info.code !== 0) {
+    if (isNotFound(info)) return null;
+    throw new Error(`libvirt domain ${name}: virsh dominfo failed: ${info.stderr.trim()}`);
+  }
+  const fields = keyValues(info.stdout);
+  const memoryKiB = /([0-9]+) KiB/.exec(fields["Max memory"] ?? "")?.[1];
+  const args = ["dumpxml", name, "--inactive"];
+  const disks = xpathAttributes(run, uri, args, "//devices/disk/source").map((s) => (s.pool ? `${s.pool}/${s.volume}` : s.file ?? s.dev ?? "")).filter(Boolean);
+  const hostdevs = xpathAttributes(run, uri, args, "//devices/hostdev/source/address").map((a) => (a.uuid ? `mdev:${a.uuid}` : `pci:${(a.domain ?? "").replace(/^0x/, "")}:${(a.bus ?? "").replace(/^0x/, "")}:${(a.slot ?? "").replace(/^0x/, "")}.${(a.function ?? "").replace(/^0x/, "")}`));
+  const macs = xpathAttributes(run, uri, args, "//devices/interface/mac");
+  const networks = xpathAttributes(run, uri, args, "//devices/interface/source");
+  return {
+    memoryMiB: memoryKiB ? Math.round(Number(memoryKiB) / 1024) : null,
+    vcpus: fields["CPU(s)"] ? Number(fields["CPU(s)"]) : null,
+    running: fields["State"] === "running",
+    disks,
+    hostdevs,
+    interfaces: macs.map((m, i) => `${m.address}@${networks[i]?.network ?? networks[i]?.bridge ?? "?"}`),
+  };
+}
+
+export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceProvider {
+  const what = (name: string): string => `libvirt domain ${name}`;
+  return {
+    async create(inputs: DomainInputs) {
+      withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, what(inputs.name), ["define", file]));
+      try {
+        const state = readDomain(run, inputs.uri, inputs.name);
+        if (!state) throw new Error(`${what(inputs.name)}: defined but libvirt does not list it`);
+        if (inputs.start) virsh(run, inputs.uri, what(inputs.name), ["start", inputs.name]);
+        return { id: inputs.name, outs: { ...inputs, ...inputs.facts, running: inputs.start, restartRequired: false } };
+      } catch (error) {
+        // Leave nothing half-made: a defined domain that failed to come up is removed again.
+        virshMaybe(run, inputs.uri, ["destroy", inputs.name]);
+        virshMaybe(run, inputs.uri, ["undefine", inputs.name, "--nvram"]);
+        virshMaybe(run, inputs.uri, ["undefine", inputs.name]);
+        throw error;
+      }
+    },
+    async read(id: string, props: DomainInputs) {
+      const state = readDomain(run, props.uri, id);
+      if (!state) return { id: "", props: {} };
+      return { id, props: { ...props, ...state } };
+    },
+    async diff(_id: string, olds: DomainInputs & Partial<DomainState>, news: DomainInputs) {
+      const desired = news.facts;
+      const replaces = diffKeys(olds as never, news as never, ["uri", "name"]);
+      // libvirt cannot swap a VM's disk, GPU devices or network in place the way we manage them.
+      for (const key of ["disks", "hostdevs", "interfaces"] as const) if (JSON.stringify(olds[key] ?? []) !== JSON.stringify(desired[key])) replaces.push(key);
+      const resized = olds.memoryMiB !== desired.memoryMiB || olds.vcpus !== desired.vcpus;
+      return { changes: replaces.length > 0 || resized || olds.xml !== news.xml || olds.start !== news.start, replaces, deleteBeforeReplace: true, stables: ["name"] };
+    },
+    async update(_id: string, olds: DomainInputs & Partial<DomainState>, news: DomainInputs) {
+      // vCPUs and memory: redefine; a running VM picks them up at its next restart, which we report.
+      withTempFile(news.xml, ".xml", (file) => virsh(run, news.uri, what(news.name), ["define", file]));
+      const state = readDomain(run, news.uri, news.name);
+      const desired = news.facts;
+      if (news.start && state && !state.running) virsh(run, news.uri, what(news.name), ["start", news.name]);
+      const restartRequired = Boolean(state?.running) && (olds.memoryMiB !== desired.memoryMiB || olds.vcpus !== desired.vcpus);
+      return { outs: { ...news, ...desired, running: Boolean(state?.running) || news.start, restartRequired } };
+    },
+    async delete(id: string, props: DomainInputs) {
+      // Destroy before undefine; a domain already gone is not an error.
+      virshMaybe(run, props.uri, ["destroy", id]);
+      let result = virshMaybe(run, props.uri, ["undefine", id, "--nvram"]);
+      if (result.code !== 0 && /nvram/i.test(result.stderr)) result = virshMaybe(run, props.uri, ["undefine", id]);
+      if (result.code !== 0 && !isNotFound(result)) throw new Error(`${what(id)}: virsh undefine failed: ${result.stderr.trim()}`);
+    },
+  };
+}

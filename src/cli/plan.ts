@@ -5,11 +5,13 @@ import * as path from "node:path";
 import { loadHost } from "../host/load";
 import { buildPlan, planToJson } from "../plan";
 import type { Plan } from "../plan/types";
-import { mdevMap, migPartedConfig } from "../render/gpu-files";
+import { renderAll } from "../render/files";
+import { cloudInitLayers } from "../render/layers";
 import { planToSvg } from "../render/plan-svg";
 import { planToText } from "../render/plan-text";
 import { formatHuman } from "../spec/diagnostics";
 import { loadSpecFile } from "../spec/load";
+import type { ClusterSpec } from "../spec/types";
 import { EXIT, UsageError, type CliIO } from "./output";
 
 export interface PlanOptions {
@@ -21,6 +23,10 @@ export interface PlanOptions {
 
 /** Loads the spec (printing validation errors) and plans; returns undefined when the spec is invalid. */
 export function planFromFiles(file: string, options: Pick<PlanOptions, "host" | "previous">, io: CliIO): Plan | undefined {
+  return specAndPlan(file, options, io)?.plan;
+}
+
+function specAndPlan(file: string, options: Pick<PlanOptions, "host" | "previous">, io: CliIO): { spec: ClusterSpec; plan: Plan } | undefined {
   const loaded = loadSpecFile(file);
   if (!loaded.ok) {
     if (loaded.io) throw new UsageError(loaded.errors[0].message + `: ${file}`);
@@ -30,7 +36,7 @@ export function planFromFiles(file: string, options: Pick<PlanOptions, "host" | 
   }
   const host = options.host ? loadHost(options.host) : undefined;
   const previous = options.previous ? readPreviousPlan(options.previous) : undefined;
-  return buildPlan({ spec: loaded.spec, host, previous });
+  return { spec: loaded.spec, plan: buildPlan({ spec: loaded.spec, host, previous }) };
 }
 
 function readPreviousPlan(file: string): Plan {
@@ -57,27 +63,16 @@ export function runPlan(file: string, options: PlanOptions, io: CliIO): number {
   return plan.feasible ? EXIT.ok : EXIT.failed;
 }
 
-/** Files `render` writes, relative to --out; later layers (libvirt, cloud-init, slurm, kubernetes) add theirs. */
-export type Rendered = Map<string, string>;
-
-export function renderPlanFiles(plan: Plan): Rendered {
-  const files: Rendered = new Map();
-  files.set("plan.json", planToJson(plan));
-  files.set("gpu/mdev_map.json", JSON.stringify(mdevMap(plan), null, 2) + "\n");
-  files.set("gpu/mig-parted.yaml", migPartedConfig(plan));
-  return files;
-}
-
-export function runRender(file: string, options: { out: string; host?: string; previous?: string }, io: CliIO, extra: ((plan: Plan) => Rendered)[] = []): number {
-  const plan = planFromFiles(file, options, io);
-  if (!plan) return EXIT.failed;
+export function runRender(file: string, options: { out: string; host?: string; previous?: string }, io: CliIO): number {
+  const loaded = specAndPlan(file, options, io);
+  if (!loaded) return EXIT.failed;
+  const { spec, plan } = loaded;
   if (!plan.feasible) {
     io.err(planToText(plan));
     io.err("render: the plan is not feasible; nothing written");
     return EXIT.failed;
   }
-  const files = renderPlanFiles(plan);
-  for (const render of extra) for (const [name, text] of render(plan)) files.set(name, text);
+  const files = renderAll(spec, plan, cloudInitLayers(spec, plan));
   for (const [name, text] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
     const target = path.join(options.out, name);
     fs.mkdirSync(path.dirname(target), { recursive: true });

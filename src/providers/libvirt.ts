@@ -249,8 +249,8 @@ export function makeVolumeProvider(run: Runner = localRunner): dynamic.ResourceP
   return {
     async create(inputs: VolumeInputs) {
       withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, what(inputs.pool, inputs.name), ["vol-create", "--pool", inputs.pool, file]));
-      const state = volumeState(run, inputs.uri, inputs.pool, inputs.name);
-      return { id: `${inputs.pool}/${inputs.name}`, outs: { ...inputs, path: state.path } };
+      const path = virsh(run, inputs.uri, what(inputs.pool, inputs.name), ["vol-path", "--pool", inputs.pool, inputs.name]).trim();
+      return { id: `${inputs.pool}/${inputs.name}`, outs: { ...inputs, path } };
     },
     async read(id: string, props: VolumeInputs) {
       const state = volumeState(run, props.uri, props.pool, props.name);
@@ -492,8 +492,8 @@ export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceP
     async create(inputs: DomainInputs) {
       withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, what(inputs.name), ["define", file]));
       try {
-        const state = readDomain(run, inputs.uri, inputs.name);
-        if (!state) throw new Error(`${what(inputs.name)}: defined but libvirt does not list it`);
+        // One call proves the definition took; read() gathers the full state when asked.
+        virsh(run, inputs.uri, what(inputs.name), ["domstate", inputs.name]);
         if (inputs.start) virsh(run, inputs.uri, what(inputs.name), ["start", inputs.name]);
         return { id: inputs.name, outs: { ...inputs, ...inputs.facts, running: inputs.start, restartRequired: false } };
       } catch (error) {

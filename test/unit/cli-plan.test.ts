@@ -75,6 +75,13 @@ describe("hyperscaler render", () => {
     const out = tempDir();
     const result = await run(["render", PROD, "--out", out]);
     expect(result.code).toBe(0);
+    expect(result.stdout).toBe(`render: wrote 50 file(s) to ${out}`);
+    for (const vm of ["hs-prod-slurm-ctl", "hs-prod-k8s-gpu-04"]) {
+      expect(fs.existsSync(path.join(out, "libvirt/domains", `${vm}.xml`))).toBe(true);
+      for (const file of ["user-data", "meta-data", "network-config"]) expect(fs.existsSync(path.join(out, "cloud-init", vm, file))).toBe(true);
+    }
+    expect(fs.readdirSync(path.join(out, "libvirt/networks")).sort()).toEqual(["hs-prod-cloud-network.xml", "hs-prod-hpc-network.xml"]);
+    expect(fs.readdirSync(path.join(out, "libvirt/pools"))).toEqual(["hs-prod.xml"]);
     const plan = JSON.parse(fs.readFileSync(path.join(out, "plan.json"), "utf8"));
     const map = JSON.parse(fs.readFileSync(path.join(out, "gpu/mdev_map.json"), "utf8"));
     expect(map).toHaveLength(7);

@@ -31,6 +31,7 @@ export interface SeedFiles {
 
 export function baseCloudConfig(spec: ClusterSpec, plan: Plan, vm: PlannedVm, extraKeys: readonly string[] = []): CloudConfig {
   const network = plan.networks.find((n) => n.name === vm.network);
+  const keys = [...spec.security.ssh_authorized_keys, ...extraKeys];
   return {
     hostname: vm.name,
     fqdn: network ? `${vm.name}.${network.domain}` : vm.name,
@@ -42,7 +43,8 @@ export function baseCloudConfig(spec: ClusterSpec, plan: Plan, vm: PlannedVm, ex
       shell: "/bin/bash",
       sudo: "ALL=(ALL) NOPASSWD:ALL",
       lock_passwd: true,
-      ssh_authorized_keys: [...spec.security.ssh_authorized_keys, ...extraKeys],
+      // cloud-init's schema refuses an empty key list: leave the key out instead.
+      ...(keys.length > 0 ? { ssh_authorized_keys: keys } : {}),
     }],
     ssh_pwauth: false,
     disable_root: true,

@@ -1,0 +1,31 @@
+// Everything `hyperscaler render` writes, as a map of relative path -> text. Pure.
+import type { Plan } from "../plan/types";
+import type { ClusterSpec } from "../spec/types";
+import { seedFiles, type CloudConfig } from "./cloud-init/nocloud";
+import { mdevMap, migPartedConfig } from "./gpu-files";
+import { renderDomainXml } from "./libvirt/domain";
+import { networkName } from "./libvirt/names";
+import { renderNetworkXml } from "./libvirt/network";
+import { renderPoolXml } from "./libvirt/storage";
+import { planToJson } from "../plan";
+
+/** Role layers of cloud-init per VM (Slurm, Kubernetes) with secrets as placeholders. */
+export type CloudInitLayers = (vmName: string) => CloudConfig[];
+
+export function renderAll(spec: ClusterSpec, plan: Plan, layers: CloudInitLayers = () => []): Map<string, string> {
+  const files = new Map<string, string>();
+  files.set("plan.json", planToJson(plan));
+  files.set("gpu/mdev_map.json", JSON.stringify(mdevMap(plan), null, 2) + "\n");
+  files.set("gpu/mig-parted.yaml", migPartedConfig(plan));
+  const pool = spec.host.storage_pool;
+  files.set(`libvirt/pools/${pool.name}.xml`, renderPoolXml(pool.name, pool.path));
+  for (const network of plan.networks) files.set(`libvirt/networks/${networkName(plan, network)}.xml`, renderNetworkXml(plan, network));
+  // SR-IOV VFs get their addresses when the GPU host is set up; render shows where they go.
+  const vfPlaceholders = Object.fromEntries(plan.vms.flatMap((vm) => vm.gpus).filter((g) => g.deviceUuid).map((g) => [g.deviceUuid!, "0000:00:00.0"]));
+  for (const vm of plan.vms) {
+    files.set(`libvirt/domains/${vm.name}.xml`, renderDomainXml(plan, vm, { pool: pool.name, vfAddresses: vfPlaceholders }));
+    const seed = seedFiles(spec, plan, vm, layers(vm.name));
+    for (const [name, text] of Object.entries(seed)) files.set(`cloud-init/${vm.name}/${name}`, text);
+  }
+  return files;
+}

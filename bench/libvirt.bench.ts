@@ -30,7 +30,7 @@ export async function run(): Promise<void> {
     const pools = makePoolProvider();
     const pool = await pools.create!({ uri: URI, name: lab.poolName, xml: renderPoolXml(lab.poolName, lab.poolPath), path: lab.poolPath });
     const volumes = makeVolumeProvider();
-    const overlays: { id: string; outs: Record<string, unknown> }[] = [];
+    const overlays: { id: string; outs?: Record<string, unknown> }[] = [];
     const overlayMs = await timeAsync(async () => {
       for (let i = 0; i < 50; i++) {
         const name = `${lab.prefix}-ov-${i}.qcow2`;
@@ -48,7 +48,7 @@ export async function run(): Promise<void> {
 
     const domains = makeDomainProvider();
     const vm = lab.plan.vms.find((v) => v.gpus.length > 0)!;
-    const created: { id: string; outs: Record<string, unknown> }[] = [];
+    const created: { id: string; outs?: Record<string, unknown> }[] = [];
     const defineMs = await timeAsync(async () => {
       for (let i = 0; i < 50; i++) {
         const named = { ...vm, name: `${lab.prefix}-dom-${i}` };

@@ -1,2 +1,5 @@
-// vitest setup: nothing global yet beyond a stable timezone for rendered timestamps.
+// vitest setup: the Pulumi mock runtime (program tests read `recorded`), and a stable timezone.
+import { installMocks } from "./mocks";
+
 process.env.TZ = "UTC";
+installMocks();

@@ -1,0 +1,34 @@
+// ClusterNetwork: one libvirt network of the plan (NAT or isolated, static DHCP hosts, DNS names).
+import * as pulumi from "@pulumi/pulumi";
+import type { Plan, PlannedNetwork } from "../src/plan/types";
+import { LibvirtNetwork } from "../src/providers/resources";
+import { networkName } from "../src/render/libvirt/names";
+import { dhcpHostEntries, renderNetworkXml } from "../src/render/libvirt/network";
+
+export interface ClusterNetworkArgs {
+  readonly plan: Plan;
+  readonly network: PlannedNetwork;
+  readonly uri: string;
+  /** Start (and autostart) the network. @default true */
+  readonly start?: boolean;
+}
+
+export class ClusterNetwork extends pulumi.ComponentResource {
+  readonly network: LibvirtNetwork;
+  readonly libvirtName: string;
+
+  constructor(name: string, args: ClusterNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("hyperscaler:index:ClusterNetwork", name, {}, opts);
+    this.libvirtName = networkName(args.plan, args.network);
+    this.network = new LibvirtNetwork(`${name}-network`, {
+      uri: args.uri,
+      name: this.libvirtName,
+      xml: renderNetworkXml(args.plan, args.network),
+      bridge: args.network.bridge,
+      ip: `${args.network.gateway}/${args.network.netmask}`,
+      dhcpHosts: dhcpHostEntries(args.network),
+      start: args.start ?? true,
+    }, { parent: this });
+    this.registerOutputs({ name: this.libvirtName });
+  }
+}

@@ -1,0 +1,58 @@
+// VirtualMachine: a qcow2 overlay on the base image, a NoCloud seed ISO, and the domain. GPU VMs wait
+// for their GPU devices; the domain XML takes SR-IOV VF addresses once those exist.
+import * as pulumi from "@pulumi/pulumi";
+import type { Plan, PlannedVm } from "../src/plan/types";
+import { LibvirtDomain, LibvirtVolume, SeedIso } from "../src/providers/resources";
+import type { SeedFiles } from "../src/render/cloud-init/nocloud";
+import { renderDomain } from "../src/render/libvirt/domain";
+import { diskVolumeName, seedVolumeName } from "../src/render/libvirt/names";
+import { renderOverlayVolumeXml } from "../src/render/libvirt/storage";
+
+export interface VirtualMachineArgs {
+  readonly plan: Plan;
+  readonly vm: PlannedVm;
+  readonly uri: string;
+  readonly pool: string;
+  readonly basePath: pulumi.Input<string>;
+  /** NoCloud files; an Output when they embed secrets. */
+  readonly seed: pulumi.Input<SeedFiles>;
+  readonly network: pulumi.Resource;
+  readonly gpuDevices: readonly pulumi.Resource[];
+  readonly vfAddresses: pulumi.Input<Record<string, string>>;
+  /** Start the domain. @default true */
+  readonly start?: boolean;
+}
+
+export class VirtualMachine extends pulumi.ComponentResource {
+  readonly domain: LibvirtDomain;
+  readonly ip: string;
+
+  constructor(name: string, args: VirtualMachineArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("hyperscaler:index:VirtualMachine", name, {}, opts);
+    const { vm, plan } = args;
+    const disk = new LibvirtVolume(`${name}-disk`, {
+      uri: args.uri,
+      pool: args.pool,
+      name: diskVolumeName(vm),
+      xml: pulumi.output(args.basePath).apply((backingPath) => renderOverlayVolumeXml({ name: diskVolumeName(vm), capacityGiB: vm.diskGiB, backingPath })),
+      capacityGiB: vm.diskGiB,
+      backingPath: args.basePath,
+    }, { parent: this });
+    const seed = new SeedIso(`${name}-seed`, {
+      uri: args.uri,
+      pool: args.pool,
+      name: seedVolumeName(vm),
+      files: pulumi.output(args.seed).apply((files) => ({ ...files })),
+    }, { parent: this });
+    const rendered = pulumi.output(args.vfAddresses).apply((vfAddresses) => renderDomain(plan, vm, { pool: args.pool, vfAddresses }));
+    this.domain = new LibvirtDomain(`${name}-domain`, {
+      uri: args.uri,
+      name: vm.name,
+      xml: rendered.apply((r) => r.xml),
+      facts: rendered.apply((r) => r.facts),
+      start: args.start ?? true,
+    }, { parent: this, dependsOn: [disk, seed, args.network, ...args.gpuDevices] });
+    this.ip = vm.ip;
+    this.registerOutputs({ ip: vm.ip, name: vm.name });
+  }
+}

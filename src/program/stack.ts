@@ -1,0 +1,110 @@
+// The stack program: read the stack's config once, load and validate the spec, probe or replay the host,
+// plan, then build thin components. Data flows one way: spec, host, plan, render, resources.
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
+import { BaseImage } from "../../components/base-image";
+import { ClusterNetwork } from "../../components/cluster-network";
+import { GpuHost } from "../../components/gpu-host";
+import { VirtualMachine } from "../../components/virtual-machine";
+import { probeLive } from "../host/live";
+import { loadHost } from "../host/load";
+import type { HostInventory } from "../host/types";
+import { buildPlan } from "../plan";
+import type { Plan } from "../plan/types";
+import { mdevMap } from "../render/gpu-files";
+import { seedFiles } from "../render/cloud-init/nocloud";
+import { imageSource } from "../render/images";
+import { formatHuman } from "../spec/diagnostics";
+import { loadSpecFile } from "../spec/load";
+import type { ClusterSpec } from "../spec/types";
+
+export interface StackSettings {
+  readonly stack: string;
+  readonly clusterFile: string;
+  readonly libvirtUri?: string;
+  readonly hostSnapshot?: string;
+  readonly previousPlan?: string;
+  readonly sshPublicKey?: string;
+  /** Start networks and VMs (false: define only). */
+  readonly start: boolean;
+}
+
+/** Reads `hyperscaler:*` stack config once. */
+export function settingsFromConfig(): StackSettings {
+  const config = new pulumi.Config("hyperscaler");
+  const stack = pulumi.getStack();
+  return {
+    stack,
+    clusterFile: config.get("clusterFile") ?? `config/${stack}.yaml`,
+    libvirtUri: config.get("libvirtUri"),
+    hostSnapshot: config.get("hostSnapshot"),
+    previousPlan: config.get("previousPlan"),
+    sshPublicKey: config.get("sshPublicKey"),
+    start: config.getBoolean("startVms") ?? true,
+  };
+}
+
+/** A spec or plan problem: the preview fails with the same text `hyperscaler validate` / `plan` print. */
+export class StackInputError extends Error {}
+
+export function loadSpecOrThrow(file: string): ClusterSpec {
+  const loaded = loadSpecFile(file);
+  if (loaded.ok) return loaded.spec;
+  const lines = fs.existsSync(file) && fs.statSync(file).isFile() ? fs.readFileSync(file, "utf8").split(/\r?\n/) : [];
+  throw new StackInputError(`${file} is not a valid cluster spec:\n${loaded.errors.map((e) => formatHuman(e, lines[e.line - 1])).join("\n")}`);
+}
+
+function previousPlan(file: string | undefined): Plan | undefined {
+  if (!file || !fs.existsSync(file)) return undefined;
+  return JSON.parse(fs.readFileSync(file, "utf8")) as Plan;
+}
+
+export interface StackOutputs {
+  readonly vms: Record<string, { ip: string; ssh: string; cluster: string; role: string; gpus: string[] }>;
+  readonly mdevMap: ReturnType<typeof mdevMap>;
+  readonly plan: { stack: string; gpus: { id: string; attach: string; migEnabled: boolean; resetRequired: boolean; instances: string[] }[]; vmCount: number; warnings: string[] };
+  readonly planJson: string;
+}
+
+export async function buildStack(settings: StackSettings, hostOverride?: HostInventory): Promise<StackOutputs> {
+  const spec = loadSpecOrThrow(settings.clusterFile);
+  const uri = settings.libvirtUri ?? spec.host.libvirt_uri;
+  const host = hostOverride ?? (settings.hostSnapshot ? loadHost(settings.hostSnapshot, uri) : await probeLive({ libvirtUri: uri, diskPath: spec.host.storage_pool.path }));
+  const plan = buildPlan({ spec, host, previous: previousPlan(settings.previousPlan) });
+  if (!plan.feasible) {
+    throw new StackInputError(`the plan for ${settings.clusterFile} is not feasible:\n${plan.errors.map((e) => `error: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ""}`).join("\n")}`);
+  }
+  for (const warning of plan.warnings) void pulumi.log.warn(warning.message);
+
+  const pool = spec.host.storage_pool;
+  const image = new BaseImage("base", { uri, pool, image: imageSource(spec) });
+  const networks = new Map(plan.networks.map((network) => [network.name, new ClusterNetwork(`net-${network.name.replace(/_/g, "-")}`, { plan, network, uri, start: settings.start })]));
+  const gpuHost = new GpuHost("gpu-host", { plan, force: spec.global.gpu_allocation.force_recarve });
+  const extraKeys = settings.sshPublicKey ? [settings.sshPublicKey] : [];
+  for (const vm of plan.vms) {
+    new VirtualMachine(vm.name, {
+      plan,
+      vm,
+      uri,
+      pool: pool.name,
+      basePath: image.path,
+      seed: seedFiles(spec, plan, vm, [], extraKeys),
+      network: networks.get(vm.network)!.network,
+      gpuDevices: gpuHost.devicesByVm.get(vm.name) ?? [],
+      vfAddresses: gpuHost.vfAddresses,
+      start: settings.start,
+    }, { dependsOn: [image] });
+  }
+
+  return {
+    vms: Object.fromEntries(plan.vms.map((vm) => [vm.name, { ip: vm.ip, ssh: `ssh ${spec.security.admin_user}@${vm.ip}`, cluster: vm.cluster, role: vm.role, gpus: vm.gpus.map((g) => `${g.gpu}:${g.profile ?? g.vgpuType ?? g.kind}`) }])),
+    mdevMap: mdevMap(plan),
+    plan: {
+      stack: plan.stack,
+      gpus: plan.gpus.map((g) => ({ id: g.id, attach: g.attach, migEnabled: g.migEnabled, resetRequired: g.resetRequired, instances: g.instances.map((i) => `${i.profile}@${i.start}->${i.assignedTo}`) })),
+      vmCount: plan.vms.length,
+      warnings: plan.warnings.map((w) => w.message),
+    },
+    planJson: JSON.stringify(plan),
+  };
+}

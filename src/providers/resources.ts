@@ -1,0 +1,75 @@
+// Pulumi dynamic resources over the providers. One provider object per kind: the engine caches each
+// provider's serialization, so sharing the object serializes it once per program.
+import * as pulumi from "@pulumi/pulumi";
+import { makeMigLayoutProvider, makeVgpuDeviceProvider, type GpuInstance } from "./gpu";
+import { makeBaseImageProvider, makeDomainProvider, makeNetworkProvider, makePoolProvider, makeSeedIsoProvider, makeVolumeProvider, type DomainFacts } from "./libvirt";
+
+const providers = {
+  pool: makePoolProvider(),
+  network: makeNetworkProvider(),
+  volume: makeVolumeProvider(),
+  baseImage: makeBaseImageProvider(),
+  seedIso: makeSeedIsoProvider(),
+  domain: makeDomainProvider(),
+  migLayout: makeMigLayoutProvider(),
+  vgpuDevice: makeVgpuDeviceProvider(),
+};
+
+type In<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+
+export class LibvirtPool extends pulumi.dynamic.Resource {
+  declare readonly path: pulumi.Output<string>;
+  constructor(name: string, args: In<{ uri: string; name: string; xml: string; path: string }>, opts?: pulumi.CustomResourceOptions) {
+    super(providers.pool, name, { ...args, adopted: undefined }, opts, "hyperscaler", "LibvirtPool");
+  }
+}
+
+export class LibvirtNetwork extends pulumi.dynamic.Resource {
+  declare readonly name: pulumi.Output<string>;
+  constructor(name: string, args: In<{ uri: string; name: string; xml: string; bridge: string; ip: string; dhcpHosts: string[]; start: boolean }>, opts?: pulumi.CustomResourceOptions) {
+    super(providers.network, name, args, opts, "hyperscaler", "LibvirtNetwork");
+  }
+}
+
+export class LibvirtVolume extends pulumi.dynamic.Resource {
+  declare readonly path: pulumi.Output<string>;
+  constructor(name: string, args: In<{ uri: string; pool: string; name: string; xml: string; capacityGiB: number; backingPath: string }>, opts?: pulumi.CustomResourceOptions) {
+    super(providers.volume, name, { ...args, path: undefined }, opts, "hyperscaler", "LibvirtVolume");
+  }
+}
+
+export class BaseImageVolume extends pulumi.dynamic.Resource {
+  declare readonly path: pulumi.Output<string>;
+  declare readonly verified: pulumi.Output<string>;
+  constructor(name: string, args: In<{ uri: string; pool: string; name: string; source: string; checksum: string; checksumUrl: string; format: "qcow2" | "raw" }>, opts?: pulumi.CustomResourceOptions) {
+    super(providers.baseImage, name, { ...args, path: undefined, verified: undefined }, opts, "hyperscaler", "BaseImageVolume");
+  }
+}
+
+export class SeedIso extends pulumi.dynamic.Resource {
+  declare readonly contentSha256: pulumi.Output<string>;
+  constructor(name: string, args: In<{ uri: string; pool: string; name: string; files: Record<string, string> }>, opts?: pulumi.CustomResourceOptions) {
+    // The files can hold secrets (munge key, join token): always a secret input, never an output.
+    super(providers.seedIso, name, { ...args, files: pulumi.secret(args.files), contentSha256: undefined, path: undefined }, opts, "hyperscaler", "SeedIso");
+  }
+}
+
+export class LibvirtDomain extends pulumi.dynamic.Resource {
+  declare readonly restartRequired: pulumi.Output<boolean>;
+  constructor(name: string, args: In<{ uri: string; name: string; xml: string; facts: DomainFacts; start: boolean }>, opts?: pulumi.CustomResourceOptions) {
+    super(providers.domain, name, { ...args, restartRequired: undefined }, opts, "hyperscaler", "LibvirtDomain");
+  }
+}
+
+export class MigLayout extends pulumi.dynamic.Resource {
+  constructor(name: string, args: In<{ gpu: string; pciAddress: string; migEnabled: boolean; instances: GpuInstance[]; force: boolean }>, opts?: pulumi.CustomResourceOptions) {
+    super(providers.migLayout, name, { ...args, liveInstances: undefined }, opts, "hyperscaler", "MigLayout");
+  }
+}
+
+export class VgpuDevice extends pulumi.dynamic.Resource {
+  declare readonly vfAddress: pulumi.Output<string | null>;
+  constructor(name: string, args: In<{ uuid: string; gpu: string; parentPciAddress: string; vgpuType: string; path: "mdev" | "sriov"; sysRoot: string }>, opts?: pulumi.CustomResourceOptions) {
+    super(providers.vgpuDevice, name, { ...args, vfAddress: undefined, mdevParent: undefined }, opts, "hyperscaler", "VgpuDevice");
+  }
+}

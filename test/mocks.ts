@@ -1,0 +1,74 @@
+// Pulumi mock runtime for program tests: records every registered resource with its inputs, gives
+// dynamic resources the outputs their providers would, and refuses any unexpected invoke (strict).
+import * as pulumi from "@pulumi/pulumi";
+
+export interface Recorded {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: Record<string, unknown>;
+  readonly id: string;
+  /** Names of the resources this one depends on, as sent to the engine. */
+  readonly dependsOn: string[];
+  readonly parent: string | null;
+}
+
+export const recorded: Recorded[] = [];
+
+const nameOf = (urn: string): string => urn.split("::").pop() ?? urn;
+/** Dependencies the program sent with each registration (the mock hook does not pass them on). */
+const requests = new Map<string, { dependsOn: string[]; parent: string | null }>();
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks") as { MockMonitor: { prototype: { registerResource(req: unknown, cb: unknown): Promise<void> } } };
+const register = MockMonitor.prototype.registerResource;
+MockMonitor.prototype.registerResource = function (req: { getName(): string; getDependenciesList(): string[]; getParent(): string }, callback: unknown) {
+  requests.set(req.getName(), { dependsOn: req.getDependenciesList().map(nameOf), parent: req.getParent() ? nameOf(req.getParent()) : null });
+  return register.call(this, req, callback);
+};
+
+/** Waits until every registration the program started has completed. */
+export async function settled(): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  await (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> }).waitForRPCs();
+}
+
+/** Outputs a real provider would add, keyed by resource type. */
+function computed(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  switch (type) {
+    case "pulumi-nodejs:dynamic/hyperscaler:LibvirtPool":
+      return { path: inputs.path, adopted: false };
+    case "pulumi-nodejs:dynamic/hyperscaler:BaseImageVolume":
+      return { path: `/pool/${inputs.name}`, verified: "sha512:mock" };
+    case "pulumi-nodejs:dynamic/hyperscaler:LibvirtVolume":
+      return { path: `/pool/${inputs.name}` };
+    case "pulumi-nodejs:dynamic/hyperscaler:SeedIso":
+      return { contentSha256: "0".repeat(64), path: `/pool/${inputs.name}` };
+    case "pulumi-nodejs:dynamic/hyperscaler:VgpuDevice":
+      return { vfAddress: inputs.path === "sriov" ? `0000:${String(name.length % 90 + 10)}:00.4` : null, mdevParent: inputs.path === "mdev" ? inputs.parentPciAddress : null };
+    case "pulumi-nodejs:dynamic/hyperscaler:LibvirtDomain":
+      return { restartRequired: false };
+    case "pulumi-nodejs:dynamic/hyperscaler:MigLayout":
+      return { liveInstances: inputs.instances };
+    default:
+      return {};
+  }
+}
+
+export function installMocks(): void {
+  pulumi.runtime.setMocks({
+    newResource(args: pulumi.runtime.MockResourceArgs) {
+      const id = `${args.name}-id`;
+      const request = requests.get(args.name);
+      recorded.push({ type: args.type, name: args.name, inputs: args.inputs, id, dependsOn: request?.dependsOn ?? [], parent: request?.parent ?? null });
+      return { id, state: { ...args.inputs, ...computed(args.type, args.name, args.inputs) } };
+    },
+    call(args: pulumi.runtime.MockCallArgs) {
+      throw new Error(`unexpected invoke ${args.token} in a program test: add it to the mocks deliberately`);
+    },
+  }, "hyperscaler", "test", false);
+}
+
+export function resetRecorded(): void {
+  recorded.length = 0;
+  requests.clear();
+}

@@ -1,0 +1,115 @@
+// The stack program under Pulumi's mock runtime: the resource graph for dev and prod, dependencies of
+// GPU VMs on their GPU devices, MIG placements equal to the plan's, secrets never in plain text, spec
+// errors failing the program with the validator's message.
+import * as path from "node:path";
+import * as fs from "node:fs";
+import { beforeEach, describe, expect, it } from "vitest";
+import { buildPlan } from "../../src/plan";
+import { buildStack, StackInputError, type StackSettings } from "../../src/program/stack";
+import { loadHost } from "../../src/host/load";
+import { loadSpecFile } from "../../src/spec/load";
+import { fixture, ROOT, tempDir } from "../helpers";
+import { recorded, resetRecorded, settled, type Recorded } from "../mocks";
+
+const HOST = path.join(ROOT, "test/fixtures/hosts/workstation.json");
+const settings = (file: string, extra: Partial<StackSettings> = {}): StackSettings => ({ stack: "test", clusterFile: path.join(ROOT, file), hostSnapshot: HOST, start: true, ...extra });
+
+async function run(file: string, extra: Partial<StackSettings> = {}) {
+  resetRecorded();
+  const outputs = await buildStack(settings(file, extra));
+  await settled();
+  return { outputs, resources: [...recorded] };
+}
+
+// How Pulumi marks a secret value on the wire: { [SIGNATURE_KEY]: SECRET_SIGNATURE, value }.
+const SECRET_MARK = "4dabf18193072939515e22adb298388d";
+const SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270";
+/** Inputs worth reviewing per type (big XML and serialized providers left out; secrets redacted). */
+function keyInputs(resource: Recorded): Record<string, unknown> {
+  const i = resource.inputs;
+  const pick = (...keys: string[]) => Object.fromEntries(keys.filter((k) => k in i).map((k) => [k, i[k]]));
+  switch (resource.type.split(":").pop()) {
+    case "LibvirtPool": return pick("name", "path");
+    case "BaseImageVolume": return pick("name", "pool", "source", "checksumUrl");
+    case "LibvirtNetwork": return pick("name", "bridge", "ip", "start");
+    case "LibvirtVolume": return pick("name", "capacityGiB", "backingPath");
+    case "SeedIso": return { ...pick("name"), files: (i.files as Record<string, unknown>)?.[SECRET_MARK] === SECRET_SIGNATURE ? "[secret]" : "PLAINTEXT" };
+    case "LibvirtDomain": return pick("name", "start", "facts");
+    case "MigLayout": return pick("gpu", "pciAddress", "migEnabled", "instances", "force");
+    case "VgpuDevice": return pick("gpu", "vgpuType", "path", "parentPciAddress");
+    default: return {};
+  }
+}
+
+function graph(resources: Recorded[]): string[] {
+  return resources.map((r) => `${r.type} ${r.name} <- ${r.parent ?? "stack"} ${JSON.stringify(keyInputs(r))}`).sort();
+}
+
+describe("stack program under mocks", () => {
+  beforeEach(() => resetRecorded());
+
+  it.each(["config/dev.yaml", "config/prod.yaml"])("%s: the resource graph matches the reviewed snapshot", async (file) => {
+    const { resources } = await run(file);
+    expect(graph(resources)).toMatchSnapshot();
+  });
+
+  it("prod: every GPU VM's domain depends on its GPU devices, and those on the MIG layout", async () => {
+    const { resources } = await run("config/prod.yaml");
+    const plan = buildPlan({ spec: (loadSpecFile(path.join(ROOT, "config/prod.yaml")) as { spec: never }).spec, host: loadHost(HOST) });
+    const byName = new Map(resources.map((r) => [r.name, r]));
+    const vgpuFor = (uuid: string) => resources.find((r) => r.type.endsWith(":VgpuDevice") && (r.inputs as { uuid: string }).uuid === uuid)!;
+    let checked = 0;
+    for (const vm of plan.vms.filter((v) => v.gpus.some((g) => g.deviceUuid))) {
+      const domain = byName.get(`${vm.name}-domain`)!;
+      for (const gpu of vm.gpus.filter((g) => g.deviceUuid)) {
+        const device = vgpuFor(gpu.deviceUuid!);
+        expect(domain.dependsOn, vm.name).toContain(device.name);
+        expect(device.dependsOn).toContain("gpu-host-GPU-0-mig");
+        checked++;
+      }
+    }
+    expect(checked).toBe(7);
+  });
+
+  it("prod: MIG placements in the resource inputs equal the plan's", async () => {
+    const { resources, outputs } = await run("config/prod.yaml");
+    const layout = resources.find((r) => r.type.endsWith(":MigLayout"))!;
+    const plan = JSON.parse(outputs.planJson);
+    expect(layout.inputs.instances).toEqual(plan.gpus[0].instances.map((i: Record<string, unknown>) => ({ profile: i.profile, profileId: i.profileId, start: i.start, size: i.size })));
+    expect(layout.inputs).toMatchObject({ gpu: "GPU-0", pciAddress: "0000:65:00.0", migEnabled: true, force: false });
+    expect(resources.filter((r) => r.type.endsWith(":VgpuDevice"))).toHaveLength(7);
+  });
+
+  it("no secret appears in plain text in any input or output", async () => {
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJq9dHsK7yYpXwqW5xB2rV0cTn8m7lQ3cZs9aE4d1f2g ops@laptop";
+    const { resources, outputs } = await run("config/prod.yaml", { sshPublicKey: key });
+    const seeds = resources.filter((r) => r.type.endsWith(":SeedIso"));
+    expect(seeds).toHaveLength(11);
+    for (const seed of seeds) expect((seed.inputs.files as Record<string, unknown>)[SECRET_MARK], seed.name).toBe(SECRET_SIGNATURE);
+    const everything = JSON.stringify({ inputs: resources.filter((r) => !r.type.endsWith(":SeedIso")).map((r) => r.inputs), outputs });
+    expect(everything).not.toContain("#cloud-config");
+    expect(outputs.vms["hs-prod-slurm-ctl"]).toEqual({ ip: "192.168.100.10", ssh: "ssh hyperscaler@192.168.100.10", cluster: "hpc", role: "slurm-controller", gpus: [] });
+  });
+
+  it("a spec error fails the program with the validator's message", async () => {
+    const file = path.join(tempDir(), "bad.yaml");
+    fs.writeFileSync(file, fixture("user-example.yaml").replace("cpu_cores: 4, memory_gb: 8, disk_gb: 100, ip_address: \"192.168.100.10\"", "cpu_core: 4, memory_gb: 8, disk_gb: 100, ip_address: \"192.168.100.10\""));
+    const failure = buildStack({ stack: "test", clusterFile: file, hostSnapshot: HOST, start: true });
+    await expect(failure).rejects.toThrow(StackInputError);
+    await expect(failure).rejects.toThrow(/bad\.yaml:17:22: error: unknown key "cpu_core" in \/clusters\/hpc\/controller[\s\S]*hint: did you mean "cpu_cores"\?/);
+  });
+
+  it("an infeasible plan fails the program with the planner's reason and fix", async () => {
+    const file = path.join(tempDir(), "user.yaml");
+    fs.writeFileSync(file, fixture("user-example.yaml"));
+    await expect(buildStack({ stack: "test", clusterFile: file, hostSnapshot: HOST, start: true })).rejects.toThrow(/not feasible:\nerror: cluster cloud: 1 whole GPU\(s\) have no node[\s\S]*hint: raise clusters\.cloud\.worker_nodes\.gpu_workers\.count to 4/);
+  });
+
+  it("resources carry their serialized providers (the engine would reject unserializable ones)", async () => {
+    const { resources } = await run("config/dev.yaml");
+    for (const resource of resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"))) {
+      expect(typeof resource.inputs.__provider, resource.name).toBe("string");
+      expect(resource.inputs.__provider as string).toMatch(/exports\.handler/);
+    }
+  });
+});

@@ -1,0 +1,84 @@
+// `npm run preview|up|destroy [-- --stack dev] [-- extra pulumi args]`: runs the Pulumi CLI against a
+// local file state backend inside the project (no Pulumi Cloud login), creates the stack if missing,
+// handles the passphrase, and runs `hyperscaler doctor` first (stopping on FAIL) before preview/up.
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+const ROOT = path.resolve(__dirname, "..");
+const STATE_DIR = path.join(ROOT, ".pulumi-state");
+
+export interface Invocation {
+  readonly action: "preview" | "up" | "destroy";
+  readonly stack: string;
+  readonly extra: string[];
+}
+
+export function parseArgs(argv: readonly string[]): Invocation {
+  const [action, ...rest] = argv;
+  if (action !== "preview" && action !== "up" && action !== "destroy") throw new Error(`usage: npm run preview|up|destroy [-- --stack NAME] (got ${action ?? "nothing"})`);
+  let stack = process.env.PULUMI_STACK ?? "dev";
+  const extra: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    if (rest[i] === "--stack" || rest[i] === "-s") stack = rest[++i];
+    else extra.push(rest[i]);
+  }
+  if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new Error(`stack name ${JSON.stringify(stack)} is not valid`);
+  return { action, stack, extra };
+}
+
+export function pulumiAvailable(): boolean {
+  return spawnSync("pulumi", ["version"], { encoding: "utf8" }).status === 0;
+}
+
+/** The passphrase that encrypts the stack's secrets: from the environment, or a file only the user can read. */
+export function passphraseEnv(stateDir = STATE_DIR): Record<string, string> {
+  if (process.env.PULUMI_CONFIG_PASSPHRASE !== undefined || process.env.PULUMI_CONFIG_PASSPHRASE_FILE) return {};
+  const file = path.join(stateDir, "passphrase");
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(file, randomBytes(32).toString("base64url") + "\n", { mode: 0o600 });
+    console.error(`pulumi: generated a passphrase for stack secrets in ${path.relative(ROOT, file)} (mode 600); back it up`);
+  }
+  return { PULUMI_CONFIG_PASSPHRASE_FILE: file };
+}
+
+function run(command: string, args: string[], env: Record<string, string>): number {
+  const result = spawnSync(command, args, { cwd: ROOT, stdio: "inherit", env: { ...process.env, ...env } });
+  return result.status ?? 1;
+}
+
+export function main(argv: readonly string[]): number {
+  let invocation: Invocation;
+  try {
+    invocation = parseArgs(argv);
+  } catch (error) {
+    console.error((error as Error).message);
+    return 2;
+  }
+  if (!pulumiAvailable()) {
+    console.error([
+      "pulumi: the Pulumi CLI is not installed (the npm package only wraps it).",
+      "Install it:  curl -fsSL https://get.pulumi.com | sh   (or: brew install pulumi)",
+      "Then run this again. Without the CLI, `npx hyperscaler plan config/<stack>.yaml` shows what would be built.",
+    ].join("\n"));
+    return 1;
+  }
+  fs.mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
+  const env = { PULUMI_BACKEND_URL: `file://${STATE_DIR}`, PULUMI_SKIP_UPDATE_CHECK: "true", ...passphraseEnv() };
+  const config = path.join(ROOT, "stacks", `Pulumi.${invocation.stack}.yaml`);
+  const clusterFile = fs.existsSync(config) ? /hyperscaler:clusterFile:\s*(\S+)/.exec(fs.readFileSync(config, "utf8"))?.[1] : undefined;
+  if (invocation.action !== "destroy") {
+    const doctorArgs = [path.join(ROOT, "bin", "hyperscaler.js"), "doctor", ...(clusterFile ? ["--spec", path.join(ROOT, clusterFile)] : [])];
+    if (run(process.execPath, doctorArgs, {}) !== 0) {
+      console.error("pulumi: doctor reported FAIL; fix the host first (or run pulumi yourself to override)");
+      return 1;
+    }
+  }
+  if (run("pulumi", ["stack", "select", "--create", invocation.stack, "--non-interactive"], env) !== 0) return 1;
+  const args = invocation.action === "preview" ? ["preview", "--diff"] : invocation.action === "up" ? ["up", "--diff"] : ["destroy"];
+  return run("pulumi", [...args, "--stack", invocation.stack, ...invocation.extra], env);
+}
+
+if (require.main === module) process.exitCode = main(process.argv.slice(2));

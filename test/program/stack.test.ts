@@ -55,7 +55,9 @@ describe("stack program under mocks", () => {
 
   it("prod: every GPU VM's domain depends on its GPU devices, and those on the MIG layout", async () => {
     const { resources } = await run("config/prod.yaml");
-    const plan = buildPlan({ spec: (loadSpecFile(path.join(ROOT, "config/prod.yaml")) as { spec: never }).spec, host: loadHost(HOST) });
+    const loaded = loadSpecFile(path.join(ROOT, "config/prod.yaml"));
+    if (!loaded.ok) throw new Error("prod.yaml invalid");
+    const plan = buildPlan({ spec: loaded.spec, host: loadHost(HOST) });
     const byName = new Map(resources.map((r) => [r.name, r]));
     const vgpuFor = (uuid: string) => resources.find((r) => r.type.endsWith(":VgpuDevice") && (r.inputs as { uuid: string }).uuid === uuid)!;
     let checked = 0;

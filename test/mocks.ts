@@ -47,6 +47,11 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
       return { vfAddress: inputs.path === "sriov" ? `0000:${String(name.length % 90 + 10)}:00.4` : null, mdevParent: inputs.path === "mdev" ? inputs.parentPciAddress : null };
     case "pulumi-nodejs:dynamic/hyperscaler:LibvirtDomain":
       return { restartRequired: false };
+    case "random:index/randomBytes:RandomBytes": {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const bytes = (require("node:crypto") as typeof import("node:crypto")).randomBytes(Number(inputs.length));
+      return { base64: bytes.toString("base64"), hex: bytes.toString("hex") };
+    }
     case "pulumi-nodejs:dynamic/hyperscaler:MigLayout":
       return { liveInstances: inputs.instances };
     default:

@@ -5,12 +5,14 @@ import * as fs from "node:fs";
 import { BaseImage } from "../../components/base-image";
 import { ClusterNetwork } from "../../components/cluster-network";
 import { GpuHost } from "../../components/gpu-host";
-import { VirtualMachine } from "../../components/virtual-machine";
+import { SlurmCluster } from "../../components/slurm-cluster";
+import { VirtualMachine, type VirtualMachineArgs } from "../../components/virtual-machine";
+import { gpuDriverLayer } from "../render/cloud-init/gpu-driver";
 import { probeLive } from "../host/live";
 import { loadHost } from "../host/load";
 import type { HostInventory } from "../host/types";
 import { buildPlan } from "../plan";
-import type { Plan } from "../plan/types";
+import type { Plan, PlannedVm } from "../plan/types";
 import { mdevMap } from "../render/gpu-files";
 import { seedFiles } from "../render/cloud-init/nocloud";
 import { imageSource } from "../render/images";
@@ -60,6 +62,7 @@ function previousPlan(file: string | undefined): Plan | undefined {
 }
 
 export interface StackOutputs {
+  readonly slurm: { controllerAddress: string; sinfo: string; nodes: string[] } | null;
   readonly vms: Record<string, { ip: string; ssh: string; cluster: string; role: string; gpus: string[] }>;
   readonly mdevMap: ReturnType<typeof mdevMap>;
   readonly plan: { stack: string; gpus: { id: string; attach: string; migEnabled: boolean; resetRequired: boolean; instances: string[] }[]; vmCount: number; warnings: string[] };
@@ -81,22 +84,24 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
   const networks = new Map(plan.networks.map((network) => [network.name, new ClusterNetwork(`net-${network.name.replace(/_/g, "-")}`, { plan, network, uri, start: settings.start })]));
   const gpuHost = new GpuHost("gpu-host", { plan, force: spec.global.gpu_allocation.force_recarve });
   const extraKeys = settings.sshPublicKey ? [settings.sshPublicKey] : [];
-  for (const vm of plan.vms) {
-    new VirtualMachine(vm.name, {
-      plan,
-      vm,
-      uri,
-      pool: pool.name,
-      basePath: image.path,
-      seed: seedFiles(spec, plan, vm, [], extraKeys),
-      network: networks.get(vm.network)!.network,
-      gpuDevices: gpuHost.devicesByVm.get(vm.name) ?? [],
-      vfAddresses: gpuHost.vfAddresses,
-      start: settings.start,
-    }, { dependsOn: [image] });
+  const vmArgs = (vm: PlannedVm): Omit<VirtualMachineArgs, "seed"> => ({
+    plan,
+    vm,
+    uri,
+    pool: pool.name,
+    basePath: image.path,
+    network: networks.get(vm.network)!.network,
+    gpuDevices: gpuHost.devicesByVm.get(vm.name) ?? [],
+    vfAddresses: gpuHost.vfAddresses,
+    start: settings.start,
+  });
+  const slurm = spec.clusters.hpc ? new SlurmCluster("slurm", { spec, plan, vmArgs, extraKeys }, { dependsOn: [image] }) : undefined;
+  for (const vm of plan.vms.filter((v) => v.cluster === "cloud")) {
+    new VirtualMachine(vm.name, { ...vmArgs(vm), seed: seedFiles(spec, plan, vm, [gpuDriverLayer(spec, plan, vm)], extraKeys) }, { dependsOn: [image] });
   }
 
   return {
+    slurm: slurm ? { controllerAddress: slurm.controllerAddress, sinfo: slurm.sinfoCommand, nodes: slurm.nodes } : null,
     vms: Object.fromEntries(plan.vms.map((vm) => [vm.name, { ip: vm.ip, ssh: `ssh ${spec.security.admin_user}@${vm.ip}`, cluster: vm.cluster, role: vm.role, gpus: vm.gpus.map((g) => `${g.gpu}:${g.profile ?? g.vgpuType ?? g.kind}`) }])),
     mdevMap: mdevMap(plan),
     plan: {

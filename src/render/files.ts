@@ -8,6 +8,7 @@ import { networkName } from "./libvirt/names";
 import { renderNetworkXml } from "./libvirt/network";
 import { renderPoolXml } from "./libvirt/storage";
 import { planToJson } from "../plan";
+import { renderCgroupConf, renderGresConf, renderSlurmConf } from "./slurm";
 
 /** Role layers of cloud-init per VM (Slurm, Kubernetes) with secrets as placeholders. */
 export type CloudInitLayers = (vmName: string) => CloudConfig[];
@@ -17,6 +18,11 @@ export function renderAll(spec: ClusterSpec, plan: Plan, layers: CloudInitLayers
   files.set("plan.json", planToJson(plan));
   files.set("gpu/mdev_map.json", JSON.stringify(mdevMap(plan), null, 2) + "\n");
   files.set("gpu/mig-parted.yaml", migPartedConfig(plan));
+  if (spec.clusters.hpc) {
+    files.set("slurm/slurm.conf", renderSlurmConf(spec, plan));
+    files.set("slurm/gres.conf", renderGresConf(plan));
+    files.set("slurm/cgroup.conf", renderCgroupConf());
+  }
   const pool = spec.host.storage_pool;
   files.set(`libvirt/pools/${pool.name}.xml`, renderPoolXml(pool.name, pool.path));
   for (const network of plan.networks) files.set(`libvirt/networks/${networkName(plan, network)}.xml`, renderNetworkXml(plan, network));

@@ -1,9 +1,17 @@
-// Role layers of cloud-init per VM. The Slurm and Kubernetes renderers plug in here; secrets appear
-// as placeholders in rendered files and as Pulumi secrets in the stack.
+// Role layers of cloud-init per VM, for `hyperscaler render` (secrets as placeholders; the stack passes
+// the real secrets to the same functions).
 import type { Plan } from "../plan/types";
 import type { ClusterSpec } from "../spec/types";
+import { gpuDriverLayer } from "./cloud-init/gpu-driver";
+import { MUNGE_KEY_PLACEHOLDER, slurmLayer } from "./cloud-init/slurm";
 import type { CloudInitLayers } from "./files";
 
-export function cloudInitLayers(_spec: ClusterSpec, _plan: Plan): CloudInitLayers {
-  return () => [];
+export function cloudInitLayers(spec: ClusterSpec, plan: Plan): CloudInitLayers {
+  return (name) => {
+    const vm = plan.vms.find((v) => v.name === name);
+    if (!vm) return [];
+    const layers = [gpuDriverLayer(spec, plan, vm)];
+    if (vm.cluster === "hpc") layers.push(slurmLayer(spec, plan, vm, MUNGE_KEY_PLACEHOLDER));
+    return layers;
+  };
 }

@@ -45,6 +45,8 @@ export interface GpuAllocationSpec {
   readonly whole_gpus: PerCluster<number>;
   readonly vgpu_shares: PerCluster<number>;
   readonly force_recarve: boolean;
+  readonly vgpu_guest_driver_url?: string;
+  readonly vgpu_license_server?: string;
 }
 
 export interface NodeSize {

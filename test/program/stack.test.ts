@@ -37,6 +37,7 @@ function keyInputs(resource: Recorded): Record<string, unknown> {
     case "LibvirtDomain": return pick("name", "start", "facts");
     case "MigLayout": return pick("gpu", "pciAddress", "migEnabled", "instances", "force");
     case "VgpuDevice": return pick("gpu", "vgpuType", "path", "parentPciAddress");
+    case "RandomBytes": return pick("length");
     default: return {};
   }
 }
@@ -90,6 +91,8 @@ describe("stack program under mocks", () => {
     for (const seed of seeds) expect((seed.inputs.files as Record<string, unknown>)[SECRET_MARK], seed.name).toBe(SECRET_SIGNATURE);
     const everything = JSON.stringify({ inputs: resources.filter((r) => !r.type.endsWith(":SeedIso")).map((r) => r.inputs), outputs });
     expect(everything).not.toContain("#cloud-config");
+    expect(everything).not.toContain("munge.key");
+    expect(outputs.slurm).toEqual({ controllerAddress: "192.168.100.10", sinfo: "ssh hyperscaler@192.168.100.10 sinfo", nodes: ["hs-prod-slurm-node-01", "hs-prod-slurm-node-02", "hs-prod-slurm-node-03", "hs-prod-slurm-node-04"] });
     expect(outputs.vms["hs-prod-slurm-ctl"]).toEqual({ ip: "192.168.100.10", ssh: "ssh hyperscaler@192.168.100.10", cluster: "hpc", role: "slurm-controller", gpus: [] });
   });
 
@@ -105,6 +108,20 @@ describe("stack program under mocks", () => {
     const file = path.join(tempDir(), "user.yaml");
     fs.writeFileSync(file, fixture("user-example.yaml"));
     await expect(buildStack({ stack: "test", clusterFile: file, hostSnapshot: HOST, start: true })).rejects.toThrow(/not feasible:\nerror: cluster cloud: 1 whole GPU\(s\) have no node[\s\S]*hint: raise clusters\.cloud\.worker_nodes\.gpu_workers\.count to 4/);
+  });
+
+  it("the munge key reaches every Slurm VM's seed only inside the secret", async () => {
+    const { resources } = await run("config/dev.yaml");
+    const key = resources.find((r) => r.type === "random:index/randomBytes:RandomBytes")!;
+    expect(key.inputs.length).toBe(1024);
+    const seeds = resources.filter((r) => r.type.endsWith(":SeedIso") && r.name.includes("slurm"));
+    expect(seeds).toHaveLength(2);
+    for (const seed of seeds) {
+      const files = seed.inputs.files as Record<string, unknown>;
+      expect(files[SECRET_MARK]).toBe(SECRET_SIGNATURE);
+      const userData = (files.value as Record<string, string>)["user-data"];
+      expect(userData).toMatch(/path: \/etc\/munge\/munge\.key\n\s+encoding: b64\n\s+content: [A-Za-z0-9+/=]{1300,}/);
+    }
   });
 
   it("resources carry their serialized providers (the engine would reject unserializable ones)", async () => {

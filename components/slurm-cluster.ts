@@ -1,0 +1,44 @@
+// SlurmCluster: the HPC half. A munge key generated as a Pulumi secret, and the controller and compute
+// VMs provisioned by cloud-init with munge, the rendered slurm.conf/gres.conf/cgroup.conf and the
+// guest GPU driver their attach mode needs.
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { Plan, PlannedVm } from "../src/plan/types";
+import { gpuDriverLayer } from "../src/render/cloud-init/gpu-driver";
+import { seedFiles } from "../src/render/cloud-init/nocloud";
+import { slurmLayer } from "../src/render/cloud-init/slurm";
+import { computeNodes, controllerOf } from "../src/render/slurm";
+import type { ClusterSpec } from "../src/spec/types";
+import { VirtualMachine, type VirtualMachineArgs } from "./virtual-machine";
+
+export interface SlurmClusterArgs {
+  readonly spec: ClusterSpec;
+  readonly plan: Plan;
+  /** Everything a VM needs except its seed (shared with the other cluster). */
+  readonly vmArgs: (vm: PlannedVm) => Omit<VirtualMachineArgs, "seed">;
+  readonly extraKeys: readonly string[];
+}
+
+export class SlurmCluster extends pulumi.ComponentResource {
+  readonly controllerAddress: string;
+  readonly sinfoCommand: string;
+  readonly nodes: string[];
+  readonly vms: VirtualMachine[];
+
+  constructor(name: string, args: SlurmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("hyperscaler:index:SlurmCluster", name, {}, opts);
+    const { spec, plan } = args;
+    // munge wants at least 32 bytes of key; 1024 as munge's own create-munge-key makes.
+    const mungeKey = new random.RandomBytes(`${name}-munge-key`, { length: 1024 }, { parent: this });
+    const keyBase64 = pulumi.secret(mungeKey.base64);
+    this.vms = plan.vms.filter((vm) => vm.cluster === "hpc").map((vm) => new VirtualMachine(vm.name, {
+      ...args.vmArgs(vm),
+      seed: keyBase64.apply((key) => seedFiles(spec, plan, vm, [gpuDriverLayer(spec, plan, vm), slurmLayer(spec, plan, vm, key)], args.extraKeys)),
+    }, { parent: this }));
+    const controller = controllerOf(plan);
+    this.controllerAddress = controller.ip;
+    this.sinfoCommand = `ssh ${spec.security.admin_user}@${controller.ip} sinfo`;
+    this.nodes = computeNodes(plan).map((vm) => vm.name);
+    this.registerOutputs({ controllerAddress: this.controllerAddress, sinfoCommand: this.sinfoCommand, nodes: this.nodes });
+  }
+}

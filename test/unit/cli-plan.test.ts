@@ -75,7 +75,9 @@ describe("hyperscaler render", () => {
     const out = tempDir();
     const result = await run(["render", PROD, "--out", out]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe(`render: wrote 50 file(s) to ${out}`);
+    expect(result.stdout).toBe(`render: wrote 53 file(s) to ${out}`);
+    expect(fs.readFileSync(path.join(out, "slurm/slurm.conf"), "utf8")).toContain("NodeName=hs-prod-slurm-node-01 NodeAddr=192.168.100.11 CPUs=8 RealMemory=15564 Gres=gpu:a100_1g.10gb:1");
+    expect(fs.readdirSync(path.join(out, "slurm")).sort()).toEqual(["cgroup.conf", "gres.conf", "slurm.conf"]);
     for (const vm of ["hs-prod-slurm-ctl", "hs-prod-k8s-gpu-04"]) {
       expect(fs.existsSync(path.join(out, "libvirt/domains", `${vm}.xml`))).toBe(true);
       for (const file of ["user-data", "meta-data", "network-config"]) expect(fs.existsSync(path.join(out, "cloud-init", vm, file))).toBe(true);

@@ -4,6 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 
 export interface Recorded {
   readonly type: string;
+  /** The provider reference the program gave (URN::id), for custom resources. */
+  readonly provider?: string;
   readonly name: string;
   readonly inputs: Record<string, unknown>;
   readonly id: string;
@@ -32,6 +34,46 @@ export async function settled(): Promise<void> {
   await (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> }).waitForRPCs();
 }
 
+/** A secret input arrives wrapped ({ [sig]: secret signature, value }); providers see the value. */
+function plain(value: unknown): string {
+  return typeof value === "object" && value !== null && "value" in value ? String((value as { value: unknown }).value) : String(value);
+}
+
+/** Real PEMs, as the tls provider would make them: keys from node's crypto, certificates from openssl. */
+const pki = {
+  key(): { privateKeyPem: string; publicKeyPem: string } {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { generateKeyPairSync } = require("node:crypto") as typeof import("node:crypto");
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    return { privateKeyPem: privateKey.export({ type: "pkcs1", format: "pem" }) as string, publicKeyPem: publicKey.export({ type: "spki", format: "pem" }) as string };
+  },
+  openssl(args: string[], files: Record<string, string>): string {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const fs = require("node:fs") as typeof import("node:fs");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const path = require("node:path") as typeof import("node:path");
+    const dir = fs.mkdtempSync(path.join(require("node:os").tmpdir(), "hs-pki-"));
+    for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
+    const result = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (result.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${result.stderr}`);
+    return result.stdout;
+  },
+  subject(subject: unknown): string {
+    const s = (subject ?? {}) as { commonName?: string; organization?: string };
+    return `/CN=${s.commonName ?? "unnamed"}${s.organization ? `/O=${s.organization}` : ""}`;
+  },
+};
+
+function randomString(length: number): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const bytes = (require("node:crypto") as typeof import("node:crypto")).randomBytes(length);
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
+}
+
 /** Outputs a real provider would add, keyed by resource type. */
 function computed(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
   switch (type) {
@@ -47,6 +89,16 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
       return { vfAddress: inputs.path === "sriov" ? `0000:${String(name.length % 90 + 10)}:00.4` : null, mdevParent: inputs.path === "mdev" ? inputs.parentPciAddress : null };
     case "pulumi-nodejs:dynamic/hyperscaler:LibvirtDomain":
       return { restartRequired: false };
+    case "tls:index/privateKey:PrivateKey":
+      return pki.key();
+    case "tls:index/selfSignedCert:SelfSignedCert":
+      return { certPem: pki.openssl(["req", "-x509", "-new", "-key", "key.pem", "-subj", pki.subject(inputs.subject), "-days", "3650"], { "key.pem": plain(inputs.privateKeyPem) }) };
+    case "tls:index/certRequest:CertRequest":
+      return { certRequestPem: pki.openssl(["req", "-new", "-key", "key.pem", "-subj", pki.subject(inputs.subject)], { "key.pem": plain(inputs.privateKeyPem) }) };
+    case "tls:index/locallySignedCert:LocallySignedCert":
+      return { certPem: pki.openssl(["x509", "-req", "-in", "csr.pem", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "365"], { "csr.pem": plain(inputs.certRequestPem), "ca.pem": plain(inputs.caCertPem), "ca.key": plain(inputs.caPrivateKeyPem) }) };
+    case "random:index/randomString:RandomString":
+      return { result: randomString(Number(inputs.length)) };
     case "random:index/randomBytes:RandomBytes": {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const bytes = (require("node:crypto") as typeof import("node:crypto")).randomBytes(Number(inputs.length));
@@ -64,7 +116,7 @@ export function installMocks(): void {
     newResource(args: pulumi.runtime.MockResourceArgs) {
       const id = `${args.name}-id`;
       const request = requests.get(args.name);
-      recorded.push({ type: args.type, name: args.name, inputs: args.inputs, id, dependsOn: request?.dependsOn ?? [], parent: request?.parent ?? null });
+      recorded.push({ type: args.type, name: args.name, inputs: args.inputs, id, provider: args.provider, dependsOn: request?.dependsOn ?? [], parent: request?.parent ?? null });
       return { id, state: { ...args.inputs, ...computed(args.type, args.name, args.inputs) } };
     },
     call(args: pulumi.runtime.MockCallArgs) {

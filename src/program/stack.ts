@@ -6,15 +6,14 @@ import { BaseImage } from "../../components/base-image";
 import { ClusterNetwork } from "../../components/cluster-network";
 import { GpuHost } from "../../components/gpu-host";
 import { SlurmCluster } from "../../components/slurm-cluster";
-import { VirtualMachine, type VirtualMachineArgs } from "../../components/virtual-machine";
-import { gpuDriverLayer } from "../render/cloud-init/gpu-driver";
+import { KubernetesCluster } from "../../components/kubernetes-cluster";
+import type { VirtualMachineArgs } from "../../components/virtual-machine";
 import { probeLive } from "../host/live";
 import { loadHost } from "../host/load";
 import type { HostInventory } from "../host/types";
 import { buildPlan } from "../plan";
 import type { Plan, PlannedVm } from "../plan/types";
 import { mdevMap } from "../render/gpu-files";
-import { seedFiles } from "../render/cloud-init/nocloud";
 import { imageSource } from "../render/images";
 import { formatHuman } from "../spec/diagnostics";
 import { loadSpecFile } from "../spec/load";
@@ -63,6 +62,7 @@ function previousPlan(file: string | undefined): Plan | undefined {
 
 export interface StackOutputs {
   readonly slurm: { controllerAddress: string; sinfo: string; nodes: string[] } | null;
+  readonly kubernetes: { apiServer: string; caCertHash: pulumi.Output<string>; kubeconfig: pulumi.Output<string>; migStrategy: string; gpuResources: Record<string, Record<string, number>> } | null;
   readonly vms: Record<string, { ip: string; ssh: string; cluster: string; role: string; gpus: string[] }>;
   readonly mdevMap: ReturnType<typeof mdevMap>;
   readonly plan: { stack: string; gpus: { id: string; attach: string; migEnabled: boolean; resetRequired: boolean; instances: string[] }[]; vmCount: number; warnings: string[] };
@@ -96,12 +96,12 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
     start: settings.start,
   });
   const slurm = spec.clusters.hpc ? new SlurmCluster("slurm", { spec, plan, vmArgs, extraKeys }, { dependsOn: [image] }) : undefined;
-  for (const vm of plan.vms.filter((v) => v.cluster === "cloud")) {
-    new VirtualMachine(vm.name, { ...vmArgs(vm), seed: seedFiles(spec, plan, vm, [gpuDriverLayer(spec, plan, vm)], extraKeys) }, { dependsOn: [image] });
-  }
+  // Add-ons need a running API server: only when the VMs are started.
+  const kubernetes = spec.clusters.cloud ? new KubernetesCluster("k8s", { spec, plan, vmArgs, extraKeys, addons: settings.start }, { dependsOn: [image] }) : undefined;
 
   return {
     slurm: slurm ? { controllerAddress: slurm.controllerAddress, sinfo: slurm.sinfoCommand, nodes: slurm.nodes } : null,
+    kubernetes: kubernetes ? { apiServer: kubernetes.apiServer, caCertHash: kubernetes.caCertHash, kubeconfig: kubernetes.kubeconfig, migStrategy: kubernetes.migStrategy, gpuResources: kubernetes.gpuResources } : null,
     vms: Object.fromEntries(plan.vms.map((vm) => [vm.name, { ip: vm.ip, ssh: `ssh ${spec.security.admin_user}@${vm.ip}`, cluster: vm.cluster, role: vm.role, gpus: vm.gpus.map((g) => `${g.gpu}:${g.profile ?? g.vgpuType ?? g.kind}`) }])),
     mdevMap: mdevMap(plan),
     plan: {

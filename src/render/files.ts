@@ -9,6 +9,9 @@ import { renderNetworkXml } from "./libvirt/network";
 import { renderPoolXml } from "./libvirt/storage";
 import { planToJson } from "../plan";
 import { renderCgroupConf, renderGresConf, renderSlurmConf } from "./slurm";
+import { KUBERNETES_PLACEHOLDERS } from "./cloud-init/kubernetes";
+import { gpuOperatorValues, renderKubeadmInit, renderKubeadmJoin } from "./kubernetes";
+import { stringify } from "yaml";
 
 /** Role layers of cloud-init per VM (Slurm, Kubernetes) with secrets as placeholders. */
 export type CloudInitLayers = (vmName: string) => CloudConfig[];
@@ -22,6 +25,12 @@ export function renderAll(spec: ClusterSpec, plan: Plan, layers: CloudInitLayers
     files.set("slurm/slurm.conf", renderSlurmConf(spec, plan));
     files.set("slurm/gres.conf", renderGresConf(plan));
     files.set("slurm/cgroup.conf", renderCgroupConf());
+  }
+  if (spec.clusters.cloud) {
+    const secrets = KUBERNETES_PLACEHOLDERS;
+    files.set("kubernetes/kubeadm-init.yaml", renderKubeadmInit(spec, plan, secrets.token));
+    for (const vm of plan.vms.filter((v) => v.cluster === "cloud" && v.role !== "k8s-control-plane")) files.set(`kubernetes/join/${vm.name}.yaml`, renderKubeadmJoin(plan, vm, secrets.token, secrets.caCertHash));
+    files.set("kubernetes/gpu-operator-values.yaml", stringify(gpuOperatorValues(spec, plan)));
   }
   const pool = spec.host.storage_pool;
   files.set(`libvirt/pools/${pool.name}.xml`, renderPoolXml(pool.name, pool.path));

@@ -3,6 +3,7 @@
 import type { Plan } from "../plan/types";
 import type { ClusterSpec } from "../spec/types";
 import { gpuDriverLayer } from "./cloud-init/gpu-driver";
+import { KUBERNETES_PLACEHOLDERS, kubernetesLayer } from "./cloud-init/kubernetes";
 import { MUNGE_KEY_PLACEHOLDER, slurmLayer } from "./cloud-init/slurm";
 import type { CloudInitLayers } from "./files";
 
@@ -12,6 +13,7 @@ export function cloudInitLayers(spec: ClusterSpec, plan: Plan): CloudInitLayers 
     if (!vm) return [];
     const layers = [gpuDriverLayer(spec, plan, vm)];
     if (vm.cluster === "hpc") layers.push(slurmLayer(spec, plan, vm, MUNGE_KEY_PLACEHOLDER));
+    if (vm.cluster === "cloud") layers.push(kubernetesLayer(spec, plan, vm, KUBERNETES_PLACEHOLDERS));
     return layers;
   };
 }

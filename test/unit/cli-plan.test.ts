@@ -75,9 +75,13 @@ describe("hyperscaler render", () => {
     const out = tempDir();
     const result = await run(["render", PROD, "--out", out]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe(`render: wrote 53 file(s) to ${out}`);
+    expect(result.stdout).toBe(`render: wrote 60 file(s) to ${out}`);
     expect(fs.readFileSync(path.join(out, "slurm/slurm.conf"), "utf8")).toContain("NodeName=hs-prod-slurm-node-01 NodeAddr=192.168.100.11 CPUs=8 RealMemory=15564 Gres=gpu:a100_1g.10gb:1");
     expect(fs.readdirSync(path.join(out, "slurm")).sort()).toEqual(["cgroup.conf", "gres.conf", "slurm.conf"]);
+    expect(fs.readdirSync(path.join(out, "kubernetes/join")).sort()).toEqual(["hs-prod-k8s-cpu-01.yaml", "hs-prod-k8s-gpu-01.yaml", "hs-prod-k8s-gpu-02.yaml", "hs-prod-k8s-gpu-03.yaml", "hs-prod-k8s-gpu-04.yaml"]);
+    expect(fs.readFileSync(path.join(out, "kubernetes/kubeadm-init.yaml"), "utf8")).toContain("podSubnet: 10.244.0.0/16");
+    // Secrets are placeholders in rendered files, never real ones.
+    expect(fs.readFileSync(path.join(out, "cloud-init/hs-prod-k8s-cp/user-data"), "utf8")).toContain("${KUBERNETES_CA_KEY_PEM}");
     for (const vm of ["hs-prod-slurm-ctl", "hs-prod-k8s-gpu-04"]) {
       expect(fs.existsSync(path.join(out, "libvirt/domains", `${vm}.xml`))).toBe(true);
       for (const file of ["user-data", "meta-data", "network-config"]) expect(fs.existsSync(path.join(out, "cloud-init", vm, file))).toBe(true);

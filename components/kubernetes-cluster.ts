@@ -1,0 +1,86 @@
+// KubernetesCluster: the cloud half. The cluster CA, an admin client certificate and the bootstrap token
+// are generated up front (so workers join without a round trip and the kubeconfig is known before the
+// cluster exists); the VMs run kubeadm through cloud-init; a Kubernetes provider waits for the API
+// server and installs the add-ons.
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as tls from "@pulumi/tls";
+import type { Plan, PlannedVm } from "../src/plan/types";
+import { gpuDriverLayer } from "../src/render/cloud-init/gpu-driver";
+import { kubernetesLayer } from "../src/render/cloud-init/kubernetes";
+import { seedFiles } from "../src/render/cloud-init/nocloud";
+import { apiServerEndpoint, deviceResources, discoveryHash, migStrategy, renderKubeconfig } from "../src/render/kubernetes";
+import type { ClusterSpec } from "../src/spec/types";
+import { KubernetesAddons } from "./kubernetes-addons";
+import { VirtualMachine, type VirtualMachineArgs } from "./virtual-machine";
+
+export interface KubernetesClusterArgs {
+  readonly spec: ClusterSpec;
+  readonly plan: Plan;
+  readonly vmArgs: (vm: PlannedVm) => Omit<VirtualMachineArgs, "seed">;
+  readonly extraKeys: readonly string[];
+  /** Install add-ons through the cluster's API (false: VMs only, e.g. when VMs are not started). @default true */
+  readonly addons?: boolean;
+}
+
+const lowerAlnum = { upper: false, special: false, lower: true, numeric: true } as const;
+
+export class KubernetesCluster extends pulumi.ComponentResource {
+  readonly kubeconfig: pulumi.Output<string>;
+  readonly caCertHash: pulumi.Output<string>;
+  readonly apiServer: string;
+  readonly provider: k8s.Provider;
+  readonly migStrategy: string;
+  readonly gpuResources: Record<string, Record<string, number>>;
+
+  constructor(name: string, args: KubernetesClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("hyperscaler:index:KubernetesCluster", name, {}, opts);
+    const { spec, plan } = args;
+    const child = { parent: this };
+    const caKey = new tls.PrivateKey(`${name}-ca-key`, { algorithm: "RSA", rsaBits: 2048 }, child);
+    const ca = new tls.SelfSignedCert(`${name}-ca`, {
+      privateKeyPem: caKey.privateKeyPem,
+      isCaCertificate: true,
+      validityPeriodHours: 10 * 365 * 24,
+      allowedUses: ["cert_signing", "crl_signing", "digital_signature", "key_encipherment"],
+      subject: { commonName: "kubernetes" },
+    }, child);
+    const adminKey = new tls.PrivateKey(`${name}-admin-key`, { algorithm: "RSA", rsaBits: 2048 }, child);
+    const adminCsr = new tls.CertRequest(`${name}-admin-csr`, { privateKeyPem: adminKey.privateKeyPem, subject: { commonName: "kubernetes-admin", organization: "system:masters" } }, child);
+    const admin = new tls.LocallySignedCert(`${name}-admin-cert`, {
+      certRequestPem: adminCsr.certRequestPem,
+      caPrivateKeyPem: caKey.privateKeyPem,
+      caCertPem: ca.certPem,
+      validityPeriodHours: 365 * 24,
+      allowedUses: ["client_auth", "digital_signature", "key_encipherment"],
+    }, child);
+    const tokenId = new random.RandomString(`${name}-token-id`, { length: 6, ...lowerAlnum }, child);
+    const tokenSecret = new random.RandomString(`${name}-token-secret`, { length: 16, ...lowerAlnum }, child);
+    const token = pulumi.secret(pulumi.interpolate`${tokenId.result}.${tokenSecret.result}`);
+    this.caCertHash = ca.certPem.apply(discoveryHash);
+
+    const secrets = pulumi.all([token, ca.certPem, pulumi.secret(caKey.privateKeyPem), this.caCertHash]).apply(([t, caCertPem, caKeyPem, caCertHash]) => ({ token: t, caCertPem, caKeyPem, caCertHash }));
+    const vms = plan.vms.filter((vm) => vm.cluster === "cloud").map((vm) => new VirtualMachine(vm.name, {
+      ...args.vmArgs(vm),
+      seed: secrets.apply((s) => seedFiles(spec, plan, vm, [gpuDriverLayer(spec, plan, vm), kubernetesLayer(spec, plan, vm, s)], args.extraKeys)),
+    }, child));
+    const cp = vms.find((_, i) => plan.vms.filter((v) => v.cluster === "cloud")[i].role === "k8s-control-plane")!;
+
+    this.apiServer = `https://${apiServerEndpoint(plan)}`;
+    this.kubeconfig = pulumi.secret(pulumi.all([ca.certPem, admin.certPem, adminKey.privateKeyPem]).apply(([caPem, cert, key]) => renderKubeconfig(spec, plan, { ca: caPem, cert, key })));
+    // kubeadm init runs inside the VM after boot: wait until the API server answers before using it.
+    const ready = new command.local.Command(`${name}-api-ready`, {
+      create: `for i in $(seq 1 240); do if curl -sf --cacert <(printf '%s' "$CA_PEM") ${this.apiServer}/readyz >/dev/null; then exit 0; fi; sleep 5; done; echo "API server ${this.apiServer} not ready after 20 minutes" >&2; exit 1`,
+      interpreter: ["/bin/bash", "-c"],
+      environment: { CA_PEM: ca.certPem },
+      triggers: [cp.domain.id],
+    }, { ...child, dependsOn: [cp] });
+    this.provider = new k8s.Provider(`${name}-provider`, { kubeconfig: this.kubeconfig, enableServerSideApply: true }, { ...child, dependsOn: [ready] });
+    if (args.addons ?? true) new KubernetesAddons(`${name}-addons`, { spec, plan }, { parent: this, provider: this.provider });
+    this.migStrategy = migStrategy(plan);
+    this.gpuResources = Object.fromEntries(plan.vms.filter((vm) => vm.cluster === "cloud" && vm.gpus.length > 0).map((vm) => [vm.name, deviceResources(plan, vm)]));
+    this.registerOutputs({ kubeconfig: this.kubeconfig, apiServer: this.apiServer, caCertHash: this.caCertHash });
+  }
+}

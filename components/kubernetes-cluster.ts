@@ -34,6 +34,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
   readonly provider: k8s.Provider;
   readonly migStrategy: string;
   readonly gpuResources: Record<string, Record<string, number>>;
+  readonly addons: KubernetesAddons | undefined;
 
   constructor(name: string, args: KubernetesClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("hyperscaler:index:KubernetesCluster", name, {}, opts);
@@ -78,7 +79,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
       triggers: [cp.domain.id],
     }, { ...child, dependsOn: [cp] });
     this.provider = new k8s.Provider(`${name}-provider`, { kubeconfig: this.kubeconfig, enableServerSideApply: true }, { ...child, dependsOn: [ready] });
-    if (args.addons ?? true) new KubernetesAddons(`${name}-addons`, { spec, plan }, { parent: this, provider: this.provider });
+    this.addons = args.addons ?? true ? new KubernetesAddons(`${name}-addons`, { spec, plan }, { parent: this, provider: this.provider }) : undefined;
     this.migStrategy = migStrategy(plan);
     this.gpuResources = Object.fromEntries(plan.vms.filter((vm) => vm.cluster === "cloud" && vm.gpus.length > 0).map((vm) => [vm.name, deviceResources(plan, vm)]));
     this.registerOutputs({ kubeconfig: this.kubeconfig, apiServer: this.apiServer, caCertHash: this.caCertHash });

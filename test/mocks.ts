@@ -97,6 +97,8 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
       return { certRequestPem: pki.openssl(["req", "-new", "-key", "key.pem", "-subj", pki.subject(inputs.subject)], { "key.pem": plain(inputs.privateKeyPem) }) };
     case "tls:index/locallySignedCert:LocallySignedCert":
       return { certPem: pki.openssl(["x509", "-req", "-in", "csr.pem", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "365"], { "csr.pem": plain(inputs.certRequestPem), "ca.pem": plain(inputs.caCertPem), "ca.key": plain(inputs.caPrivateKeyPem) }) };
+    case "random:index/randomPassword:RandomPassword":
+      return { result: randomString(Number(inputs.length)), bcryptHash: "mock" };
     case "random:index/randomString:RandomString":
       return { result: randomString(Number(inputs.length)) };
     case "random:index/randomBytes:RandomBytes": {

@@ -7,6 +7,7 @@ import { ClusterNetwork } from "../../components/cluster-network";
 import { GpuHost } from "../../components/gpu-host";
 import { SlurmCluster } from "../../components/slurm-cluster";
 import { KubernetesCluster } from "../../components/kubernetes-cluster";
+import { MlopsServices, type ServiceEndpoint } from "../../components/mlops-services";
 import type { VirtualMachineArgs } from "../../components/virtual-machine";
 import { probeLive } from "../host/live";
 import { loadHost } from "../host/load";
@@ -62,6 +63,7 @@ function previousPlan(file: string | undefined): Plan | undefined {
 
 export interface StackOutputs {
   readonly slurm: { controllerAddress: string; sinfo: string; nodes: string[] } | null;
+  readonly services: Record<string, ServiceEndpoint>;
   readonly kubernetes: { apiServer: string; caCertHash: pulumi.Output<string>; kubeconfig: pulumi.Output<string>; migStrategy: string; gpuResources: Record<string, Record<string, number>> } | null;
   readonly vms: Record<string, { ip: string; ssh: string; cluster: string; role: string; gpus: string[] }>;
   readonly mdevMap: ReturnType<typeof mdevMap>;
@@ -98,9 +100,11 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
   const slurm = spec.clusters.hpc ? new SlurmCluster("slurm", { spec, plan, vmArgs, extraKeys }, { dependsOn: [image] }) : undefined;
   // Add-ons need a running API server: only when the VMs are started.
   const kubernetes = spec.clusters.cloud ? new KubernetesCluster("k8s", { spec, plan, vmArgs, extraKeys, addons: settings.start }, { dependsOn: [image] }) : undefined;
+  const mlops = kubernetes?.addons ? new MlopsServices("mlops", { spec, plan, storageClass: kubernetes.addons.storageClass }, { provider: kubernetes.provider, dependsOn: [kubernetes.addons] }) : undefined;
 
   return {
     slurm: slurm ? { controllerAddress: slurm.controllerAddress, sinfo: slurm.sinfoCommand, nodes: slurm.nodes } : null,
+    services: mlops?.endpoints ?? {},
     kubernetes: kubernetes ? { apiServer: kubernetes.apiServer, caCertHash: kubernetes.caCertHash, kubeconfig: kubernetes.kubeconfig, migStrategy: kubernetes.migStrategy, gpuResources: kubernetes.gpuResources } : null,
     vms: Object.fromEntries(plan.vms.map((vm) => [vm.name, { ip: vm.ip, ssh: `ssh ${spec.security.admin_user}@${vm.ip}`, cluster: vm.cluster, role: vm.role, gpus: vm.gpus.map((g) => `${g.gpu}:${g.profile ?? g.vgpuType ?? g.kind}`) }])),
     mdevMap: mdevMap(plan),

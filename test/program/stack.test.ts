@@ -38,6 +38,7 @@ function keyInputs(resource: Recorded): Record<string, unknown> {
     case "MigLayout": return pick("gpu", "pciAddress", "migEnabled", "instances", "force");
     case "VgpuDevice": return pick("gpu", "vgpuType", "path", "parentPciAddress");
     case "RandomBytes": return pick("length");
+    case "Release": return pick("chart", "version", "namespace");
     default: return {};
   }
 }

@@ -4,6 +4,7 @@ import { EXIT, processIO, UsageError, type CliIO } from "./output";
 import { runDoctorCommand, runProbe } from "./host";
 import { runPlan, runRender } from "./plan";
 import { runValidate } from "./validate";
+import { runVerifyCommand } from "./verify";
 
 export function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
   const program = new Command("hyperscaler")
@@ -55,6 +56,16 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .option("--host <path>", "host snapshot directory or inventory JSON")
     .option("--previous <plan>", "previous plan JSON")
     .action((file: string, options) => setCode(runRender(file, options, io)));
+
+  program
+    .command("verify")
+    .description("after `pulumi up`: check every layer (SSH, Slurm GPU job, Kubernetes GPU pod, MLflow + MinIO, DCGM metrics)")
+    .argument("<file>", "cluster.yaml")
+    .option("--json", "print { passed, checks: [...] }")
+    .option("--host <path>", "host snapshot directory or inventory JSON used for the plan")
+    .option("--user <name>", "SSH user (default: the spec's security.admin_user)")
+    .option("--identity <file>", "SSH private key")
+    .action(async (file: string, options) => setCode(await runVerifyCommand(file, options, io)));
 
   return program;
 }

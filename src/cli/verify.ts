@@ -1,0 +1,33 @@
+// `hyperscaler verify FILE [--json] [--host ...] [--user NAME] [--identity FILE]`: acceptance checks after
+// `pulumi up`, one row per check with its time; exit 1 when any check fails.
+import type { Plan } from "../plan/types";
+import { runVerify, type VerifyResult } from "../verify/checks";
+import { sshRemote, type Remote } from "../verify/remote";
+import { loadSpecFile } from "../spec/load";
+import { planFromFiles } from "./plan";
+import { EXIT, UsageError, type CliIO } from "./output";
+import { table } from "./table";
+
+export interface VerifyOptions {
+  readonly json?: boolean;
+  readonly host?: string;
+  readonly user?: string;
+  readonly identity?: string;
+}
+
+export function verifyReport(results: readonly VerifyResult[], json: boolean): string {
+  if (json) return JSON.stringify({ passed: results.every((r) => r.status !== "FAIL"), checks: results }, null, 2);
+  const rows = results.map((r) => [r.layer, r.id, r.status, r.seconds.toFixed(1), r.message]);
+  const failed = results.filter((r) => r.status === "FAIL").length;
+  return `${table(["layer", "check", "status", "seconds", "detail"], rows)}\n\nverify: ${results.length - failed} passed or skipped, ${failed} failed`;
+}
+
+export async function runVerifyCommand(file: string, options: VerifyOptions, io: CliIO, remote?: Remote): Promise<number> {
+  const plan: Plan | undefined = planFromFiles(file, { host: options.host }, io);
+  if (!plan) return EXIT.failed;
+  const loaded = loadSpecFile(file);
+  if (!loaded.ok) throw new UsageError(`${file} could not be loaded`);
+  const results = await runVerify({ spec: loaded.spec, plan, remote: remote ?? sshRemote({ user: options.user ?? loaded.spec.security.admin_user, identityFile: options.identity }) });
+  io.out(verifyReport(results, Boolean(options.json)));
+  return results.some((r) => r.status === "FAIL") ? EXIT.failed : EXIT.ok;
+}

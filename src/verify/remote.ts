@@ -1,0 +1,41 @@
+// How verify reaches the VMs: commands over SSH (batch mode, short timeouts). Injectable for tests.
+import { spawn } from "node:child_process";
+
+export interface RemoteResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface Remote {
+  run(host: string, command: string, timeoutMs?: number): Promise<RemoteResult>;
+}
+
+export interface SshOptions {
+  readonly user: string;
+  readonly identityFile?: string;
+}
+
+export function sshRemote(options: SshOptions): Remote {
+  return {
+    run(host, command, timeoutMs = 120_000) {
+      const args = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=accept-new", ...(options.identityFile ? ["-i", options.identityFile] : []), `${options.user}@${host}`, command];
+      return new Promise((resolve) => {
+        const child = spawn("ssh", args, { stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("error", (error) => {
+          clearTimeout(timer);
+          resolve({ code: null, stdout, stderr: String(error.message) });
+        });
+        child.on("close", (code) => {
+          clearTimeout(timer);
+          resolve({ code, stdout, stderr: code === null ? `${stderr}timed out after ${timeoutMs} ms` : stderr });
+        });
+      });
+    },
+  };
+}

@@ -98,7 +98,10 @@ describe("Kubernetes cluster under mocks", () => {
     expect(kube.length).toBeGreaterThanOrEqual(10);
     for (const resource of kube) expect(resource.provider, resource.name).toMatch(new RegExp(`::k8s-provider::${provider.id}$`));
     const releases = kube.filter((r) => r.type === "kubernetes:helm.sh/v3:Release").map((r) => `${r.inputs.chart}@${r.inputs.version}`).sort();
-    expect(releases).toEqual(["gpu-operator@v24.9.0", "ingress-nginx@4.11.3", "tigera-operator@v3.28.2"]);
+    expect(releases).toEqual([
+      "cert-manager@v1.16.1", "gpu-operator@v24.9.0", "ingress-nginx@4.11.3", "kube-prometheus-stack@65.1.1", "minio@5.3.0",
+      "oci://ghcr.io/kserve/charts/kserve-crd@v0.14.0", "oci://ghcr.io/kserve/charts/kserve@v0.14.0", "tigera-operator@v3.28.2",
+    ]);
     const calico = kube.find((r) => r.inputs.chart === "tigera-operator")!;
     expect((calico.inputs.values as { installation: { calicoNetwork: { ipPools: { cidr: string }[] } } }).installation.calicoNetwork.ipPools[0].cidr).toBe("10.244.0.0/16");
     expect(kube.find((r) => r.type === "kubernetes:storage.k8s.io/v1:StorageClass")!.inputs).toMatchObject({ provisioner: "rancher.io/local-path" });

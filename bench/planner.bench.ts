@@ -2,21 +2,11 @@
 // host with 7 slices each. Targets (issue 4): p99 under 5 ms per GPU, 16-GPU plan under 100 ms.
 import { stringify } from "yaml";
 import { CATALOG } from "../src/gpu/catalog";
-import { solvePlacements } from "../src/gpu/solver";
+import { profileMultisets, solvePlacements } from "../src/gpu/solver";
 import { buildPlan } from "../src/plan";
 import { loadSpecText } from "../src/spec/load";
 import { report, summarise, timeSync } from "./lib";
 
-function multisets(names: readonly string[], limit: number): string[][] {
-  const out: string[][] = [];
-  const walk = (from: number, current: string[]): void => {
-    out.push([...current]);
-    if (current.length === limit) return;
-    for (let i = from; i < names.length; i++) walk(i, [...current, names[i]]);
-  };
-  walk(0, []);
-  return out;
-}
 
 function sixteenGpuSpec(): string {
   const devices = Array.from({ length: 16 }, (_, i) => ({ id: `GPU-${i}`, pci_address: `0000:${(0x10 + i * 8).toString(16).padStart(2, "0")}:00.0`, model: "NVIDIA H100 80GB HBM3", pci_device_id: "10de:2330", mig_capable: true, attach: "mig-vgpu" }));
@@ -40,7 +30,7 @@ function sixteenGpuSpec(): string {
 export function run(): void {
   console.log("== planner ==");
   const entry = CATALOG.find((e) => e.key === "H100-SXM5-80GB")!;
-  const all = multisets(entry.profiles.map((p) => p.name), entry.geometry.computeSlices + 1);
+  const all = profileMultisets(entry.profiles.map((p) => p.name), entry.geometry.computeSlices + 1);
   for (const requests of all) solvePlacements(entry.geometry, entry.profiles, [], requests); // warm-up
   const samples = all.map((requests) => timeSync(1, () => solvePlacements(entry.geometry, entry.profiles, [], requests))[0]);
   report(summarise(`solve each of ${all.length} multisets (per GPU)`, samples), undefined, 5);

@@ -112,3 +112,15 @@ export function solvePlacements(geometry: SolverGeometry, profiles: readonly Sol
   order.forEach(({ profile, index }, k) => (placements[index] = { profile: profile.name, start: starts[k], size: profile.memorySlices }));
   return { feasible: true, placements };
 }
+
+/** Every multiset of `names` with at most `limit` items (the solver's test and benchmark inputs). */
+export function profileMultisets(names: readonly string[], limit: number): string[][] {
+  const out: string[][] = [];
+  const walk = (from: number, current: string[]): void => {
+    out.push([...current]);
+    if (current.length === limit) return;
+    for (let i = from; i < names.length; i++) walk(i, [...current, names[i]]);
+  };
+  walk(0, []);
+  return out;
+}

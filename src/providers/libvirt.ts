@@ -39,6 +39,12 @@ function virshMaybe(run: Runner, uri: string, args: readonly string[]): RunResul
   return run("virsh", ["-q", "-c", uri, ...args]);
 }
 
+/** Runs a removal; an object that is already gone is not an error (idempotent delete). */
+function remove(run: Runner, uri: string, what: string, args: readonly string[]): void {
+  const result = virshMaybe(run, uri, args);
+  if (result.code !== 0 && !isNotFound(result)) throw new Error(`${what}: virsh ${args[0]} failed: ${result.stderr.trim()}`);
+}
+
 function isNotFound(result: RunResult): boolean {
   return /not found|no (storage pool|storage vol|network|domain) with matching|failed to get (domain|network|pool|vol)/i.test(result.stderr);
 }
@@ -140,8 +146,7 @@ export function makePoolProvider(run: Runner = localRunner): dynamic.ResourcePro
     async delete(id: string, props: PoolInputs & { adopted?: boolean }) {
       if (props.adopted) return;
       virshMaybe(run, props.uri, ["pool-destroy", id]);
-      const result = virshMaybe(run, props.uri, ["pool-undefine", id]);
-      if (result.code !== 0 && !isNotFound(result)) throw new Error(`${what(id)}: virsh pool-undefine failed: ${result.stderr.trim()}`);
+      remove(run, props.uri, what(id), ["pool-undefine", id]);
     },
   };
 }
@@ -213,8 +218,7 @@ export function makeNetworkProvider(run: Runner = localRunner): dynamic.Resource
     },
     async delete(id: string, props: NetworkInputs) {
       virshMaybe(run, props.uri, ["net-destroy", id]);
-      const result = virshMaybe(run, props.uri, ["net-undefine", id]);
-      if (result.code !== 0 && !isNotFound(result)) throw new Error(`${what(id)}: virsh net-undefine failed: ${result.stderr.trim()}`);
+      remove(run, props.uri, what(id), ["net-undefine", id]);
     },
   };
 }
@@ -268,8 +272,7 @@ export function makeVolumeProvider(run: Runner = localRunner): dynamic.ResourceP
       return { outs: { ...news, path: volumeState(run, news.uri, news.pool, news.name).path } };
     },
     async delete(_id: string, props: VolumeInputs) {
-      const result = virshMaybe(run, props.uri, ["vol-delete", "--pool", props.pool, props.name]);
-      if (result.code !== 0 && !isNotFound(result)) throw new Error(`${what(props.pool, props.name)}: virsh vol-delete failed: ${result.stderr.trim()}`);
+      remove(run, props.uri, what(props.pool, props.name), ["vol-delete", "--pool", props.pool, props.name]);
     },
   };
 }
@@ -368,8 +371,7 @@ export function makeBaseImageProvider(run: Runner = localRunner): dynamic.Resour
       return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
     },
     async delete(_id: string, props: BaseImageInputs) {
-      const result = virshMaybe(run, props.uri, ["vol-delete", "--pool", props.pool, props.name]);
-      if (result.code !== 0 && !isNotFound(result)) throw new Error(`${what(props.pool, props.name)}: virsh vol-delete failed: ${result.stderr.trim()}`);
+      remove(run, props.uri, what(props.pool, props.name), ["vol-delete", "--pool", props.pool, props.name]);
     },
   };
 }
@@ -427,8 +429,7 @@ export function makeSeedIsoProvider(run: Runner = localRunner): dynamic.Resource
       return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
     },
     async delete(_id: string, props: { uri: string; pool: string; name: string }) {
-      const result = virshMaybe(run, props.uri, ["vol-delete", "--pool", props.pool, props.name]);
-      if (result.code !== 0 && !isNotFound(result)) throw new Error(`${what(props.pool, props.name)}: virsh vol-delete failed: ${result.stderr.trim()}`);
+      remove(run, props.uri, what(props.pool, props.name), ["vol-delete", "--pool", props.pool, props.name]);
     },
   };
 }

@@ -4,7 +4,7 @@
 // disallowed start. Plus hand tables for the geometry consequences in mig-geometry.md.
 import { describe, expect, it } from "vitest";
 import { CATALOG, type CatalogEntry } from "../../src/gpu/catalog";
-import { solvePlacements, type Placed, type SolverProfile } from "../../src/gpu/solver";
+import { profileMultisets, solvePlacements, type Placed, type SolverProfile } from "../../src/gpu/solver";
 
 /** Every set of non-overlapping instances that respects starts, counts and compute slices, as multiset keys. */
 function oracle(entry: CatalogEntry): Set<string> {
@@ -31,18 +31,6 @@ function keyOf(names: readonly string[]): string {
   return [...names].sort().join("|");
 }
 
-/** Every multiset of the entry's profiles with at most `limit` items. */
-function multisets(names: readonly string[], limit: number): string[][] {
-  const out: string[][] = [];
-  const walk = (from: number, current: string[]): void => {
-    out.push([...current]);
-    if (current.length === limit) return;
-    for (let i = from; i < names.length; i++) walk(i, [...current, names[i]]);
-  };
-  walk(0, []);
-  return out;
-}
-
 function assertValid(entry: CatalogEntry, placements: readonly Placed[], requests: readonly string[]): void {
   expect(placements.map((p) => p.profile)).toEqual(requests);
   let mask = 0;
@@ -59,7 +47,7 @@ function assertValid(entry: CatalogEntry, placements: readonly Placed[], request
 describe("solver agrees with the exhaustive oracle", () => {
   it.each(CATALOG.map((entry) => [entry.key, entry] as const))("%s: every profile multiset", (_key, entry) => {
     const feasible = oracle(entry);
-    const all = multisets(entry.profiles.map((p) => p.name), entry.geometry.computeSlices + 1);
+    const all = profileMultisets(entry.profiles.map((p) => p.name), entry.geometry.computeSlices + 1);
     let agreed = 0;
     for (const requests of all) {
       const result = solvePlacements(entry.geometry, entry.profiles, [], requests);
@@ -77,7 +65,7 @@ describe("solver agrees with the exhaustive oracle", () => {
     for (const fixedProfile of entry.profiles) {
       for (const start of fixedProfile.starts) {
         const existing = [{ profile: fixedProfile.name, start, size: fixedProfile.memorySlices }];
-        for (const requests of multisets(entry.profiles.map((p) => p.name), 6)) {
+        for (const requests of profileMultisets(entry.profiles.map((p) => p.name), 6)) {
           const result = solvePlacements(entry.geometry, entry.profiles, existing, requests);
           if (result.feasible) {
             assertValid(entry, [...existing, ...result.placements], [fixedProfile.name, ...requests]);

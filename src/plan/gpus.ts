@@ -4,7 +4,7 @@ import { lookupModel, nonMigArchitecture, profileByName, smallestProfile, type C
 import { effectiveProfiles, type EffectiveProfile } from "../gpu/profiles";
 import { solvePlacements, type Placed } from "../gpu/solver";
 import type { HostGpu, HostInventory } from "../host/types";
-import { vgpuCapacity } from "../spec/rules/gpus";
+import { vgpuCapacity } from "../gpu/vgpu";
 import { CLUSTER_NAMES, type ClusterName, type ClusterSpec, type GpuDeviceSpec } from "../spec/types";
 import { vgpuUuid } from "./ids";
 import type { PlacementMove, Plan, PlanIssue, PlannedGpu, PlannedInstance, PlannedVgpu, ResolvedAttach, ShareKind, VmGpu } from "./types";
@@ -186,6 +186,8 @@ export function planGpus(input: GpuPlanInput): GpuPlanOutput {
   pending.sort((a, b) => Number(b.device !== undefined) - Number(a.device !== undefined) || sizeOf(b) - sizeOf(a) || a.order - b.order);
   const failed = placeDemands(pending, carriers, moved);
   for (const group of groupFailures(failed)) errors.push(group);
+
+  if (host) refuseBusyRecarve(devices, allocation.force_recarve, errors);
 
   // 3. Whole GPUs: explicit passthrough first, then non-MIG auto devices, then MIG devices left without slices.
   const usedForMig = new Set(devices.filter((d) => d.fixed.length + d.free.length > 0 || d.spec.attach === "mig-vgpu" || d.spec.attach === "mig-in-guest").map((d) => d.spec.id));
@@ -515,6 +517,25 @@ function plannedGpu(spec: ClusterSpec, device: Device, shares: Share[], _feasibl
     wholeAssignedTo: wholeShare?.owner ?? null,
     cluster: wholeShare?.cluster ?? mine[0]?.cluster ?? null,
   };
+}
+
+/** A GPU whose layout must change while processes use it: re-carving kills them, so only with force. */
+function refuseBusyRecarve(devices: Device[], force: boolean, errors: PlanIssue[]): void {
+  if (force) return;
+  for (const device of devices) {
+    const busy = device.host?.processes ?? 0;
+    if (!device.host || busy === 0 || !isMigCarrier(device)) continue;
+    const planned = new Set([...device.fixed.map((f) => f.placed), ...device.free.flatMap((f) => (f.placed ? [f.placed] : []))].map((p) => `${p.profile}@${p.start}`));
+    const live = device.host.migInstances.filter((i) => i.start !== null).map((i) => `${i.profile}@${i.start}`);
+    const destroyed = live.filter((key) => !planned.has(key));
+    const modeChange = device.host.migMode?.current === false && planned.size > 0;
+    if (destroyed.length === 0 && !modeChange) continue;
+    errors.push({
+      gpu: device.spec.id,
+      message: `refusing to re-carve ${device.spec.id}: ${busy} process(es) use it and ${modeChange ? "enabling MIG resets the GPU" : `${destroyed.join(", ")} would be destroyed`}`,
+      hint: "stop the processes (nvidia-smi shows them), or set gpu_allocation.force_recarve: true to kill them",
+    });
+  }
 }
 
 /** Facts from a probed host that make the spec impossible, each with the alternatives. */

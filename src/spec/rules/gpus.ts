@@ -1,6 +1,7 @@
 // GPU rules: unique ids and PCI addresses, models and profiles known to the catalog, strategy and attach
 // modes consistent, no oversubscription of slices, whole GPUs or vGPUs, every GPU node gets a share.
 import { CATALOG, lookupModel, nonMigArchitecture, profileByName, type CatalogEntry } from "../../gpu/catalog";
+import { vgpuCapacity } from "../../gpu/vgpu";
 import { closest } from "../diagnostics";
 import { CLUSTER_NAMES, type ClusterName, type ClusterSpec, type GpuDeviceSpec, type MigRequest } from "../types";
 import type { RuleContext } from "./context";
@@ -254,14 +255,6 @@ function checkCapacity(ctx: RuleContext): void {
       }
     }
   }
-}
-
-/** Time-sliced vGPUs one device holds: board memory / framebuffer of the type (A100-20C on 80 GB: 4). */
-export function vgpuCapacity(device: GpuDeviceSpec): number | null {
-  const framebuffer = /-([0-9]+)[A-Z]$/.exec(device.vgpu_type ?? "");
-  const memory = catalogEntryOf(device)?.memoryGiB ?? Number(/([0-9]+)\s*GB/i.exec(device.model)?.[1] ?? NaN);
-  if (!framebuffer || !Number.isFinite(memory)) return null;
-  return Math.floor(memory / Number(framebuffer[1]));
 }
 
 function checkShares(ctx: RuleContext, cluster: ClusterName): void {

@@ -1,17 +1,28 @@
 // The `hyperscaler` command line: validate, probe, doctor, plan, render. Works without Pulumi.
 import { Command, CommanderError } from "commander";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { EXIT, processIO, UsageError, type CliIO } from "./output";
 import { runDoctorCommand, runProbe } from "./host";
 import { runPlan, runRender } from "./plan";
 import { runValidate } from "./validate";
 import { runVerifyCommand } from "./verify";
 
+function packageVersion(): string {
+  for (let dir = __dirname, i = 0; i < 5; i++, dir = path.dirname(dir)) {
+    const file = path.join(dir, "package.json");
+    if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, "utf8")) as { version: string }).version;
+  }
+  return "unknown";
+}
+
 export function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
   const program = new Command("hyperscaler")
     .description("Validate, probe, plan and render a GPU workstation hyperscaler (cluster.yaml) without Pulumi.")
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.out(text), writeErr: (text) => io.err(text) })
-    .showHelpAfterError("(run hyperscaler --help for usage)");
+    .showHelpAfterError("(run hyperscaler --help for usage)")
+    .version(packageVersion(), "-V, --version");
 
   program
     .command("validate")

@@ -46,8 +46,11 @@ export function settingsFromConfig(): StackSettings {
   };
 }
 
-/** A spec or plan problem: the preview fails with the same text `hyperscaler validate` / `plan` print. */
-export class StackInputError extends Error {}
+/**
+ * A spec or plan problem: the preview fails with the same text `hyperscaler validate` / `plan` print.
+ * A RunError, so the engine shows the message without a stack trace (it is bad input, not a bug).
+ */
+export class StackInputError extends pulumi.RunError {}
 
 export function loadSpecOrThrow(file: string): ClusterSpec {
   const loaded = loadSpecFile(file);

@@ -1,6 +1,7 @@
 // The stack program under Pulumi's mock runtime: the resource graph for dev and prod, dependencies of
 // GPU VMs on their GPU devices, MIG placements equal to the plan's, secrets never in plain text, spec
 // errors failing the program with the validator's message.
+import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import * as fs from "node:fs";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -102,6 +103,7 @@ describe("stack program under mocks", () => {
     fs.writeFileSync(file, fixture("user-example.yaml").replace("cpu_cores: 4, memory_gb: 8, disk_gb: 100, ip_address: \"192.168.100.10\"", "cpu_core: 4, memory_gb: 8, disk_gb: 100, ip_address: \"192.168.100.10\""));
     const failure = buildStack({ stack: "test", clusterFile: file, hostSnapshot: HOST, start: true });
     await expect(failure).rejects.toThrow(StackInputError);
+    await expect(failure).rejects.toSatisfy((error: unknown) => pulumi.RunError.isInstance(error)); // shown without a stack trace
     await expect(failure).rejects.toThrow(/bad\.yaml:17:22: error: unknown key "cpu_core" in \/clusters\/hpc\/controller[\s\S]*hint: did you mean "cpu_cores"\?/);
   });
 

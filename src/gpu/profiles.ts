@@ -2,7 +2,7 @@
 // (`nvidia-smi mig -lgip/-lgipp`), matched by id and geometry because drivers rename profiles.
 import type { HostGpu } from "../host/types";
 import type { CatalogEntry, MigProfile } from "./catalog";
-import type { SolverGeometry, SolverProfile } from "./solver";
+import type { SolverProfile } from "./solver";
 
 export interface EffectiveProfile extends SolverProfile {
   readonly memoryGiB: number;
@@ -38,8 +38,4 @@ export function effectiveProfiles(entry: CatalogEntry, host?: HostGpu | null): E
       source: "live",
     };
   }).filter((profile) => profile.memorySlices > 0 && profile.starts.length > 0);
-}
-
-export function geometryOf(entry: CatalogEntry): SolverGeometry {
-  return entry.geometry;
 }

@@ -246,7 +246,7 @@ export function planGpus(input: GpuPlanInput): GpuPlanOutput {
   const vmGpus = new Map<string, VmGpu[]>();
   for (const cluster of CLUSTER_NAMES) distribute(spec, cluster, shares.filter((s) => s.cluster === cluster), input.gpuVms.filter((vm) => vm.cluster === cluster), vmGpus, errors);
 
-  const gpus = devices.map((device) => plannedGpu(spec, device, shares, errors.length === 0, warnings));
+  const gpus = devices.map((device) => plannedGpu(device, shares, warnings));
   return { gpus, vmGpus, errors, warnings, moved };
 }
 
@@ -452,7 +452,7 @@ function assign(shares: Share[], vms: readonly BareVm[], many: boolean): void {
   }
 }
 
-function plannedGpu(spec: ClusterSpec, device: Device, shares: Share[], _feasible: boolean, warnings: PlanIssue[]): PlannedGpu {
+function plannedGpu(device: Device, shares: Share[], warnings: PlanIssue[]): PlannedGpu {
   const mine = shares.filter((s) => s.device === device);
   const hasMig = device.fixed.length + device.free.length > 0;
   const attach: ResolvedAttach = device.spec.attach === "mig-in-guest" ? "mig-in-guest"
@@ -500,7 +500,6 @@ function plannedGpu(spec: ClusterSpec, device: Device, shares: Share[], _feasibl
   instances.sort((a, b) => a.start - b.start);
   const vgpus: PlannedVgpu[] = mine.filter((s) => s.kind === "vgpu").map((s) => ({ vgpuType: s.vgpuType ?? "", cluster: s.cluster, assignedTo: s.owner, deviceUuid: s.uuid }));
   const wholeShare = mine.find((s) => s.kind === "passthrough" || s.kind === "mig-in-guest");
-  void spec;
   return {
     id: device.spec.id,
     pciAddress: device.spec.pci_address.toLowerCase(),

@@ -222,7 +222,7 @@ function sriovAssign(inputs: VgpuDeviceInputs): string {
   throw new Error(`${what}: no free virtual function of ${inputs.parentPciAddress} offers ${inputs.vgpuType}`);
 }
 
-function mdevParentAndType(run: GpuRunner, inputs: VgpuDeviceInputs): { parent: string; typeId: string } {
+function mdevParentAndType(inputs: VgpuDeviceInputs): { parent: string; typeId: string } {
   const what = `vGPU ${inputs.uuid} (${inputs.vgpuType} on ${inputs.gpu})`;
   const path = builtin<typeof import("node:path")>("node:path");
   // Ampere with SR-IOV hosts mdevs on its VFs; older GPUs on the PF itself.
@@ -242,7 +242,6 @@ function mdevParentAndType(run: GpuRunner, inputs: VgpuDeviceInputs): { parent: 
       if (name.replace(/^GRID /, "") === inputs.vgpuType && available > 0) return { parent, typeId };
     }
   }
-  void run;
   throw new Error(`${what}: no mdev parent of ${inputs.parentPciAddress} offers ${inputs.vgpuType} with a free instance (mdevctl types lists what is available)`);
 }
 
@@ -254,7 +253,7 @@ export function makeVgpuDeviceProvider(run: GpuRunner = localGpuRunner): dynamic
         const vf = sriovAssign(inputs);
         return { id: inputs.uuid, outs: { ...inputs, vfAddress: vf, mdevParent: null } };
       }
-      const { parent, typeId } = mdevParentAndType(run, inputs);
+      const { parent, typeId } = mdevParentAndType(inputs);
       must(run, what, "mdevctl", ["define", "--uuid", inputs.uuid, "--parent", parent, "--type", typeId, "--auto"]);
       const started = run("mdevctl", ["start", "--uuid", inputs.uuid]);
       if (started.code !== 0) {

@@ -146,7 +146,7 @@ describe("vGPU device provider", () => {
 
   it("mdev: a failed start is rolled back, and a missing type is explained", async () => {
     const calls: string[] = [];
-    const failing: GpuRunner = (command, args) => (calls.push(args[0]), args[0] === "start" ? { code: 1, stdout: "", stderr: "vfio error" } : { code: 0, stdout: "", stderr: "" });
+    const failing: GpuRunner = (_command, args) => (calls.push(args[0]), args[0] === "start" ? { code: 1, stdout: "", stderr: "vfio error" } : { code: 0, stdout: "", stderr: "" });
     const inputs = { uuid: "u-2", gpu: "GPU-0", parentPciAddress: "0000:65:00.0", vgpuType: "A100D-1-10C", path: "mdev" as const, sysRoot: sysTree() };
     await expect(makeVgpuDeviceProvider(failing).create!(inputs)).rejects.toThrow(/mdevctl start failed: vfio error/);
     expect(calls).toEqual(["define", "start", "undefine"]);

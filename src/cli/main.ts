@@ -3,10 +3,7 @@ import { Command, CommanderError } from "commander";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { EXIT, processIO, UsageError, type CliIO } from "./output";
-import { runDoctorCommand, runProbe } from "./host";
-import { runPlan, runRender } from "./plan";
-import { runValidate } from "./validate";
-import { runVerifyCommand } from "./verify";
+// Each command loads its own modules when it runs: `validate` must start fast, not load the planner.
 
 function packageVersion(): string {
   for (let dir = __dirname, i = 0; i < 5; i++, dir = path.dirname(dir)) {
@@ -29,7 +26,7 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .description("check cluster.yaml files against the schema and the semantic rules")
     .argument("[files...]", "spec files", ["config/dev.yaml"])
     .option("--json", "print { valid, errors: [...] } as JSON")
-    .action((files: string[], options: { json?: boolean }) => setCode(runValidate(files, options, io)));
+    .action(async (files: string[], options: { json?: boolean }) => setCode((await import("./validate")).runValidate(files, options, io)));
 
   program
     .command("probe")
@@ -38,7 +35,7 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .option("--replay <dir>", "build the inventory from a captured snapshot instead of this machine")
     .option("--capture <dir>", "also write the raw inputs to a snapshot directory")
     .option("--uri <uri>", "libvirt URI", "qemu:///system")
-    .action(async (options) => setCode(await runProbe(options, io)));
+    .action(async (options) => setCode(await (await import("./host")).runProbe(options, io)));
 
   program
     .command("doctor")
@@ -47,7 +44,7 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .option("--replay <dir>", "check a captured snapshot instead of this machine")
     .option("--spec <file>", "also check what this cluster.yaml needs")
     .option("--uri <uri>", "libvirt URI (default: the spec's host.libvirt_uri, else qemu:///system)")
-    .action(async (options) => setCode(await runDoctorCommand(options, io)));
+    .action(async (options) => setCode(await (await import("./host")).runDoctorCommand(options, io)));
 
   program
     .command("plan")
@@ -57,7 +54,7 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .option("--previous <plan>", "previous plan JSON: keep its placements where still feasible")
     .option("--json", "print the plan as JSON")
     .option("--svg <out>", "also draw the GPUs' slot maps and the VMs they feed")
-    .action((file: string, options) => setCode(runPlan(file, options, io)));
+    .action(async (file: string, options) => setCode((await import("./plan")).runPlan(file, options, io)));
 
   program
     .command("render")
@@ -66,7 +63,7 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .requiredOption("--out <dir>", "output directory")
     .option("--host <path>", "host snapshot directory or inventory JSON")
     .option("--previous <plan>", "previous plan JSON")
-    .action((file: string, options) => setCode(runRender(file, options, io)));
+    .action(async (file: string, options) => setCode((await import("./plan")).runRender(file, options, io)));
 
   program
     .command("verify")
@@ -76,7 +73,7 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .option("--host <path>", "host snapshot directory or inventory JSON used for the plan")
     .option("--user <name>", "SSH user (default: the spec's security.admin_user)")
     .option("--identity <file>", "SSH private key")
-    .action(async (file: string, options) => setCode(await runVerifyCommand(file, options, io)));
+    .action(async (file: string, options) => setCode(await (await import("./verify")).runVerifyCommand(file, options, io)));
 
   return program;
 }

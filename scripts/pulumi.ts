@@ -7,11 +7,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 
 const ROOT = path.resolve(__dirname, "..");
-const STATE_DIR = path.join(ROOT, ".pulumi-state");
+const STATE_DIR = process.env.HYPERSCALER_STATE_DIR ?? path.join(ROOT, ".pulumi-state");
 
 export interface Invocation {
   readonly action: "preview" | "up" | "destroy";
   readonly stack: string;
+  /** Skip `hyperscaler doctor` (previews from a machine that is not the host, with hostSnapshot). */
+  readonly skipDoctor: boolean;
   readonly extra: string[];
 }
 
@@ -19,13 +21,15 @@ export function parseArgs(argv: readonly string[]): Invocation {
   const [action, ...rest] = argv;
   if (action !== "preview" && action !== "up" && action !== "destroy") throw new Error(`usage: npm run preview|up|destroy [-- --stack NAME] (got ${action ?? "nothing"})`);
   let stack = process.env.PULUMI_STACK ?? "dev";
+  let skipDoctor = false;
   const extra: string[] = [];
   for (let i = 0; i < rest.length; i++) {
     if (rest[i] === "--stack" || rest[i] === "-s") stack = rest[++i];
+    else if (rest[i] === "--skip-doctor") skipDoctor = true;
     else extra.push(rest[i]);
   }
-  if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new Error(`stack name ${JSON.stringify(stack)} is not valid`);
-  return { action, stack, extra };
+  if (!/^[A-Za-z0-9_.-]+$/.test(stack ?? "")) throw new Error(`stack name ${JSON.stringify(stack)} is not valid`);
+  return { action, stack, skipDoctor, extra };
 }
 
 export function pulumiAvailable(): boolean {
@@ -69,7 +73,7 @@ export function main(argv: readonly string[]): number {
   const env = { PULUMI_BACKEND_URL: `file://${STATE_DIR}`, PULUMI_SKIP_UPDATE_CHECK: "true", ...passphraseEnv() };
   const config = path.join(ROOT, "stacks", `Pulumi.${invocation.stack}.yaml`);
   const clusterFile = fs.existsSync(config) ? /hyperscaler:clusterFile:\s*(\S+)/.exec(fs.readFileSync(config, "utf8"))?.[1] : undefined;
-  if (invocation.action !== "destroy") {
+  if (invocation.action !== "destroy" && !invocation.skipDoctor) {
     const doctorArgs = [path.join(ROOT, "bin", "hyperscaler.js"), "doctor", ...(clusterFile ? ["--spec", path.join(ROOT, clusterFile)] : [])];
     if (run(process.execPath, doctorArgs, {}) !== 0) {
       console.error("pulumi: doctor reported FAIL; fix the host first (or run pulumi yourself to override)");

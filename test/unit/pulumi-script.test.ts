@@ -9,8 +9,8 @@ import { ROOT, tempDir } from "../helpers";
 
 describe("pulumi wrapper", () => {
   it("parses action, stack and extra arguments", () => {
-    expect(parseArgs(["preview"])).toEqual({ action: "preview", stack: process.env.PULUMI_STACK ?? "dev", extra: [] });
-    expect(parseArgs(["up", "--stack", "prod", "--yes"])).toEqual({ action: "up", stack: "prod", extra: ["--yes"] });
+    expect(parseArgs(["preview"])).toEqual({ action: "preview", stack: process.env.PULUMI_STACK ?? "dev", skipDoctor: false, extra: [] });
+    expect(parseArgs(["up", "--stack", "prod", "--yes", "--skip-doctor"])).toEqual({ action: "up", stack: "prod", skipDoctor: true, extra: ["--yes"] });
     expect(() => parseArgs(["apply"])).toThrow(/usage: npm run preview\|up\|destroy/);
     expect(() => parseArgs(["up", "--stack", "a b"])).toThrow(/is not valid/);
   });
@@ -39,5 +39,53 @@ describe("pulumi wrapper", () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("the Pulumi CLI is not installed");
     expect(result.stderr).toContain("npx hyperscaler plan");
+  });
+});
+
+describe("pulumi wrapper with a stand-in CLI on PATH (the real one cannot be installed here)", () => {
+  /** A `pulumi` that records its arguments and the backend environment it was given. */
+  function standIn(): { bin: string; log: string; state: string } {
+    const dir = tempDir("hs-fake-pulumi-");
+    const log = path.join(dir, "calls.log");
+    const bin = path.join(dir, "bin");
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\necho "$* | backend=$PULUMI_BACKEND_URL | passfile=$PULUMI_CONFIG_PASSPHRASE_FILE" >> ${log}\nexit 0\n`, { mode: 0o755 });
+    return { bin, log, state: path.join(dir, "state") };
+  }
+  const run = (args: string[], fake: { bin: string; state: string }) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${fake.bin}:${process.env.PATH}`, HYPERSCALER_STATE_DIR: fake.state };
+    delete env.PULUMI_CONFIG_PASSPHRASE;
+    delete env.PULUMI_CONFIG_PASSPHRASE_FILE;
+    return spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts/pulumi.ts"), ...args], { cwd: ROOT, encoding: "utf8", env });
+  };
+
+  it("runs doctor first and stops on FAIL without touching the stack", () => {
+    const fake = standIn();
+    const result = run(["up", "--stack", "dev"], fake);
+    // No machine here has the dev spec's GPU at 0000:65:00.0, so doctor fails.
+    expect(result.status).toBe(1);
+    expect(result.stdout).toMatch(/FAIL {2}gpu-GPU-0-present +GPU-0: no NVIDIA GPU at 0000:65:00\.0/);
+    expect(result.stderr).toContain("doctor reported FAIL");
+    expect(fs.readFileSync(fake.log, "utf8").split("\n").filter((l) => l && !l.startsWith("version"))).toEqual([]);
+  });
+
+  it("selects or creates the stack on the local file backend, then previews with --diff", () => {
+    const fake = standIn();
+    const result = run(["preview", "--stack", "prod", "--skip-doctor", "--refresh"], fake);
+    expect(result.status, result.stderr).toBe(0);
+    const calls = fs.readFileSync(fake.log, "utf8").trim().split("\n").filter((l) => !l.startsWith("version"));
+    const backend = `backend=file://${fake.state}`;
+    const passfile = `passfile=${path.join(fake.state, "passphrase")}`;
+    expect(calls).toEqual([
+      `stack select --create prod --non-interactive | ${backend} | ${passfile}`,
+      `preview --diff --stack prod --refresh | ${backend} | ${passfile}`,
+    ]);
+    expect(fs.statSync(path.join(fake.state, "passphrase")).mode & 0o777).toBe(0o600);
+  });
+
+  it("destroy skips doctor and runs pulumi destroy", () => {
+    const fake = standIn();
+    expect(run(["destroy", "--stack", "dev"], fake).status).toBe(0);
+    expect(fs.readFileSync(fake.log, "utf8")).toContain("destroy --stack dev | backend=file://");
   });
 });

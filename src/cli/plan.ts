@@ -26,7 +26,8 @@ export function planFromFiles(file: string, options: Pick<PlanOptions, "host" | 
   return specAndPlan(file, options, io)?.plan;
 }
 
-function specAndPlan(file: string, options: Pick<PlanOptions, "host" | "previous">, io: CliIO): { spec: ClusterSpec; plan: Plan } | undefined {
+/** The validated spec and its plan; undefined (errors printed) when the spec is invalid. */
+export function specAndPlan(file: string, options: Pick<PlanOptions, "host" | "previous">, io: CliIO): { spec: ClusterSpec; plan: Plan } | undefined {
   const loaded = loadSpecFile(file);
   if (!loaded.ok) {
     if (loaded.io) throw new UsageError(loaded.errors[0].message + `: ${file}`);

@@ -1,11 +1,9 @@
 // `hyperscaler verify FILE [--json] [--host ...] [--user NAME] [--identity FILE]`: acceptance checks after
 // `pulumi up`, one row per check with its time; exit 1 when any check fails.
-import type { Plan } from "../plan/types";
 import { runVerify, type VerifyResult } from "../verify/checks";
 import { sshRemote, type Remote } from "../verify/remote";
-import { loadSpecFile } from "../spec/load";
-import { planFromFiles } from "./plan";
-import { EXIT, UsageError, type CliIO } from "./output";
+import { specAndPlan } from "./plan";
+import { EXIT, type CliIO } from "./output";
 import { table } from "./table";
 
 export interface VerifyOptions {
@@ -23,11 +21,10 @@ export function verifyReport(results: readonly VerifyResult[], json: boolean): s
 }
 
 export async function runVerifyCommand(file: string, options: VerifyOptions, io: CliIO, remote?: Remote): Promise<number> {
-  const plan: Plan | undefined = planFromFiles(file, { host: options.host }, io);
-  if (!plan) return EXIT.failed;
-  const loaded = loadSpecFile(file);
-  if (!loaded.ok) throw new UsageError(`${file} could not be loaded`);
-  const results = await runVerify({ spec: loaded.spec, plan, remote: remote ?? sshRemote({ user: options.user ?? loaded.spec.security.admin_user, identityFile: options.identity }) });
+  const loaded = specAndPlan(file, { host: options.host }, io);
+  if (!loaded) return EXIT.failed;
+  const { spec, plan } = loaded;
+  const results = await runVerify({ spec, plan, remote: remote ?? sshRemote({ user: options.user ?? spec.security.admin_user, identityFile: options.identity }) });
   io.out(verifyReport(results, Boolean(options.json)));
   return results.some((r) => r.status === "FAIL") ? EXIT.failed : EXIT.ok;
 }

@@ -12,9 +12,12 @@ if ! virsh -c qemu:///system version >/dev/null 2>&1; then
   virsh -c qemu:///system version >/dev/null || { echo "start-services: libvirtd did not come up" >&2; exit 1; }
 fi
 
-if [ ! -S /run/munge/munge.socket.2 ]; then
+# Probe munged by round-tripping a credential: a socket file can outlive its daemon (a machine restored
+# from a snapshot keeps /run), and a stale socket refuses connections.
+if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
   echo "start-services: starting munged"
   mkdir -p /etc/munge /run/munge /var/lib/munge /var/log/munge
+  rm -f /run/munge/munge.socket.2 /run/munge/munge.socket.2.lock /run/munge/munged.pid
   [ -s /etc/munge/munge.key ] || { dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none; }
   chown -R munge:munge /etc/munge /run/munge /var/lib/munge /var/log/munge 2>/dev/null || true
   chmod 0400 /etc/munge/munge.key; chmod 0700 /etc/munge
@@ -23,4 +26,6 @@ if [ ! -S /run/munge/munge.socket.2 ]; then
   else
     munged --force
   fi
+  for _ in $(seq 1 50); do munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.2; done
+  munge -n | unmunge >/dev/null || { echo "start-services: munged did not come up" >&2; exit 1; }
 fi

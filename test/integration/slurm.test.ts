@@ -61,17 +61,28 @@ async function writeConfig(spec: ClusterSpec, plan: Plan): Promise<{ dir: string
   return { dir, env: { ...process.env, SLURM_CONF: path.join(dir, "slurm.conf") } };
 }
 
-function start(command: string, args: string[], env: NodeJS.ProcessEnv): void {
-  daemons.push(spawn(command, args, { env, stdio: "ignore" }));
+/** Starts a daemon in the foreground; its stdout and stderr go to `<dir>/<command>.out` for failure reports. */
+function start(command: string, args: string[], env: NodeJS.ProcessEnv, dir: string): void {
+  const out = fs.openSync(path.join(dir, `${command}.out`), "w");
+  daemons.push(spawn(command, args, { env, stdio: ["ignore", out, out] }));
+  fs.closeSync(out);
 }
 
-async function waitFor(check: () => boolean, what: string, ms = 20_000): Promise<void> {
+function tail(file: string, lines = 20): string {
+  if (!fs.existsSync(file)) return `(no ${path.basename(file)})`;
+  return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+/** Polls `check`; on timeout the error carries the daemons' own logs and munge's state, which say why. */
+async function waitFor(check: () => boolean, what: string, dir: string, ms = 20_000): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (check()) return;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`timed out waiting for ${what}`);
+  const munge = spawnSync("sh", ["-c", "munge -n | unmunge"], { encoding: "utf8" });
+  const logs = ["slurmctld.out", "slurmctld.log", "slurmd.out", "slurmd.log"].map((f) => `--- ${f}\n${tail(path.join(dir, f))}`);
+  throw new Error([`timed out waiting for ${what}`, `--- munge -n | unmunge: exit ${munge.status} ${munge.stderr.trim()}`, ...logs].join("\n"));
 }
 
 function scontrolNodes(env: NodeJS.ProcessEnv): Map<string, Record<string, string>> {
@@ -86,8 +97,8 @@ describe("Slurm configuration with real daemons", () => {
   it("slurmctld loads prod's slurm.conf and gres.conf: every node has its planned CPUs, memory and Gres", async () => {
     const { spec, plan } = load(fs.readFileSync(path.join(ROOT, "config/prod.yaml"), "utf8"));
     const { dir, env } = await writeConfig(spec, plan);
-    start("slurmctld", ["-D", "-c", "-f", path.join(dir, "slurm.conf")], env);
-    await waitFor(() => spawnSync("scontrol", ["ping"], { env, encoding: "utf8" }).stdout.includes("UP"), "slurmctld");
+    start("slurmctld", ["-D", "-c", "-f", path.join(dir, "slurm.conf")], env, dir);
+    await waitFor(() => spawnSync("scontrol", ["ping"], { env, encoding: "utf8" }).stdout.includes("UP"), "slurmctld", dir);
     const nodes = scontrolNodes(env);
     const planned = computeNodes(plan);
     expect(planned).toHaveLength(4);
@@ -108,8 +119,8 @@ describe("Slurm configuration with real daemons", () => {
     const { spec, plan } = load(text);
     const { dir, env } = await writeConfig(spec, plan);
     expect(fs.readFileSync(path.join(dir, "gres.conf"), "utf8")).toContain("NodeName=hs-dev-slurm-node-01 AutoDetect=nvml");
-    start("slurmctld", ["-D", "-c", "-f", path.join(dir, "slurm.conf")], env);
-    await waitFor(() => spawnSync("scontrol", ["ping"], { env, encoding: "utf8" }).stdout.includes("UP"), "slurmctld");
+    start("slurmctld", ["-D", "-c", "-f", path.join(dir, "slurm.conf")], env, dir);
+    await waitFor(() => spawnSync("scontrol", ["ping"], { env, encoding: "utf8" }).stdout.includes("UP"), "slurmctld", dir);
     expect(scontrolNodes(env).get("hs-dev-slurm-node-01")!.Gres).toBe("gpu:a100_2g.20gb:1,gpu:a100_3g.40gb:1");
   });
 
@@ -118,10 +129,10 @@ describe("Slurm configuration with real daemons", () => {
     const { spec, plan } = load(text);
     const { dir, env } = await writeConfig(spec, plan);
     const node = computeNodes(plan)[0].name;
-    start("slurmctld", ["-D", "-c", "-f", path.join(dir, "slurm.conf")], env);
-    await waitFor(() => spawnSync("scontrol", ["ping"], { env, encoding: "utf8" }).stdout.includes("UP"), "slurmctld");
-    start("slurmd", ["-D", "-N", node, "-f", path.join(dir, "slurm.conf")], env);
-    await waitFor(() => /idle/.test(spawnSync("sinfo", ["-h", "-n", node, "-o", "%t"], { env, encoding: "utf8" }).stdout), `${node} idle`);
+    start("slurmctld", ["-D", "-c", "-f", path.join(dir, "slurm.conf")], env, dir);
+    await waitFor(() => spawnSync("scontrol", ["ping"], { env, encoding: "utf8" }).stdout.includes("UP"), "slurmctld", dir);
+    start("slurmd", ["-D", "-N", node, "-f", path.join(dir, "slurm.conf")], env, dir);
+    await waitFor(() => /idle/.test(spawnSync("sinfo", ["-h", "-n", node, "-o", "%t"], { env, encoding: "utf8" }).stdout), `${node} idle`, dir);
     const srun = spawnSync("srun", ["-N1", "-t", "1", "hostname"], { env, encoding: "utf8", timeout: 60_000 });
     expect(srun.status, srun.stderr).toBe(0);
     expect(srun.stdout.trim()).toBe(spawnSync("hostname", { encoding: "utf8" }).stdout.trim());

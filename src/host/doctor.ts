@@ -98,18 +98,21 @@ function specChecks(host: HostInventory, spec: ClusterSpec): Check[] {
   const vms = specTotals(spec);
   const reserved = spec.host.reserved;
   if (host.memory.totalMiB !== null) {
-    const available = host.memory.totalMiB / 1024 - reserved.memory_gb;
+    const hostGb = Math.floor(host.memory.totalMiB / 1024);
+    const available = Math.max(0, Math.floor(host.memory.totalMiB / 1024 - reserved.memory_gb));
+    const budget = `host ${hostGb} GiB less ${reserved.memory_gb} reserved for the host`;
     checks.push(vms.memoryGb <= available
-      ? pass("capacity-memory", `VMs need ${vms.memoryGb} GiB of ${Math.floor(available)} GiB available (host ${Math.floor(host.memory.totalMiB / 1024)} GiB less ${reserved.memory_gb} reserved)`)
-      : fail("capacity-memory", `VMs need ${vms.memoryGb} GiB but only ${Math.floor(available)} GiB are available`, "lower memory_gb or node counts in cluster.yaml"));
+      ? pass("capacity-memory", `VMs need ${vms.memoryGb} GiB of ${available} GiB available (${budget})`)
+      : fail("capacity-memory", `VMs need ${vms.memoryGb} GiB but only ${available} GiB are available (${budget})`, "lower memory_gb or node counts in cluster.yaml, or host.reserved.memory_gb"));
   }
   if (host.cpu.threads !== null) {
-    const available = host.cpu.threads - reserved.cpu_cores;
+    const available = Math.max(0, host.cpu.threads - reserved.cpu_cores);
+    const budget = `host ${host.cpu.threads} threads less ${reserved.cpu_cores} reserved for the host`;
     checks.push(vms.vcpus <= available
-      ? pass("capacity-cpu", `VMs need ${vms.vcpus} vCPUs of ${available} host threads available`)
+      ? pass("capacity-cpu", `VMs need ${vms.vcpus} vCPUs of ${available} host threads available (${budget})`)
       : vms.vcpus <= available * 4
-        ? warn("capacity-cpu", `VMs need ${vms.vcpus} vCPUs on ${available} available host threads (overcommitted)`, "lower cpu_cores if jobs are CPU-bound")
-        : fail("capacity-cpu", `VMs need ${vms.vcpus} vCPUs, over 4x the ${available} available host threads`, "lower cpu_cores or node counts"));
+        ? warn("capacity-cpu", `VMs need ${vms.vcpus} vCPUs on ${available} available host threads, overcommitted (${budget})`, "lower cpu_cores if jobs are CPU-bound")
+        : fail("capacity-cpu", `VMs need ${vms.vcpus} vCPUs, over 4x the ${available} available host threads (${budget})`, "lower cpu_cores or node counts in cluster.yaml, or host.reserved.cpu_cores"));
   }
   if (host.disk && host.disk.freeGiB !== null) {
     // Overlays are thin: budget a quarter of the declared disk sizes plus the base image.

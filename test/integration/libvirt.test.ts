@@ -54,6 +54,9 @@ describe("libvirt providers against a real libvirtd", () => {
       created.push({ provider: volumes, id: disk.id, outs: disk.outs });
       const seed = await seeds.create!({ uri: URI, pool: lab.poolName, name: seedVolumeName(vm), files: seedFiles(lab.spec, lab.plan, vm) });
       expect(JSON.stringify(seed.outs)).not.toContain("#cloud-config"); // content stays out of state
+      // The seed carries the munge key or the join token: only its owner (libvirt/qemu) may read it.
+      expect((fs.statSync(seed.outs.path as string).mode & 0o077).toString(8), `${seed.outs.path} mode`).toBe("0");
+      expect((fs.statSync(disk.outs.path as string).mode & 0o077).toString(8), `${disk.outs.path} mode`).toBe("0");
       created.push({ provider: seeds, id: seed.id, outs: seed.outs });
       const { xml, facts } = renderDomain(lab.plan, vm, { pool: lab.poolName });
       const domain = await domains.create!({ uri: URI, name: vm.name, xml, facts, start: false });

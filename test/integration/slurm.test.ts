@@ -5,7 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildPlan } from "../../src/plan";
 import type { Plan } from "../../src/plan/types";
 import { computeNodes, nodeGres, nodeRealMemory, renderCgroupConf, renderGresConf, renderSlurmConf } from "../../src/render/slurm";
@@ -94,6 +94,12 @@ function scontrolNodes(env: NodeJS.ProcessEnv): Map<string, Record<string, strin
 }
 
 describe("Slurm configuration with real daemons", () => {
+  beforeAll(() => {
+    // Every Slurm RPC is munge-signed: without munged, slurmctld runs but answers nothing.
+    const munge = spawnSync("sh", ["-c", "munge -n | unmunge"], { encoding: "utf8" });
+    expect(munge.status, `munged must be running (scripts/start-services.sh starts it): ${munge.stderr.trim()}`).toBe(0);
+  });
+
   it("slurmctld loads prod's slurm.conf and gres.conf: every node has its planned CPUs, memory and Gres", async () => {
     const { spec, plan } = load(fs.readFileSync(path.join(ROOT, "config/prod.yaml"), "utf8"));
     const { dir, env } = await writeConfig(spec, plan);

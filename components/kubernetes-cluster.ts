@@ -10,7 +10,6 @@ import * as tls from "@pulumi/tls";
 import type { Plan, PlannedVm } from "../src/plan/types";
 import { gpuDriverLayer } from "../src/render/cloud-init/gpu-driver";
 import { kubernetesLayer } from "../src/render/cloud-init/kubernetes";
-import { seedFiles } from "../src/render/cloud-init/nocloud";
 import { apiServerEndpoint, deviceResources, discoveryHash, migStrategy, renderKubeconfig } from "../src/render/kubernetes";
 import type { ClusterSpec } from "../src/spec/types";
 import { KubernetesAddons } from "./kubernetes-addons";
@@ -19,8 +18,7 @@ import { VirtualMachine, type VirtualMachineArgs } from "./virtual-machine";
 export interface KubernetesClusterArgs {
   readonly spec: ClusterSpec;
   readonly plan: Plan;
-  readonly vmArgs: (vm: PlannedVm) => Omit<VirtualMachineArgs, "seed">;
-  readonly extraKeys: readonly string[];
+  readonly vmArgs: (vm: PlannedVm) => Omit<VirtualMachineArgs, "layers">;
   /** Install add-ons through the cluster's API (false: VMs only, e.g. when VMs are not started). @default true */
   readonly addons?: boolean;
 }
@@ -35,6 +33,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
   readonly migStrategy: string;
   readonly gpuResources: Record<string, Record<string, number>>;
   readonly addons: KubernetesAddons | undefined;
+  readonly vms: VirtualMachine[];
 
   constructor(name: string, args: KubernetesClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("hyperscaler:index:KubernetesCluster", name, {}, opts);
@@ -63,9 +62,9 @@ export class KubernetesCluster extends pulumi.ComponentResource {
     this.caCertHash = ca.certPem.apply(discoveryHash);
 
     const secrets = pulumi.all([token, ca.certPem, pulumi.secret(caKey.privateKeyPem), this.caCertHash]).apply(([t, caCertPem, caKeyPem, caCertHash]) => ({ token: t, caCertPem, caKeyPem, caCertHash }));
-    const vms = plan.vms.filter((vm) => vm.cluster === "cloud").map((vm) => new VirtualMachine(vm.name, {
+    const vms = this.vms = plan.vms.filter((vm) => vm.cluster === "cloud").map((vm) => new VirtualMachine(vm.name, {
       ...args.vmArgs(vm),
-      seed: secrets.apply((s) => seedFiles(spec, plan, vm, [gpuDriverLayer(spec, plan, vm), kubernetesLayer(spec, plan, vm, s)], args.extraKeys)),
+      layers: secrets.apply((s) => [gpuDriverLayer(spec, plan, vm), kubernetesLayer(spec, plan, vm, s)]),
     }, child));
     const cp = vms.find((_, i) => plan.vms.filter((v) => v.cluster === "cloud")[i].role === "k8s-control-plane")!;
 

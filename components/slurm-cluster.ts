@@ -5,7 +5,6 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { Plan, PlannedVm } from "../src/plan/types";
 import { gpuDriverLayer } from "../src/render/cloud-init/gpu-driver";
-import { seedFiles } from "../src/render/cloud-init/nocloud";
 import { slurmLayer } from "../src/render/cloud-init/slurm";
 import { computeNodes, controllerOf } from "../src/render/slurm";
 import type { ClusterSpec } from "../src/spec/types";
@@ -14,9 +13,8 @@ import { VirtualMachine, type VirtualMachineArgs } from "./virtual-machine";
 export interface SlurmClusterArgs {
   readonly spec: ClusterSpec;
   readonly plan: Plan;
-  /** Everything a VM needs except its seed (shared with the other cluster). */
-  readonly vmArgs: (vm: PlannedVm) => Omit<VirtualMachineArgs, "seed">;
-  readonly extraKeys: readonly string[];
+  /** Everything a VM needs except its role's cloud-init layers (shared with the other cluster). */
+  readonly vmArgs: (vm: PlannedVm) => Omit<VirtualMachineArgs, "layers">;
 }
 
 export class SlurmCluster extends pulumi.ComponentResource {
@@ -33,7 +31,7 @@ export class SlurmCluster extends pulumi.ComponentResource {
     const keyBase64 = pulumi.secret(mungeKey.base64);
     this.vms = plan.vms.filter((vm) => vm.cluster === "hpc").map((vm) => new VirtualMachine(vm.name, {
       ...args.vmArgs(vm),
-      seed: keyBase64.apply((key) => seedFiles(spec, plan, vm, [gpuDriverLayer(spec, plan, vm), slurmLayer(spec, plan, vm, key)], args.extraKeys)),
+      layers: keyBase64.apply((key) => [gpuDriverLayer(spec, plan, vm), slurmLayer(spec, plan, vm, key)]),
     }, { parent: this }));
     const controller = controllerOf(plan);
     this.controllerAddress = controller.ip;

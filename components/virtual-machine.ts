@@ -1,21 +1,27 @@
-// VirtualMachine: a qcow2 overlay on the base image, a NoCloud seed ISO, and the domain. GPU VMs wait
-// for their GPU devices; the domain XML takes SR-IOV VF addresses once those exist.
+// VirtualMachine: an SSH host key, a qcow2 overlay on the base image, a NoCloud seed ISO, and the
+// domain. GPU VMs wait for their GPU devices; the domain XML takes SR-IOV VF addresses once those exist.
 import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
 import type { Plan, PlannedVm } from "../src/plan/types";
 import { LibvirtDomain, LibvirtVolume, SeedIso } from "../src/providers/resources";
-import type { SeedFiles } from "../src/render/cloud-init/nocloud";
+import { seedFiles, type CloudConfig } from "../src/render/cloud-init/nocloud";
+import { knownHostsLine, sshHostKeyLayer } from "../src/render/cloud-init/ssh-host-key";
 import { renderDomain } from "../src/render/libvirt/domain";
 import { diskVolumeName, seedVolumeName } from "../src/render/libvirt/names";
 import { renderOverlayVolumeXml } from "../src/render/libvirt/storage";
+import type { ClusterSpec } from "../src/spec/types";
 
 export interface VirtualMachineArgs {
+  readonly spec: ClusterSpec;
   readonly plan: Plan;
   readonly vm: PlannedVm;
   readonly uri: string;
   readonly pool: string;
   readonly basePath: pulumi.Input<string>;
-  /** NoCloud files; an Output when they embed secrets. */
-  readonly seed: pulumi.Input<SeedFiles>;
+  /** The role's cloud-init layers (Slurm, Kubernetes, GPU driver); an Output when they embed secrets. */
+  readonly layers: pulumi.Input<CloudConfig[]>;
+  /** SSH keys added to the admin user besides the spec's. */
+  readonly extraKeys: readonly string[];
   readonly network: pulumi.Resource;
   readonly gpuDevices: readonly pulumi.Resource[];
   readonly vfAddresses: pulumi.Input<Record<string, string>>;
@@ -26,10 +32,16 @@ export interface VirtualMachineArgs {
 export class VirtualMachine extends pulumi.ComponentResource {
   readonly domain: LibvirtDomain;
   readonly ip: string;
+  /** This VM's line for `known_hosts` (its pinned host key under its name, FQDN and address). */
+  readonly knownHosts: pulumi.Output<string>;
 
   constructor(name: string, args: VirtualMachineArgs, opts?: pulumi.ComponentResourceOptions) {
     super("hyperscaler:index:VirtualMachine", name, {}, opts);
     const { vm, plan } = args;
+    const hostKey = new tls.PrivateKey(`${name}-host-key`, { algorithm: "ED25519" }, { parent: this });
+    const hostKeyLayer = pulumi.all([pulumi.secret(hostKey.privateKeyOpenssh), hostKey.publicKeyOpenssh])
+      .apply(([privateKey, publicKey]) => sshHostKeyLayer({ privateKey, publicKey }));
+    this.knownHosts = hostKey.publicKeyOpenssh.apply((publicKey) => knownHostsLine(plan, vm, publicKey));
     const disk = new LibvirtVolume(`${name}-disk`, {
       uri: args.uri,
       pool: args.pool,
@@ -42,7 +54,7 @@ export class VirtualMachine extends pulumi.ComponentResource {
       uri: args.uri,
       pool: args.pool,
       name: seedVolumeName(vm),
-      files: pulumi.output(args.seed).apply((files) => ({ ...files })),
+      files: pulumi.all([args.layers, hostKeyLayer]).apply(([layers, keyLayer]) => ({ ...seedFiles(args.spec, plan, vm, [...layers, keyLayer], args.extraKeys) })),
     }, { parent: this });
     const rendered = pulumi.output(args.vfAddresses).apply((vfAddresses) => renderDomain(plan, vm, { pool: args.pool, vfAddresses }));
     this.domain = new LibvirtDomain(`${name}-domain`, {
@@ -53,6 +65,6 @@ export class VirtualMachine extends pulumi.ComponentResource {
       start: args.start ?? true,
     }, { parent: this, dependsOn: [disk, seed, args.network, ...args.gpuDevices] });
     this.ip = vm.ip;
-    this.registerOutputs({ ip: vm.ip, name: vm.name });
+    this.registerOutputs({ ip: vm.ip, name: vm.name, knownHosts: this.knownHosts });
   }
 }

@@ -82,7 +82,27 @@ export function main(argv: readonly string[]): number {
   }
   if (run("pulumi", ["stack", "select", "--create", invocation.stack, "--non-interactive"], env) !== 0) return 1;
   const args = invocation.action === "preview" ? ["preview", "--diff"] : invocation.action === "up" ? ["up", "--diff"] : ["destroy"];
-  return run("pulumi", [...args, "--stack", invocation.stack, ...invocation.extra], env);
+  const status = run("pulumi", [...args, "--stack", invocation.stack, ...invocation.extra], env);
+  if (status === 0 && invocation.action === "up") writeKnownHosts(invocation.stack, env);
+  return status;
+}
+
+/** Where `up` leaves the stack's pinned SSH host keys (public: readable by all, as ~/.ssh/known_hosts is). */
+export function knownHostsPath(stack: string, stateDir = STATE_DIR): string {
+  return path.join(stateDir, `${stack}.known_hosts`);
+}
+
+/** After `up`: the VMs' pinned host keys into a known_hosts file, so ssh and `hyperscaler verify` check them strictly. */
+function writeKnownHosts(stack: string, env: Record<string, string>): void {
+  const output = spawnSync("pulumi", ["stack", "output", "knownHosts", "--stack", stack], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env } });
+  if (output.status !== 0 || !output.stdout.trim()) {
+    console.error(`pulumi: could not read the stack output knownHosts (${(output.stderr || "empty").trim()}); ssh will ask about new host keys`);
+    return;
+  }
+  const file = knownHostsPath(stack);
+  fs.writeFileSync(file, output.stdout.trimEnd() + "\n", { mode: 0o644 });
+  const relative = path.relative(process.cwd(), file);
+  console.error(`pulumi: VM host keys pinned in ${relative}\n  ssh -o UserKnownHostsFile=${relative} USER@VM-IP\n  npx hyperscaler verify CLUSTER.yaml --known-hosts ${relative}`);
 }
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));

@@ -47,6 +47,21 @@ const pki = {
     const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     return { privateKeyPem: privateKey.export({ type: "pkcs1", format: "pem" }) as string, publicKeyPem: publicKey.export({ type: "spki", format: "pem" }) as string };
   },
+  /** An ed25519 key as the tls provider gives it (OpenSSH private and public forms), made by ssh-keygen. */
+  ed25519(): { privateKeyOpenssh: string; publicKeyOpenssh: string; privateKeyPem: string; publicKeyPem: string } {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const fs = require("node:fs") as typeof import("node:fs");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const path = require("node:path") as typeof import("node:path");
+    const dir = fs.mkdtempSync(path.join(require("node:os").tmpdir(), "hs-ssh-"));
+    const result = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", path.join(dir, "key")], { encoding: "utf8" });
+    if (result.status !== 0) throw new Error(`ssh-keygen: ${result.stderr}`);
+    const key = { privateKeyOpenssh: fs.readFileSync(path.join(dir, "key"), "utf8"), publicKeyOpenssh: fs.readFileSync(path.join(dir, "key.pub"), "utf8") };
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { ...key, privateKeyPem: "", publicKeyPem: "" };
+  },
   openssl(args: string[], files: Record<string, string>): string {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
@@ -90,7 +105,7 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
     case "pulumi-nodejs:dynamic/hyperscaler:LibvirtDomain":
       return { restartRequired: false };
     case "tls:index/privateKey:PrivateKey":
-      return pki.key();
+      return inputs.algorithm === "ED25519" ? pki.ed25519() : pki.key();
     case "tls:index/selfSignedCert:SelfSignedCert":
       return { certPem: pki.openssl(["req", "-x509", "-new", "-key", "key.pem", "-subj", pki.subject(inputs.subject), "-days", "3650"], { "key.pem": plain(inputs.privateKeyPem) }) };
     case "tls:index/certRequest:CertRequest":

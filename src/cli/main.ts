@@ -73,6 +73,7 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .option("--host <path>", "host snapshot directory or inventory JSON used for the plan")
     .option("--user <name>", "SSH user (default: the spec's security.admin_user)")
     .option("--identity <file>", "SSH private key")
+    .option("--known-hosts <file>", "the stack's pinned host keys (pulumi stack output knownHosts > FILE): checked strictly")
     .action(async (file: string, options) => setCode(await (await import("./verify")).runVerifyCommand(file, options, io)));
 
   return program;

@@ -1,5 +1,6 @@
-// `hyperscaler verify FILE [--json] [--host ...] [--user NAME] [--identity FILE]`: acceptance checks after
+// `hyperscaler verify FILE [--json] [--host ...] [--user NAME] [--identity FILE] [--known-hosts FILE]`: acceptance checks after
 // `pulumi up`, one row per check with its time; exit 1 when any check fails.
+import * as fs from "node:fs";
 import { runVerify, type VerifyResult } from "../verify/checks";
 import { sshRemote, type Remote } from "../verify/remote";
 import { specAndPlan } from "./plan";
@@ -11,6 +12,7 @@ export interface VerifyOptions {
   readonly host?: string;
   readonly user?: string;
   readonly identity?: string;
+  readonly knownHosts?: string;
 }
 
 export function verifyReport(results: readonly VerifyResult[], json: boolean): string {
@@ -24,7 +26,23 @@ export async function runVerifyCommand(file: string, options: VerifyOptions, io:
   const loaded = specAndPlan(file, { host: options.host }, io);
   if (!loaded) return EXIT.failed;
   const { spec, plan } = loaded;
-  const results = await runVerify({ spec, plan, remote: remote ?? sshRemote({ user: options.user ?? spec.security.admin_user, identityFile: options.identity }) });
+  for (const [flag, path] of [["--identity", options.identity], ["--known-hosts", options.knownHosts]] as const) {
+    if (path && !isReadableFile(path)) {
+      io.err(`hyperscaler verify: ${flag} ${path}: no such readable file${flag === "--known-hosts" ? " (write it with: pulumi stack output knownHosts > FILE)" : ""}`);
+      return EXIT.usage;
+    }
+  }
+  const ssh = { user: options.user ?? spec.security.admin_user, identityFile: options.identity, knownHostsFile: options.knownHosts };
+  const results = await runVerify({ spec, plan, remote: remote ?? sshRemote(ssh) });
   io.out(verifyReport(results, Boolean(options.json)));
   return results.some((r) => r.status === "FAIL") ? EXIT.failed : EXIT.ok;
+}
+
+function isReadableFile(path: string): boolean {
+  try {
+    fs.accessSync(path, fs.constants.R_OK);
+    return fs.statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }

@@ -69,6 +69,8 @@ export interface StackOutputs {
   readonly services: Record<string, ServiceEndpoint>;
   readonly kubernetes: { apiServer: string; caCertHash: pulumi.Output<string>; kubeconfig: pulumi.Output<string>; migStrategy: string; gpuResources: Record<string, Record<string, number>> } | null;
   readonly vms: Record<string, { ip: string; ssh: string; cluster: string; role: string; gpus: string[] }>;
+  /** Every VM's pinned SSH host key, as `known_hosts` lines (public; not a secret). */
+  readonly knownHosts: pulumi.Output<string>;
   readonly mdevMap: ReturnType<typeof mdevMap>;
   readonly plan: { stack: string; gpus: { id: string; attach: string; migEnabled: boolean; resetRequired: boolean; instances: string[] }[]; vmCount: number; warnings: string[] };
   readonly planJson: string;
@@ -89,7 +91,8 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
   const networks = new Map(plan.networks.map((network) => [network.name, new ClusterNetwork(`net-${network.name.replace(/_/g, "-")}`, { plan, network, uri, start: settings.start })]));
   const gpuHost = new GpuHost("gpu-host", { plan, force: spec.global.gpu_allocation.force_recarve });
   const extraKeys = settings.sshPublicKey ? [settings.sshPublicKey] : [];
-  const vmArgs = (vm: PlannedVm): Omit<VirtualMachineArgs, "seed"> => ({
+  const vmArgs = (vm: PlannedVm): Omit<VirtualMachineArgs, "layers"> => ({
+    spec,
     plan,
     vm,
     uri,
@@ -99,17 +102,20 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
     gpuDevices: gpuHost.devicesByVm.get(vm.name) ?? [],
     vfAddresses: gpuHost.vfAddresses,
     start: settings.start,
+    extraKeys,
   });
-  const slurm = spec.clusters.hpc ? new SlurmCluster("slurm", { spec, plan, vmArgs, extraKeys }, { dependsOn: [image] }) : undefined;
+  const slurm = spec.clusters.hpc ? new SlurmCluster("slurm", { spec, plan, vmArgs }, { dependsOn: [image] }) : undefined;
   // Add-ons need a running API server: only when the VMs are started.
-  const kubernetes = spec.clusters.cloud ? new KubernetesCluster("k8s", { spec, plan, vmArgs, extraKeys, addons: settings.start }, { dependsOn: [image] }) : undefined;
+  const kubernetes = spec.clusters.cloud ? new KubernetesCluster("k8s", { spec, plan, vmArgs, addons: settings.start }, { dependsOn: [image] }) : undefined;
   const mlops = kubernetes?.addons ? new MlopsServices("mlops", { spec, plan, storageClass: kubernetes.addons.storageClass }, { provider: kubernetes.provider, dependsOn: [kubernetes.addons] }) : undefined;
 
+  const vmsBuilt = [...(slurm?.vms ?? []), ...(kubernetes?.vms ?? [])];
   return {
     slurm: slurm ? { controllerAddress: slurm.controllerAddress, sinfo: slurm.sinfoCommand, nodes: slurm.nodes } : null,
     services: mlops?.endpoints ?? {},
     kubernetes: kubernetes ? { apiServer: kubernetes.apiServer, caCertHash: kubernetes.caCertHash, kubeconfig: kubernetes.kubeconfig, migStrategy: kubernetes.migStrategy, gpuResources: kubernetes.gpuResources } : null,
     vms: Object.fromEntries(plan.vms.map((vm) => [vm.name, { ip: vm.ip, ssh: `ssh ${spec.security.admin_user}@${vm.ip}`, cluster: vm.cluster, role: vm.role, gpus: vm.gpus.map((g) => `${g.gpu}:${g.profile ?? g.vgpuType ?? g.kind}`) }])),
+    knownHosts: pulumi.all(vmsBuilt.map((vm) => vm.knownHosts)).apply((lines) => lines.join("\n") + "\n"),
     mdevMap: mdevMap(plan),
     plan: {
       stack: plan.stack,

@@ -5,6 +5,7 @@ import type { ClusterSpec } from "../spec/types";
 import { gpuDriverLayer } from "./cloud-init/gpu-driver";
 import { KUBERNETES_PLACEHOLDERS, kubernetesLayer } from "./cloud-init/kubernetes";
 import { MUNGE_KEY_PLACEHOLDER, slurmLayer } from "./cloud-init/slurm";
+import { SSH_HOST_KEY_PLACEHOLDER, sshHostKeyLayer } from "./cloud-init/ssh-host-key";
 import type { CloudInitLayers } from "./files";
 
 export function cloudInitLayers(spec: ClusterSpec, plan: Plan): CloudInitLayers {
@@ -14,6 +15,7 @@ export function cloudInitLayers(spec: ClusterSpec, plan: Plan): CloudInitLayers 
     const layers = [gpuDriverLayer(spec, plan, vm)];
     if (vm.cluster === "hpc") layers.push(slurmLayer(spec, plan, vm, MUNGE_KEY_PLACEHOLDER));
     if (vm.cluster === "cloud") layers.push(kubernetesLayer(spec, plan, vm, KUBERNETES_PLACEHOLDERS));
+    layers.push(sshHostKeyLayer(SSH_HOST_KEY_PLACEHOLDER));
     return layers;
   };
 }

@@ -14,12 +14,32 @@ export interface Remote {
 export interface SshOptions {
   readonly user: string;
   readonly identityFile?: string;
+  /**
+   * The stack's `known_hosts` (`pulumi stack output knownHosts`): host keys are then checked strictly.
+   * Without it, the user's own known_hosts is used and new hosts are accepted on first contact.
+   */
+  readonly knownHostsFile?: string;
+  /** @default 22 */
+  readonly port?: number;
+}
+
+/** The ssh(1) arguments for one command on one host. */
+export function sshArgs(options: SshOptions, host: string, command: string): string[] {
+  const hostKeys = options.knownHostsFile
+    ? ["-o", `UserKnownHostsFile=${options.knownHostsFile}`, "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null"]
+    : ["-o", "StrictHostKeyChecking=accept-new"];
+  return [
+    "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", ...hostKeys,
+    ...(options.port ? ["-p", String(options.port)] : []),
+    ...(options.identityFile ? ["-o", "IdentitiesOnly=yes", "-i", options.identityFile] : []),
+    `${options.user}@${host}`, "--", command,
+  ];
 }
 
 export function sshRemote(options: SshOptions): Remote {
   return {
     run(host, command, timeoutMs = 120_000) {
-      const args = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=accept-new", ...(options.identityFile ? ["-i", options.identityFile] : []), `${options.user}@${host}`, command];
+      const args = sshArgs(options, host, command);
       return new Promise((resolve) => {
         const child = spawn("ssh", args, { stdio: ["ignore", "pipe", "pipe"] });
         let stdout = "";

@@ -4,6 +4,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import * as fs from "node:fs";
+import { spawnSync } from "node:child_process";
+import { parse as parseYaml } from "yaml";
 import { beforeEach, describe, expect, it } from "vitest";
 import { buildPlan } from "../../src/plan";
 import { buildStack, StackInputError, type StackSettings } from "../../src/program/stack";
@@ -20,6 +22,10 @@ async function run(file: string, extra: Partial<StackSettings> = {}) {
   const outputs = await buildStack(settings(file, extra));
   await settled();
   return { outputs, resources: [...recorded] };
+}
+
+function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((value) => { resolve(value); return value; }));
 }
 
 // How Pulumi marks a secret value on the wire: { [SIGNATURE_KEY]: SECRET_SIGNATURE, value }.
@@ -125,6 +131,32 @@ describe("stack program under mocks", () => {
       const userData = (files.value as Record<string, string>)["user-data"];
       expect(userData).toMatch(/path: \/etc\/munge\/munge\.key\n\s+encoding: b64\n\s+content: [A-Za-z0-9+/=]{1300,}/);
     }
+  });
+
+  it("every VM's SSH host key is pinned: the seed has the private key only inside the secret, knownHosts the matching public key", async () => {
+    const { resources, outputs } = await run("config/dev.yaml");
+    const knownHosts = new Map((await promiseOf(outputs.knownHosts)).trim().split("\n").map((line) => [line.split(",")[0], line]));
+    const seeds = resources.filter((r) => r.type.endsWith(":SeedIso"));
+    expect(seeds).toHaveLength(4);
+    expect([...knownHosts.keys()].sort()).toEqual(Object.keys(outputs.vms).sort());
+    const dir = tempDir();
+    for (const seed of seeds) {
+      const vm = (seed.inputs.name as string).replace(/-seed\.iso$/, "");
+      const files = seed.inputs.files as Record<string, unknown>;
+      expect(files[SECRET_MARK]).toBe(SECRET_SIGNATURE);
+      const userData = parseYaml((files.value as Record<string, string>)["user-data"]) as { ssh_keys: Record<string, string>; ssh_deletekeys: boolean };
+      expect(userData.ssh_deletekeys).toBe(true);
+      // ssh-keygen derives the public key from the private one the VM gets: it must be the one known_hosts pins.
+      const keyFile = path.join(dir, vm);
+      fs.writeFileSync(keyFile, userData.ssh_keys.ed25519_private, { mode: 0o600 });
+      const derived = spawnSync("ssh-keygen", ["-y", "-f", keyFile], { encoding: "utf8" });
+      expect(derived.status, derived.stderr).toBe(0);
+      const [type, base64] = derived.stdout.trim().split(/\s+/);
+      expect(knownHosts.get(vm)).toBe(`${vm},${vm}.${vm.includes("slurm") ? "hpc" : "cloud"}-network.hs-dev.internal,${outputs.vms[vm].ip} ${type} ${base64}`);
+      expect(userData.ssh_keys.ed25519_public.split(/\s+/).slice(0, 2)).toEqual([type, base64]);
+    }
+    const host = resources.filter((r) => r.type === "tls:index/privateKey:PrivateKey" && r.name.endsWith("-host-key"));
+    expect(host.map((r) => r.inputs.algorithm)).toEqual(["ED25519", "ED25519", "ED25519", "ED25519"]);
   });
 
   it("resources carry their serialized providers (the engine would reject unserializable ones)", async () => {

@@ -43,13 +43,15 @@ describe("pulumi wrapper", () => {
 });
 
 describe("pulumi wrapper with a stand-in CLI on PATH (the real one cannot be installed here)", () => {
+  const KNOWN = "hs-dev-slurm-ctl,hs-dev-slurm-ctl.hpc-network.hs-dev.internal,192.168.110.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHZK9kdxpRi3GSti8MjwW5PYHNCI3B0jnviEzgeIBx5M";
   /** A `pulumi` that records its arguments and the backend environment it was given. */
   function standIn(): { bin: string; log: string; state: string } {
     const dir = tempDir("hs-fake-pulumi-");
     const log = path.join(dir, "calls.log");
     const bin = path.join(dir, "bin");
     fs.mkdirSync(bin);
-    fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\necho "$* | backend=$PULUMI_BACKEND_URL | passfile=$PULUMI_CONFIG_PASSPHRASE_FILE" >> ${log}\nexit 0\n`, { mode: 0o755 });
+    // `stack output knownHosts` answers as the real CLI would for a stack with one VM.
+    fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\necho "$* | backend=$PULUMI_BACKEND_URL | passfile=$PULUMI_CONFIG_PASSPHRASE_FILE" >> ${log}\ncase "$*" in "stack output knownHosts"*) echo "${KNOWN}";; esac\nexit 0\n`, { mode: 0o755 });
     return { bin, log, state: path.join(dir, "state") };
   }
   const run = (args: string[], fake: { bin: string; state: string }) => {
@@ -81,6 +83,17 @@ describe("pulumi wrapper with a stand-in CLI on PATH (the real one cannot be ins
       `preview --diff --stack prod --refresh | ${backend} | ${passfile}`,
     ]);
     expect(fs.statSync(path.join(fake.state, "passphrase")).mode & 0o777).toBe(0o600);
+  });
+
+  it("after a successful up, writes the stack's pinned host keys to <state>/<stack>.known_hosts and says how to use it", () => {
+    const fake = standIn();
+    const result = run(["up", "--stack", "dev", "--skip-doctor", "--yes"], fake);
+    expect(result.status, result.stderr).toBe(0);
+    const calls = fs.readFileSync(fake.log, "utf8").trim().split("\n").filter((l) => !l.startsWith("version")).map((l) => l.split(" | ")[0]);
+    expect(calls).toEqual(["stack select --create dev --non-interactive", "up --diff --stack dev --yes", "stack output knownHosts --stack dev"]);
+    const file = path.join(fake.state, "dev.known_hosts");
+    expect(fs.readFileSync(file, "utf8")).toBe(`${KNOWN}\n`);
+    expect(result.stderr).toContain(`--known-hosts ${path.relative(ROOT, file)}`);
   });
 
   it("destroy skips doctor and runs pulumi destroy", () => {

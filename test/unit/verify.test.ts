@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { runVerifyCommand } from "../../src/cli/verify";
 import { buildPlan } from "../../src/plan";
 import { listedGpus, runVerify, type VerifyResult } from "../../src/verify/checks";
-import type { Remote, RemoteResult } from "../../src/verify/remote";
+import { sshArgs, type Remote, type RemoteResult } from "../../src/verify/remote";
 import { loadSpecFile } from "../../src/spec/load";
 import { captureIO, ROOT } from "../helpers";
 
@@ -87,6 +87,19 @@ describe("verify", () => {
     expect(failed.message).toMatch(message);
     expect(results.filter((r) => r.status === "FAIL")).toHaveLength(1);
     expect(await runVerifyCommand(path.join(ROOT, "config/prod.yaml"), {}, captureIO(), healthy(rules))).toBe(1);
+  });
+
+  it("a missing --known-hosts or --identity file is a usage error (exit 2) that says how to make it", async () => {
+    const io = captureIO();
+    expect(await runVerifyCommand(path.join(ROOT, "config/prod.yaml"), { knownHosts: "/nonexistent/prod.known_hosts" }, io, healthy())).toBe(2);
+    expect(io.stderr.join("\n")).toBe("hyperscaler verify: --known-hosts /nonexistent/prod.known_hosts: no such readable file (write it with: pulumi stack output knownHosts > FILE)");
+    expect(await runVerifyCommand(path.join(ROOT, "config/prod.yaml"), { identity: ROOT }, captureIO(), healthy())).toBe(2);
+  });
+
+  it("ssh arguments: strict checking against the stack's known_hosts when given, trust-on-first-use otherwise", () => {
+    const strict = sshArgs({ user: "ops", knownHostsFile: "/s/prod.known_hosts", identityFile: "/k/id" }, "192.168.100.10", "sinfo -h");
+    expect(strict).toEqual(["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "UserKnownHostsFile=/s/prod.known_hosts", "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes", "-i", "/k/id", "ops@192.168.100.10", "--", "sinfo -h"]);
+    expect(sshArgs({ user: "ops" }, "10.0.0.1", "true")).toEqual(["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=accept-new", "ops@10.0.0.1", "--", "true"]);
   });
 
   it("an unreachable control plane fails every Kubernetes and MLOps check, naming it", async () => {

@@ -47,20 +47,33 @@ const pki = {
     const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     return { privateKeyPem: privateKey.export({ type: "pkcs1", format: "pem" }) as string, publicKeyPem: publicKey.export({ type: "spki", format: "pem" }) as string };
   },
-  /** An ed25519 key as the tls provider gives it (OpenSSH private and public forms), made by ssh-keygen. */
+  /**
+   * An ed25519 key as the tls provider gives it, in OpenSSH's own formats, encoded here from node's
+   * crypto (spawning ssh-keygen per VM would dominate the program benchmark). Tests check these keys
+   * with the real ssh-keygen and sshd.
+   */
   ed25519(): { privateKeyOpenssh: string; publicKeyOpenssh: string; privateKeyPem: string; publicKeyPem: string } {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const fs = require("node:fs") as typeof import("node:fs");
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const path = require("node:path") as typeof import("node:path");
-    const dir = fs.mkdtempSync(path.join(require("node:os").tmpdir(), "hs-ssh-"));
-    const result = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", path.join(dir, "key")], { encoding: "utf8" });
-    if (result.status !== 0) throw new Error(`ssh-keygen: ${result.stderr}`);
-    const key = { privateKeyOpenssh: fs.readFileSync(path.join(dir, "key"), "utf8"), publicKeyOpenssh: fs.readFileSync(path.join(dir, "key.pub"), "utf8") };
-    fs.rmSync(dir, { recursive: true, force: true });
-    return { ...key, privateKeyPem: "", publicKeyPem: "" };
+    const crypto = require("node:crypto") as typeof import("node:crypto");
+    const { privateKey, publicKey } = crypto.generateKeyPairSync("ed25519");
+    const jwk = privateKey.export({ format: "jwk" });
+    const pub = Buffer.from(jwk.x!, "base64url");
+    const seed = Buffer.from(jwk.d!, "base64url");
+    const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
+    const str = (b: Buffer | string) => { const buf = Buffer.from(b); return Buffer.concat([u32(buf.length), buf]); };
+    const blob = Buffer.concat([str("ssh-ed25519"), str(pub)]);
+    const check = crypto.randomBytes(4);
+    let secret = Buffer.concat([check, check, blob, str(Buffer.concat([seed, pub])), str("")]);
+    const padding = (8 - (secret.length % 8)) % 8;
+    secret = Buffer.concat([secret, Buffer.from(Array.from({ length: padding }, (_, i) => i + 1))]);
+    const body = Buffer.concat([Buffer.from("openssh-key-v1\0"), str("none"), str("none"), str(""), u32(1), str(blob), str(secret)]);
+    const lines = body.toString("base64").match(/.{1,70}/g)!;
+    return {
+      privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`,
+      publicKeyOpenssh: `ssh-ed25519 ${blob.toString("base64")}\n`,
+      privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }) as string,
+      publicKeyPem: publicKey.export({ type: "spki", format: "pem" }) as string,
+    };
   },
   openssl(args: string[], files: Record<string, string>): string {
     // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -31,7 +31,10 @@ export interface VirtualMachineArgs {
 
 export class VirtualMachine extends pulumi.ComponentResource {
   readonly domain: LibvirtDomain;
+  /** True when a change (vCPUs, memory, cloud-init configuration) waits for the VM's next boot. */
+  readonly restartRequired: pulumi.Output<boolean>;
   readonly ip: string;
+  readonly vmName: string;
   /** This VM's line for `known_hosts` (its pinned host key under its name, FQDN and address). */
   readonly knownHosts: pulumi.Output<string>;
 
@@ -63,8 +66,11 @@ export class VirtualMachine extends pulumi.ComponentResource {
       xml: rendered.apply((r) => r.xml),
       facts: rendered.apply((r) => r.facts),
       start: args.start ?? true,
+      seedSha256: seed.contentSha256,
     }, { parent: this, dependsOn: [disk, seed, args.network, ...args.gpuDevices] });
     this.ip = vm.ip;
+    this.vmName = vm.name;
+    this.restartRequired = this.domain.restartRequired;
     this.registerOutputs({ ip: vm.ip, name: vm.name, knownHosts: this.knownHosts });
   }
 }

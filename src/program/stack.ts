@@ -68,7 +68,7 @@ export interface StackOutputs {
   readonly slurm: { controllerAddress: string; sinfo: string; nodes: string[] } | null;
   readonly services: Record<string, ServiceEndpoint>;
   readonly kubernetes: { apiServer: string; caCertHash: pulumi.Output<string>; kubeconfig: pulumi.Output<string>; migStrategy: string; gpuResources: Record<string, Record<string, number>> } | null;
-  readonly vms: Record<string, { ip: string; ssh: string; cluster: string; role: string; gpus: string[] }>;
+  readonly vms: Record<string, { ip: string; ssh: string; cluster: string; role: string; gpus: string[]; restartRequired: pulumi.Output<boolean> | boolean }>;
   /** Every VM's pinned SSH host key, as `known_hosts` lines (public; not a secret). */
   readonly knownHosts: pulumi.Output<string>;
   readonly mdevMap: ReturnType<typeof mdevMap>;
@@ -114,7 +114,15 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
     slurm: slurm ? { controllerAddress: slurm.controllerAddress, sinfo: slurm.sinfoCommand, nodes: slurm.nodes } : null,
     services: mlops?.endpoints ?? {},
     kubernetes: kubernetes ? { apiServer: kubernetes.apiServer, caCertHash: kubernetes.caCertHash, kubeconfig: kubernetes.kubeconfig, migStrategy: kubernetes.migStrategy, gpuResources: kubernetes.gpuResources } : null,
-    vms: Object.fromEntries(plan.vms.map((vm) => [vm.name, { ip: vm.ip, ssh: `ssh ${spec.security.admin_user}@${vm.ip}`, cluster: vm.cluster, role: vm.role, gpus: vm.gpus.map((g) => `${g.gpu}:${g.profile ?? g.vgpuType ?? g.kind}`) }])),
+    vms: Object.fromEntries(plan.vms.map((vm) => [vm.name, {
+      ip: vm.ip,
+      ssh: `ssh ${spec.security.admin_user}@${vm.ip}`,
+      cluster: vm.cluster,
+      role: vm.role,
+      gpus: vm.gpus.map((g) => `${g.gpu}:${g.profile ?? g.vgpuType ?? g.kind}`),
+      // Changes that wait for the VM's next boot (vCPUs, memory, cloud-init configuration).
+      restartRequired: vmsBuilt.find((built) => built.vmName === vm.name)?.restartRequired ?? false,
+    }])),
     knownHosts: pulumi.all(vmsBuilt.map((vm) => vm.knownHosts)).apply((lines) => lines.join("\n") + "\n"),
     mdevMap: mdevMap(plan),
     plan: {

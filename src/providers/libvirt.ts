@@ -452,6 +452,8 @@ export interface DomainInputs {
   readonly facts: DomainFacts;
   /** Start the domain after defining it (needs KVM for type='kvm'). */
   readonly start: boolean;
+  /** Digest of the VM's seed ISO: a change reaches a running VM at its next boot, so it asks for a restart. */
+  readonly seedSha256?: string;
 }
 
 export interface DomainState {
@@ -516,7 +518,8 @@ export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceP
       // libvirt cannot swap a VM's disk, GPU devices or network in place the way we manage them.
       for (const key of ["disks", "hostdevs", "interfaces"] as const) if (JSON.stringify(olds[key] ?? []) !== JSON.stringify(desired[key])) replaces.push(key);
       const resized = olds.memoryMiB !== desired.memoryMiB || olds.vcpus !== desired.vcpus;
-      return { changes: replaces.length > 0 || resized || olds.xml !== news.xml || olds.start !== news.start, replaces, deleteBeforeReplace: true, stables: ["name"] };
+      const reseeded = (olds.seedSha256 ?? "") !== (news.seedSha256 ?? "");
+      return { changes: replaces.length > 0 || resized || reseeded || olds.xml !== news.xml || olds.start !== news.start, replaces, deleteBeforeReplace: true, stables: ["name"] };
     },
     async update(_id: string, olds: DomainInputs & Partial<DomainState>, news: DomainInputs) {
       // vCPUs and memory: redefine; a running VM picks them up at its next restart, which we report.
@@ -524,7 +527,9 @@ export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceP
       const state = readDomain(run, news.uri, news.name);
       const desired = news.facts;
       if (news.start && state && !state.running) virsh(run, news.uri, what(news.name), ["start", news.name]);
-      const restartRequired = Boolean(state?.running) && (olds.memoryMiB !== desired.memoryMiB || olds.vcpus !== desired.vcpus);
+      // What this update changed that a running VM only sees after its next boot.
+      const changed = olds.memoryMiB !== desired.memoryMiB || olds.vcpus !== desired.vcpus || (olds.seedSha256 ?? "") !== (news.seedSha256 ?? "");
+      const restartRequired = Boolean(state?.running) && changed;
       return { outs: { ...news, ...desired, running: Boolean(state?.running) || news.start, restartRequired } };
     },
     async delete(id: string, props: DomainInputs) {

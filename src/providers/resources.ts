@@ -56,7 +56,7 @@ export class SeedIso extends pulumi.dynamic.Resource {
 
 export class LibvirtDomain extends pulumi.dynamic.Resource {
   declare readonly restartRequired: pulumi.Output<boolean>;
-  constructor(name: string, args: In<{ uri: string; name: string; xml: string; facts: DomainFacts; start: boolean }>, opts?: pulumi.CustomResourceOptions) {
+  constructor(name: string, args: In<{ uri: string; name: string; xml: string; facts: DomainFacts; start: boolean; seedSha256?: string }>, opts?: pulumi.CustomResourceOptions) {
     super(providers.domain, name, { ...args, restartRequired: undefined }, opts, "hyperscaler", "LibvirtDomain");
   }
 }

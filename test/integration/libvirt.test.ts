@@ -97,6 +97,20 @@ describe("libvirt providers against a real libvirtd", () => {
     expect((await provider.read!(vm.name, updated.outs as never)).props?.memoryMiB).toBe(vm.memoryMiB);
   });
 
+  it("a changed seed (new cloud-init configuration) is an in-place update; a stopped VM owes no restart", async () => {
+    const vm = lab.plan.vms[1];
+    const domain = created.find((c) => c.id === vm.name)!;
+    const { xml, facts } = renderDomain(lab.plan, vm, { pool: lab.poolName });
+    const provider = makeDomainProvider();
+    const olds = { ...(domain.outs as object), seedSha256: "a".repeat(64) } as never;
+    const news = { uri: URI, name: vm.name, xml, facts, start: false, seedSha256: "b".repeat(64) };
+    expect(await provider.diff!(vm.name, olds, news)).toMatchObject({ changes: true, replaces: [] });
+    expect(await provider.diff!(vm.name, olds, { ...news, seedSha256: "a".repeat(64) })).toMatchObject({ changes: false });
+    // Defined, not running: the new seed is read at its first boot, nothing to restart.
+    const updated = await provider.update!(vm.name, olds, news);
+    expect(updated.outs).toMatchObject({ restartRequired: false, seedSha256: "b".repeat(64) });
+  });
+
   it("a changed GPU assignment or base image means replacement", async () => {
     const vm = lab.plan.vms.find((v) => v.gpus.length > 0)!;
     const domain = created.find((c) => c.id === vm.name)!;

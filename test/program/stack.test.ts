@@ -101,7 +101,9 @@ describe("stack program under mocks", () => {
     expect(everything).not.toContain("#cloud-config");
     expect(everything).not.toContain("munge.key");
     expect(outputs.slurm).toEqual({ controllerAddress: "192.168.100.10", sinfo: "ssh hyperscaler@192.168.100.10 sinfo", nodes: ["hs-prod-slurm-node-01", "hs-prod-slurm-node-02", "hs-prod-slurm-node-03", "hs-prod-slurm-node-04"] });
-    expect(outputs.vms["hs-prod-slurm-ctl"]).toEqual({ ip: "192.168.100.10", ssh: "ssh hyperscaler@192.168.100.10", cluster: "hpc", role: "slurm-controller", gpus: [] });
+    const { restartRequired, ...controller } = outputs.vms["hs-prod-slurm-ctl"];
+    expect(controller).toEqual({ ip: "192.168.100.10", ssh: "ssh hyperscaler@192.168.100.10", cluster: "hpc", role: "slurm-controller", gpus: [] });
+    expect(await promiseOf(pulumi.output(restartRequired))).toBe(false);
   });
 
   it("a spec error fails the program with the validator's message", async () => {

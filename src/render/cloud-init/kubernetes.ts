@@ -60,10 +60,11 @@ export function kubernetesLayer(spec: ClusterSpec, plan: Plan, vm: PlannedVm, se
       { path: "/etc/kubernetes/pki/ca.key", permissions: "0600", content: secrets.caKeyPem },
       { path: "/etc/kubernetes/kubeadm.yaml", permissions: "0600", content: renderKubeadmInit(spec, plan, secrets.token) },
     );
-    runcmd.push(["kubeadm", "init", "--config", "/etc/kubernetes/kubeadm.yaml"]);
+    // Guarded: cloud-init re-runs this when the VM's configuration changes (see renderMetaData).
+    runcmd.push(["sh", "-c", "test -f /etc/kubernetes/admin.conf || kubeadm init --config /etc/kubernetes/kubeadm.yaml"]);
   } else {
     files.push({ path: "/etc/kubernetes/kubeadm-join.yaml", permissions: "0600", content: renderKubeadmJoin(plan, vm, secrets.token, secrets.caCertHash) });
-    runcmd.push(["kubeadm", "join", "--config", "/etc/kubernetes/kubeadm-join.yaml"]);
+    runcmd.push(["sh", "-c", "test -f /etc/kubernetes/kubelet.conf || kubeadm join --config /etc/kubernetes/kubeadm-join.yaml"]);
   }
   return { packages: ["containerd", "apt-transport-https", "ca-certificates", "curl", "gpg"], write_files: files, runcmd };
 }

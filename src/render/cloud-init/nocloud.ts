@@ -1,5 +1,6 @@
 // NoCloud seed files for a VM: user-data (#cloud-config), meta-data and network-config (v2, static
 // address matched by MAC). Role layers (Slurm, Kubernetes) merge into the base user-data.
+import { createHash } from "node:crypto";
 import { stringify } from "yaml";
 import type { Plan, PlannedVm } from "../../plan/types";
 import type { ClusterSpec } from "../../spec/types";
@@ -58,8 +59,14 @@ export function renderUserData(config: CloudConfig): string {
   return "#cloud-config\n" + stringify(config, { lineWidth: 0 });
 }
 
-export function renderMetaData(plan: Plan, vm: PlannedVm): string {
-  return stringify({ "instance-id": domainUuid(plan, vm), "local-hostname": vm.name });
+/**
+ * The instance-id carries a digest of the VM's configuration: cloud-init runs its per-instance modules
+ * again when the id changes, so a changed spec (a new partition, a new key) reaches an existing VM at its
+ * next boot, and an unchanged one never re-runs. The role layers are written to be re-run safely.
+ */
+export function renderMetaData(plan: Plan, vm: PlannedVm, userData = "", networkConfig = ""): string {
+  const digest = createHash("sha256").update(userData).update("\0").update(networkConfig).digest("hex").slice(0, 12);
+  return stringify({ "instance-id": `${domainUuid(plan, vm)}-${digest}`, "local-hostname": vm.name });
 }
 
 export function renderNetworkConfig(plan: Plan, vm: PlannedVm): string {
@@ -80,9 +87,7 @@ export function renderNetworkConfig(plan: Plan, vm: PlannedVm): string {
 }
 
 export function seedFiles(spec: ClusterSpec, plan: Plan, vm: PlannedVm, layers: CloudConfig[] = [], extraKeys: readonly string[] = []): SeedFiles {
-  return {
-    "user-data": renderUserData(mergeCloudConfig(baseCloudConfig(spec, plan, vm, extraKeys), ...layers)),
-    "meta-data": renderMetaData(plan, vm),
-    "network-config": renderNetworkConfig(plan, vm),
-  };
+  const userData = renderUserData(mergeCloudConfig(baseCloudConfig(spec, plan, vm, extraKeys), ...layers));
+  const networkConfig = renderNetworkConfig(plan, vm);
+  return { "user-data": userData, "meta-data": renderMetaData(plan, vm, userData, networkConfig), "network-config": networkConfig };
 }

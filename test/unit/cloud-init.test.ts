@@ -1,11 +1,13 @@
 // NoCloud seeds: an instance-id that changes exactly when the VM's configuration does (so a changed spec
 // reaches an existing VM at its next boot), role steps safe to re-run, and the pinned SSH host key.
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { buildPlan } from "../../src/plan";
 import type { Plan } from "../../src/plan/types";
+import { gpuDriverLayer } from "../../src/render/cloud-init/gpu-driver";
 import { kubernetesLayer, KUBERNETES_PLACEHOLDERS } from "../../src/render/cloud-init/kubernetes";
 import { mergeCloudConfig, seedFiles } from "../../src/render/cloud-init/nocloud";
 import { slurmLayer } from "../../src/render/cloud-init/slurm";
@@ -13,7 +15,7 @@ import { knownHostsLine, sshHostKeyLayer } from "../../src/render/cloud-init/ssh
 import { domainUuid } from "../../src/render/libvirt/domain";
 import { loadSpecText } from "../../src/spec/load";
 import type { ClusterSpec } from "../../src/spec/types";
-import { ROOT } from "../helpers";
+import { ROOT, tempDir } from "../helpers";
 
 const DEV = fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8");
 
@@ -67,6 +69,37 @@ describe("NoCloud seeds", () => {
       ssh_keys: { ed25519_private: `${key.privateKey}\n`, ed25519_public: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHZK9kdxpRi3GSti8MjwW5PYHNCI3B0jnviEzgeIBx5M comment@host" },
     });
     expect(knownHostsLine(plan, vm, key.publicKey)).toBe(`${vm.name},${vm.name}.hpc-network.hs-dev.internal,${vm.ip} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHZK9kdxpRi3GSti8MjwW5PYHNCI3B0jnviEzgeIBx5M`);
+  });
+
+  it("the vGPU guest driver script installs once per driver URL and skips on a re-run (stubbed apt-get, curl, nvidia-smi)", () => {
+    const text = fs.readFileSync(path.join(ROOT, "config/examples/h100-mig-vgpu.yaml"), "utf8");
+    const { spec: base, plan } = load(text);
+    const spec = { ...base, global: { ...base.global, gpu_allocation: { ...base.global.gpu_allocation, vgpu_guest_driver_url: "https://mirror.example/NVIDIA-Linux-x86_64-grid.run" } } };
+    const vm = plan.vms.find((v) => v.gpus.some((g) => g.kind === "mig-vgpu"))!;
+    const files = gpuDriverLayer(spec, plan, vm).write_files as { path: string; content: string }[];
+    const script = files.find((f) => f.path === "/usr/local/sbin/hyperscaler-vgpu-driver")!.content;
+    const dir = tempDir("hs-vgpu-");
+    const bin = path.join(dir, "bin");
+    fs.mkdirSync(bin);
+    const log = path.join(dir, "calls.log");
+    // Stand-ins record their calls; nvidia-smi works once a driver "is installed" (the .run was executed).
+    for (const command of ["apt-get", "curl", "systemctl"]) fs.writeFileSync(path.join(bin, command), `#!/bin/sh\necho "${command} $*" >> ${log}\n${command === "curl" ? 'touch "$3"' : ""}\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, "sh"), `#!/bin/bash\nif [ "$1" = /tmp/nvidia-guest-driver ]; then echo "install $*" >> ${log}; touch ${dir}/installed; exit 0; fi\nexec /bin/sh "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, "nvidia-smi"), `#!/bin/sh\ntest -f ${dir}/installed\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, "driver.sh"), script, { mode: 0o755 });
+    const env = { ...process.env, PATH: `${bin}:/usr/bin:/bin`, HYPERSCALER_STATE_DIR: path.join(dir, "state") };
+    const first = spawnSync("/bin/sh", [path.join(dir, "driver.sh")], { env, encoding: "utf8" });
+    expect(first.status, first.stderr).toBe(0);
+    expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual([
+      "apt-get install -y linux-headers-cloud-amd64 build-essential curl",
+      "curl -fsSL -o /tmp/nvidia-guest-driver https://mirror.example/NVIDIA-Linux-x86_64-grid.run",
+      "install /tmp/nvidia-guest-driver --silent --dkms",
+      "systemctl enable --now nvidia-gridd",
+    ]);
+    fs.writeFileSync(log, "");
+    const again = spawnSync("/bin/sh", [path.join(dir, "driver.sh")], { env, encoding: "utf8" });
+    expect(again.status, again.stderr).toBe(0);
+    expect(fs.readFileSync(log, "utf8").trim()).toBe("systemctl restart nvidia-gridd");
   });
 
   it("layers that disagree on a key are refused rather than silently overwritten", () => {

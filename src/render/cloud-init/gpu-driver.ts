@@ -53,9 +53,13 @@ export function gpuDriverLayer(spec: ClusterSpec, plan: Plan, vm: PlannedVm): Cl
       { path: "/usr/local/sbin/hyperscaler-vgpu-driver", permissions: "0755", content: [
         "#!/bin/sh", "# Installs the NVIDIA vGPU guest driver from the spec's URL (not redistributable, so not in the image).", "set -eu",
         url ? `url='${url.replace(/'/g, "")}'` : "echo 'hyperscaler: no vgpu_guest_driver_url in cluster.yaml; install the NVIDIA vGPU guest driver by hand' | tee /etc/motd; exit 0",
+        "# cloud-init runs this again when the VM's configuration changes: skip a driver already installed from this URL.",
+        "state=${HYPERSCALER_STATE_DIR:-/var/lib/hyperscaler}; stamp=$state/vgpu-driver-url",
+        "if [ \"$(cat \"$stamp\" 2>/dev/null)\" = \"$url\" ] && nvidia-smi -L >/dev/null 2>&1; then systemctl restart nvidia-gridd || true; exit 0; fi",
         "apt-get install -y linux-headers-cloud-amd64 build-essential curl",
         "curl -fsSL -o /tmp/nvidia-guest-driver \"$url\"",
         "case \"$url\" in *.deb) apt-get install -y /tmp/nvidia-guest-driver ;; *) sh /tmp/nvidia-guest-driver --silent --dkms ;; esac",
+        "mkdir -p \"$state\" && printf '%s' \"$url\" > \"$stamp\"",
         "systemctl enable --now nvidia-gridd || true", "",
       ].join("\n") },
     ],

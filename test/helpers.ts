@@ -1,5 +1,6 @@
 // Shared test helpers.
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { CliIO } from "../src/cli/output";
@@ -27,4 +28,16 @@ export function lineOf(text: string, marker: string): number {
   const index = text.split("\n").findIndex((line) => line.includes(marker));
   if (index < 0) throw new Error(`marker ${JSON.stringify(marker)} not in text`);
   return index + 1;
+}
+
+/** A TCP port free on 127.0.0.1 right now (for daemons the tests start on loopback). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
 }

@@ -3,7 +3,6 @@
 // every node's CPUs, memory and Gres as planned; a real slurmd runs a CPU-only spec's `srun`.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildPlan } from "../../src/plan";
@@ -11,23 +10,12 @@ import type { Plan } from "../../src/plan/types";
 import { computeNodes, nodeGres, nodeRealMemory, renderCgroupConf, renderGresConf, renderSlurmConf } from "../../src/render/slurm";
 import { loadSpecText } from "../../src/spec/load";
 import type { ClusterSpec } from "../../src/spec/types";
-import { ROOT, tempDir } from "../helpers";
+import { ROOT, tempDir, freePort } from "../helpers";
 
 const daemons: ChildProcess[] = [];
 afterEach(() => {
   for (const daemon of daemons.splice(0)) daemon.kill("SIGTERM");
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 function load(text: string): { spec: ClusterSpec; plan: Plan } {
   const loaded = loadSpecText("spec.yaml", text);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Plan, PlannedVm } from "../../src/plan/types";
 import { knownHostsLine } from "../../src/render/cloud-init/ssh-host-key";
 import { sshRemote, type SshOptions } from "../../src/verify/remote";
-import { tempDir } from "../helpers";
+import { tempDir, freePort } from "../helpers";
 
 const SSHD = "/usr/sbin/sshd";
 
@@ -18,17 +18,6 @@ function keygen(file: string): { privateKey: string; publicKey: string } {
   const made = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", file], { encoding: "utf8" });
   if (made.status !== 0) throw new Error(`ssh-keygen: ${made.stderr}`);
   return { privateKey: fs.readFileSync(file, "utf8"), publicKey: fs.readFileSync(`${file}.pub`, "utf8") };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
 }
 
 async function listening(port: number, ms = 10_000): Promise<boolean> {

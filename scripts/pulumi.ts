@@ -87,11 +87,6 @@ export function main(argv: readonly string[]): number {
   return status;
 }
 
-/** Where `up` leaves the stack's pinned SSH host keys (public: readable by all, as ~/.ssh/known_hosts is). */
-export function knownHostsPath(stack: string, stateDir = STATE_DIR): string {
-  return path.join(stateDir, `${stack}.known_hosts`);
-}
-
 /** After `up`: the VMs' pinned host keys into a known_hosts file, so ssh and `hyperscaler verify` check them strictly. */
 function writeKnownHosts(stack: string, env: Record<string, string>): void {
   const output = spawnSync("pulumi", ["stack", "output", "knownHosts", "--stack", stack], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env } });
@@ -99,7 +94,8 @@ function writeKnownHosts(stack: string, env: Record<string, string>): void {
     console.error(`pulumi: could not read the stack output knownHosts (${(output.stderr || "empty").trim()}); ssh will ask about new host keys`);
     return;
   }
-  const file = knownHostsPath(stack);
+  // Public keys: readable by all, as ~/.ssh/known_hosts is.
+  const file = path.join(STATE_DIR, `${stack}.known_hosts`);
   fs.writeFileSync(file, output.stdout.trimEnd() + "\n", { mode: 0o644 });
   const relative = path.relative(process.cwd(), file);
   console.error(`pulumi: VM host keys pinned in ${relative}\n  ssh -o UserKnownHostsFile=${relative} USER@VM-IP\n  npx hyperscaler verify CLUSTER.yaml --known-hosts ${relative}`);

@@ -110,6 +110,7 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
   const mlops = kubernetes?.addons ? new MlopsServices("mlops", { spec, plan, storageClass: kubernetes.addons.storageClass }, { provider: kubernetes.provider, dependsOn: [kubernetes.addons] }) : undefined;
 
   const vmsBuilt = [...(slurm?.vms ?? []), ...(kubernetes?.vms ?? [])];
+  const builtByName = new Map(vmsBuilt.map((built) => [built.vmName, built]));
   return {
     slurm: slurm ? { controllerAddress: slurm.controllerAddress, sinfo: slurm.sinfoCommand, nodes: slurm.nodes } : null,
     services: mlops?.endpoints ?? {},
@@ -121,7 +122,7 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
       role: vm.role,
       gpus: vm.gpus.map((g) => `${g.gpu}:${g.profile ?? g.vgpuType ?? g.kind}`),
       // Changes that wait for the VM's next boot (vCPUs, memory, cloud-init configuration).
-      restartRequired: vmsBuilt.find((built) => built.vmName === vm.name)?.restartRequired ?? false,
+      restartRequired: builtByName.get(vm.name)?.restartRequired ?? false,
     }])),
     knownHosts: pulumi.all(vmsBuilt.map((vm) => vm.knownHosts)).apply((lines) => lines.join("\n") + "\n"),
     mdevMap: mdevMap(plan),

@@ -489,6 +489,11 @@ export function readDomain(run: Runner, uri: string, name: string): DomainState 
   };
 }
 
+/** Changes a running VM only sees after its next boot: vCPUs, memory, and its seed (cloud-init). */
+function changesAtNextBoot(olds: Partial<DomainState> & { seedSha256?: string }, news: DomainInputs): boolean {
+  return olds.memoryMiB !== news.facts.memoryMiB || olds.vcpus !== news.facts.vcpus || (olds.seedSha256 ?? "") !== (news.seedSha256 ?? "");
+}
+
 export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceProvider {
   const what = (name: string): string => `libvirt domain ${name}`;
   return {
@@ -517,9 +522,7 @@ export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceP
       const replaces = diffKeys(olds as never, news as never, ["uri", "name"]);
       // libvirt cannot swap a VM's disk, GPU devices or network in place the way we manage them.
       for (const key of ["disks", "hostdevs", "interfaces"] as const) if (JSON.stringify(olds[key] ?? []) !== JSON.stringify(desired[key])) replaces.push(key);
-      const resized = olds.memoryMiB !== desired.memoryMiB || olds.vcpus !== desired.vcpus;
-      const reseeded = (olds.seedSha256 ?? "") !== (news.seedSha256 ?? "");
-      return { changes: replaces.length > 0 || resized || reseeded || olds.xml !== news.xml || olds.start !== news.start, replaces, deleteBeforeReplace: true, stables: ["name"] };
+      return { changes: replaces.length > 0 || changesAtNextBoot(olds, news) || olds.xml !== news.xml || olds.start !== news.start, replaces, deleteBeforeReplace: true, stables: ["name"] };
     },
     async update(_id: string, olds: DomainInputs & Partial<DomainState>, news: DomainInputs) {
       // vCPUs and memory: redefine; a running VM picks them up at its next restart, which we report.
@@ -527,9 +530,7 @@ export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceP
       const state = readDomain(run, news.uri, news.name);
       const desired = news.facts;
       if (news.start && state && !state.running) virsh(run, news.uri, what(news.name), ["start", news.name]);
-      // What this update changed that a running VM only sees after its next boot.
-      const changed = olds.memoryMiB !== desired.memoryMiB || olds.vcpus !== desired.vcpus || (olds.seedSha256 ?? "") !== (news.seedSha256 ?? "");
-      const restartRequired = Boolean(state?.running) && changed;
+      const restartRequired = Boolean(state?.running) && changesAtNextBoot(olds, news);
       return { outs: { ...news, ...desired, running: Boolean(state?.running) || news.start, restartRequired } };
     },
     async delete(id: string, props: DomainInputs) {

@@ -64,7 +64,7 @@ export function renderUserData(config: CloudConfig): string {
  * again when the id changes, so a changed spec (a new partition, a new key) reaches an existing VM at its
  * next boot, and an unchanged one never re-runs. The role layers are written to be re-run safely.
  */
-export function renderMetaData(plan: Plan, vm: PlannedVm, userData = "", networkConfig = ""): string {
+export function renderMetaData(plan: Plan, vm: PlannedVm, userData: string, networkConfig: string): string {
   const digest = createHash("sha256").update(userData).update("\0").update(networkConfig).digest("hex").slice(0, 12);
   return stringify({ "instance-id": `${domainUuid(plan, vm)}-${digest}`, "local-hostname": vm.name });
 }

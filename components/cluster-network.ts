@@ -11,6 +11,8 @@ export interface ClusterNetworkArgs {
   readonly uri: string;
   /** Start (and autostart) the network. @default true */
   readonly start?: boolean;
+  /** The stack's host firewall filters and NATs this network (libvirt routes it). @default false */
+  readonly hostFirewall?: boolean;
 }
 
 export class ClusterNetwork extends pulumi.ComponentResource {
@@ -23,7 +25,7 @@ export class ClusterNetwork extends pulumi.ComponentResource {
     this.network = new LibvirtNetwork(`${name}-network`, {
       uri: args.uri,
       name: this.libvirtName,
-      xml: renderNetworkXml(args.plan, args.network),
+      xml: renderNetworkXml(args.plan, args.network, args.hostFirewall ?? false),
       bridge: args.network.bridge,
       ip: `${args.network.gateway}/${args.network.netmask}`,
       dhcpHosts: dhcpHostEntries(args.network),

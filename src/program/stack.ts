@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import { BaseImage } from "../../components/base-image";
 import { ClusterNetwork } from "../../components/cluster-network";
 import { GpuHost } from "../../components/gpu-host";
+import { HostFirewall } from "../../components/host-firewall";
 import { SlurmCluster } from "../../components/slurm-cluster";
 import { KubernetesCluster } from "../../components/kubernetes-cluster";
 import { MlopsServices, type ServiceEndpoint } from "../../components/mlops-services";
@@ -88,7 +89,9 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
 
   const pool = spec.host.storage_pool;
   const image = new BaseImage("base", { uri, pool, image: imageSource(spec) });
-  const networks = new Map(plan.networks.map((network) => [network.name, new ClusterNetwork(`net-${network.name.replace(/_/g, "-")}`, { plan, network, uri, start: settings.start })]));
+  // Network isolation: the stack's nftables table exists before libvirt routes any VM network.
+  const firewall = spec.security.network_isolation && plan.networks.length ? new HostFirewall("host-firewall", { spec, plan, uri }) : undefined;
+  const networks = new Map(plan.networks.map((network) => [network.name, new ClusterNetwork(`net-${network.name.replace(/_/g, "-")}`, { plan, network, uri, start: settings.start, hostFirewall: firewall !== undefined }, { dependsOn: firewall ? [firewall] : [] })]));
   const gpuHost = new GpuHost("gpu-host", { plan, force: spec.global.gpu_allocation.force_recarve });
   const extraKeys = settings.sshPublicKey ? [settings.sshPublicKey] : [];
   const vmArgs = (vm: PlannedVm): Omit<VirtualMachineArgs, "layers"> => ({

@@ -3,6 +3,7 @@ import type { Plan } from "../plan/types";
 import type { ClusterSpec } from "../spec/types";
 import { seedFiles, type CloudConfig } from "./cloud-init/nocloud";
 import { mdevMap, migPartedConfig } from "./gpu-files";
+import { renderFirewall } from "./firewall";
 import { renderDomainXml } from "./libvirt/domain";
 import { networkName } from "./libvirt/names";
 import { renderNetworkXml } from "./libvirt/network";
@@ -34,7 +35,9 @@ export function renderAll(spec: ClusterSpec, plan: Plan, layers: CloudInitLayers
   }
   const pool = spec.host.storage_pool;
   files.set(`libvirt/pools/${pool.name}.xml`, renderPoolXml(pool.name, pool.path));
-  for (const network of plan.networks) files.set(`libvirt/networks/${networkName(plan, network)}.xml`, renderNetworkXml(plan, network));
+  const isolation = spec.security.network_isolation && plan.networks.length > 0;
+  for (const network of plan.networks) files.set(`libvirt/networks/${networkName(plan, network)}.xml`, renderNetworkXml(plan, network, isolation));
+  if (isolation) files.set("firewall.nft", renderFirewall(spec, plan));
   // SR-IOV VFs get their addresses when the GPU host is set up; render shows where they go.
   const vfPlaceholders = Object.fromEntries(plan.vms.flatMap((vm) => vm.gpus).filter((g) => g.deviceUuid).map((g) => [g.deviceUuid!, "0000:00:00.0"]));
   for (const vm of plan.vms) {

@@ -101,6 +101,13 @@ export interface ServiceSpec {
   readonly memory?: string;
 }
 
+/** New connections allowed from one cluster's network to the other's, e.g. `6443/tcp`. */
+export interface CrossClusterFlowSpec {
+  readonly from: ClusterName;
+  readonly to: ClusterName;
+  readonly ports: readonly string[];
+}
+
 export type ServiceName = "minio" | "postgresql" | "mlflow" | "monitoring" | "kserve";
 
 export interface ClusterSpec {
@@ -120,6 +127,8 @@ export interface ClusterSpec {
     readonly admin_user: string;
     readonly ssh_authorized_keys: readonly string[];
     readonly allowed_cidrs: readonly string[];
+    readonly network_isolation: boolean;
+    readonly cross_cluster_flows: readonly CrossClusterFlowSpec[];
   };
   readonly host: {
     readonly libvirt_uri: string;

@@ -85,7 +85,12 @@ export function renderDomainXml(plan: Plan, vm: PlannedVm, options: DomainOption
       { "@type": "volume", "@device": "disk", driver: { "@name": "qemu", "@type": "qcow2", "@discard": "unmap" }, source: { "@pool": options.pool, "@volume": diskVolumeName(vm) }, target: { "@dev": "vda", "@bus": "virtio" } },
       { "@type": "volume", "@device": "cdrom", driver: { "@name": "qemu", "@type": "raw" }, source: { "@pool": options.pool, "@volume": seedVolumeName(vm) }, target: { "@dev": "sda", "@bus": "sata" }, readonly: "" },
     ],
-    interface: { "@type": "network", mac: { "@address": vm.mac }, source: { "@network": networkName(plan, network) }, model: { "@type": "virtio" } },
+    // Anti-spoofing: libvirt's built-in clean-traffic nwfilter lets the NIC send only its own MAC and the
+    // planned IP (DHCP and ARP included), whatever the guest configures.
+    interface: {
+      "@type": "network", mac: { "@address": vm.mac }, source: { "@network": networkName(plan, network) }, model: { "@type": "virtio" },
+      filterref: { "@filter": "clean-traffic", parameter: { "@name": "IP", "@value": vm.ip } },
+    },
     serial: { "@type": "pty", target: { "@port": "0" } },
     console: { "@type": "pty", target: { "@type": "serial", "@port": "0" } },
     channel: { "@type": "unix", target: { "@type": "virtio", "@name": "org.qemu.guest_agent.0" } },

@@ -3,6 +3,7 @@
 import { uuidV5 } from "../../plan/ids";
 import type { Plan, PlannedNetwork } from "../../plan/types";
 import { broadcastOf, formatIPv4, parseCidr, parseIPv4 } from "../../util/ipv4";
+import { libvirtForwardMode } from "../firewall";
 import { networkName } from "./names";
 import { toXml } from "./xml";
 
@@ -22,13 +23,15 @@ export function dhcpHostEntries(network: PlannedNetwork): string[] {
   return network.hosts.map((h) => `<host mac="${h.mac}" name="${h.name}" ip="${h.ip}"/>`);
 }
 
-export function renderNetworkXml(plan: Plan, network: PlannedNetwork): string {
+/** `hostFirewall`: the stack's nftables table does NAT and filtering, libvirt only routes (render/firewall.ts). */
+export function renderNetworkXml(plan: Plan, network: PlannedNetwork, hostFirewall = false): string {
   const range = dhcpRange(network);
+  const forward = libvirtForwardMode(network, hostFirewall);
   return toXml({
     network: {
       name: networkName(plan, network),
       uuid: uuidV5(`${plan.stack}/network/${network.name}`),
-      forward: network.mode === "nat" ? { "@mode": "nat" } : undefined,
+      forward: forward ? { "@mode": forward } : undefined,
       bridge: { "@name": network.bridge, "@stp": "on", "@delay": "0" },
       domain: { "@name": network.domain, "@localOnly": "yes" },
       dns: network.hosts.length ? { host: network.hosts.map((h) => ({ "@ip": h.ip, hostname: h.name })) } : undefined,

@@ -1,0 +1,43 @@
+// HostFirewall: the stack's nftables table on the libvirt host (render/firewall.ts says what it holds,
+// providers/firewall.ts how it is applied). The networks depend on it, so libvirt never routes a VM
+// network before the table that filters and NATs it exists.
+import * as pulumi from "@pulumi/pulumi";
+import type { Plan } from "../src/plan/types";
+import { makeFirewallProvider } from "../src/providers/firewall";
+import { firewallMarker, firewallTableName, renderFirewall } from "../src/render/firewall";
+import type { ClusterSpec } from "../src/spec/types";
+
+const provider = makeFirewallProvider();
+
+type In<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+
+/** One nftables table (family inet) owned by the stack. */
+export class NftTable extends pulumi.dynamic.Resource {
+  declare readonly appliedDigest: pulumi.Output<string>;
+  constructor(name: string, args: In<{ uri: string; table: string; marker: string; ruleset: string }>, opts?: pulumi.CustomResourceOptions) {
+    super(provider, name, { ...args, appliedDigest: undefined, liveDigest: undefined }, opts, "hyperscaler", "NftTable");
+  }
+}
+
+export interface HostFirewallArgs {
+  readonly spec: Pick<ClusterSpec, "security">;
+  readonly plan: Plan;
+  readonly uri: string;
+}
+
+export class HostFirewall extends pulumi.ComponentResource {
+  readonly table: NftTable;
+  readonly tableName: string;
+
+  constructor(name: string, args: HostFirewallArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("hyperscaler:index:HostFirewall", name, {}, opts);
+    this.tableName = firewallTableName(args.plan);
+    this.table = new NftTable(`${name}-table`, {
+      uri: args.uri,
+      table: this.tableName,
+      marker: firewallMarker(args.plan),
+      ruleset: renderFirewall(args.spec, args.plan),
+    }, { parent: this });
+    this.registerOutputs({ table: this.tableName });
+  }
+}

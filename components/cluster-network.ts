@@ -30,7 +30,7 @@ export class ClusterNetwork extends pulumi.ComponentResource {
       ip: `${args.network.gateway}/${args.network.netmask}`,
       dhcpHosts: dhcpHostEntries(args.network),
       start: args.start ?? true,
-    }, { parent: this });
+    }, { parent: this, dependsOn: opts?.dependsOn }); // a component's dependsOn does not reach its children
     this.registerOutputs({ name: this.libvirtName });
   }
 }

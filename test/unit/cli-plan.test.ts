@@ -75,7 +75,8 @@ describe("hyperscaler render", () => {
     const out = tempDir();
     const result = await run(["render", PROD, "--out", out]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe(`render: wrote 60 file(s) to ${out}`);
+    expect(result.stdout).toBe(`render: wrote 61 file(s) to ${out}`);
+    expect(fs.readFileSync(path.join(out, "firewall.nft"), "utf8")).toContain("table inet hyperscaler_hs_prod {");
     expect(fs.readFileSync(path.join(out, "slurm/slurm.conf"), "utf8")).toContain("NodeName=hs-prod-slurm-node-01 NodeAddr=192.168.100.11 CPUs=8 RealMemory=15564 Gres=gpu:a100_1g.10gb:1");
     expect(fs.readdirSync(path.join(out, "slurm")).sort()).toEqual(["cgroup.conf", "gres.conf", "slurm.conf"]);
     expect(fs.readdirSync(path.join(out, "kubernetes/join")).sort()).toEqual(["hs-prod-k8s-cpu-01.yaml", "hs-prod-k8s-gpu-01.yaml", "hs-prod-k8s-gpu-02.yaml", "hs-prod-k8s-gpu-03.yaml", "hs-prod-k8s-gpu-04.yaml"]);

@@ -30,7 +30,8 @@ export class KubernetesAddons extends pulumi.ComponentResource {
     const calico = new k8s.helm.v3.Release(`${name}-calico`, {
       chart: CHARTS.calico.chart, version: CHARTS.calico.version, repositoryOpts: { repo: CHARTS.calico.repo },
       namespace: "tigera-operator", createNamespace: true,
-      values: { installation: { calicoNetwork: { ipPools: [{ cidr: config.pod_cidr, encapsulation: "VXLANCrossSubnet", natOutgoing: "Enabled", nodeSelector: "all()" }] } } },
+      // VXLAN always: pod traffic leaves a VM with the node's address, which its NIC's clean-traffic allows.
+      values: { installation: { calicoNetwork: { ipPools: [{ cidr: config.pod_cidr, encapsulation: "VXLAN", natOutgoing: "Enabled", nodeSelector: "all()" }] } } },
     }, child);
     const afterCni = { ...child, dependsOn: [calico] };
     if (config.ingress === "nginx") {

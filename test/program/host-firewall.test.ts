@@ -47,6 +47,16 @@ describe("host firewall in the stack program", () => {
     }
   });
 
+  it("Calico encapsulates pod traffic between nodes (VXLAN always), so clean-traffic on the NICs lets it through", async () => {
+    // Natively routed pod traffic (VXLANCrossSubnet within one subnet) would leave a VM with pod source
+    // addresses, which clean-traffic drops as spoofed.
+    const resources = await run(path.join(ROOT, "config/dev.yaml"));
+    const calico = resources.find((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.inputs.chart === "tigera-operator");
+    expect(calico).toBeDefined();
+    const pools = (calico!.inputs.values as { installation: { calicoNetwork: { ipPools: { encapsulation: string }[] } } }).installation.calicoNetwork.ipPools;
+    expect(pools.map((pool) => pool.encapsulation)).toEqual(["VXLAN"]);
+  });
+
   it("network_isolation: false: no table, libvirt's own NAT", async () => {
     const file = path.join(tempDir(), "dev.yaml");
     fs.writeFileSync(file, fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8") + "security:\n  network_isolation: false\n");

@@ -3,7 +3,7 @@
 // network before the table that filters and NATs it exists.
 import * as pulumi from "@pulumi/pulumi";
 import type { Plan } from "../src/plan/types";
-import { makeFirewallProvider } from "../src/providers/firewall";
+import { makeFirewallProvider, nftInvocation } from "../src/providers/firewall";
 import { firewallMarker, firewallTableName, renderFirewall } from "../src/render/firewall";
 import type { ClusterSpec } from "../src/spec/types";
 
@@ -31,6 +31,9 @@ export class HostFirewall extends pulumi.ComponentResource {
 
   constructor(name: string, args: HostFirewallArgs, opts?: pulumi.ComponentResourceOptions) {
     super("hyperscaler:index:HostFirewall", name, {}, opts);
+    // The stack's libvirtUri config can name a host the spec's rule never saw: refuse before any resource.
+    const how = nftInvocation(args.uri);
+    if ("refused" in how) throw new pulumi.RunError(`host firewall: ${how.refused}`);
     this.tableName = firewallTableName(args.plan);
     this.table = new NftTable(`${name}-table`, {
       uri: args.uri,

@@ -54,14 +54,14 @@ describe.skipIf(unavailable !== null)("firewall provider with the real nft (in a
     expect(list(base.table).stdout).toContain(`comment "${base.marker}"`);
     const again = (await provider.create(base)).outs as FirewallOutputs;
     expect(again.appliedDigest).toBe(outs.appliedDigest);
-    expect((await provider.read(created.id, outs)).props).toEqual(outs);
+    expect((await provider.read!(created.id, outs)).props).toEqual(outs);
   });
 
   it("drift: a rule added by hand shows in read, diff asks for an update, update restores the table", async () => {
     const provider = makeFirewallProvider(nft);
     const applied = (await provider.create(base)).outs as FirewallOutputs;
     expect(lab.exec(ns, "nft", ["add", "rule", "inet", base.table, "forward", "ip", "saddr", "192.0.2.1", "accept"]).code).toBe(0);
-    const refreshed = (await provider.read(`inet/${base.table}`, applied)).props as FirewallOutputs;
+    const refreshed = (await provider.read!(`inet/${base.table}`, applied)).props as FirewallOutputs;
     expect(refreshed.liveDigest).not.toBe(refreshed.appliedDigest);
     expect(await provider.diff!(`inet/${base.table}`, refreshed, base)).toMatchObject({ changes: true, replaces: [] });
     const repaired = (await provider.update!(`inet/${base.table}`, refreshed, base)).outs as FirewallOutputs;
@@ -94,7 +94,7 @@ describe.skipIf(unavailable !== null)("firewall provider with the real nft (in a
     await expect(provider.create(base)).rejects.toThrow(refusal);
     await expect(provider.update!(`inet/${base.table}`, ours, withFlow)).rejects.toThrow(refusal);
     await expect(provider.delete!(`inet/${base.table}`, ours)).rejects.toThrow(refusal);
-    expect(await provider.read(`inet/${base.table}`, ours)).toEqual({ id: "", props: {} });
+    expect(await provider.read!(`inet/${base.table}`, ours)).toEqual({ id: "", props: {} });
     expect(list(base.table).stdout).toBe(listed);
     expect(lab.exec(ns, "nft", ["delete", "table", "inet", base.table]).code).toBe(0);
   });
@@ -105,7 +105,7 @@ describe.skipIf(unavailable !== null)("firewall provider with the real nft (in a
     await provider.delete!(`inet/${base.table}`, outs);
     await provider.delete!(`inet/${base.table}`, outs);
     expect(list(base.table).code).not.toBe(0);
-    expect(await provider.read(`inet/${base.table}`, outs)).toEqual({ id: "", props: {} });
+    expect(await provider.read!(`inet/${base.table}`, outs)).toEqual({ id: "", props: {} });
   });
 
   it("serialized as the engine does, the provider runs create/read/delete from a fresh process", async () => {

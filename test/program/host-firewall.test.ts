@@ -57,6 +57,14 @@ describe("host firewall in the stack program", () => {
     expect(pools.map((pool) => pool.encapsulation)).toEqual(["VXLAN"]);
   });
 
+  it("a libvirtUri config that gives no shell on the host fails the program before any resource, with the way out", async () => {
+    resetRecorded();
+    const failure = buildStack({ stack: "test", clusterFile: path.join(ROOT, "config/dev.yaml"), hostSnapshot: HOST, start: true, libvirtUri: "qemu+tls://gpu-box/system" });
+    await expect(failure).rejects.toThrow(/host firewall: libvirt URI qemu\+tls:\/\/gpu-box\/system gives no shell on its host to run nft; .*set security.network_isolation: false/);
+    await settled();
+    expect(recorded.filter((r) => r.type.endsWith(":NftTable") || r.type.endsWith(":LibvirtNetwork"))).toEqual([]);
+  });
+
   it("network_isolation: false: no table, libvirt's own NAT", async () => {
     const file = path.join(tempDir(), "dev.yaml");
     fs.writeFileSync(file, fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8") + "security:\n  network_isolation: false\n");

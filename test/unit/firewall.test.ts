@@ -168,6 +168,15 @@ describe("spec: network isolation fields", () => {
     if (!isolated.ok) expect(isolated.errors[0]).toMatchObject({ path: "/security/cross_cluster_flows/0/to", hint: "set global.networks.cloud_network.mode to nat, or remove the flow" });
   });
 
+  it("refuses a libvirt URI without a shell on the host while isolation is on, at its position", () => {
+    const text = DEV.replace("host:\n", "host:\n  libvirt_uri: qemu+tcp://gpu-box/system\n");
+    const loaded = loadSpecText("cluster.yaml", text);
+    expect(loaded.ok).toBe(false);
+    if (loaded.ok) return;
+    expect(loaded.errors[0]).toMatchObject({ path: "/host/libvirt_uri", line: lineOf(text, "qemu+tcp://"), expected: "qemu:///system or qemu+ssh://root@host/system" });
+    expect(loadSpecText("cluster.yaml", `${text}security:\n  network_isolation: false\n`).ok).toBe(true);
+  });
+
   it("warns when flows are declared with isolation off, and render then writes no firewall and keeps libvirt's NAT", () => {
     const { spec, plan, warnings } = load(devWith('  network_isolation: false\n  cross_cluster_flows:\n    - { from: hpc, to: cloud, ports: ["6443/tcp"] }\n'));
     expect(warnings.map((w) => w.message)).toContainEqual(expect.stringMatching(/ignored because security.network_isolation is false/));

@@ -22,6 +22,10 @@ export function checkIsolation(ctx: RuleContext): void {
   if (!security.network_isolation && security.cross_cluster_flows.length) {
     ctx.warn({ path: "/security/cross_cluster_flows", message: "cross_cluster_flows are ignored because security.network_isolation is false (libvirt's NAT rules decide)", hint: "remove the flows or set security.network_isolation: true" });
   }
+  // The host firewall runs nft where the VMs run: locally, or over the URI's ssh target.
+  if (security.network_isolation && !/^qemu(\+unix|\+ssh)?:\/\//.test(ctx.spec.host.libvirt_uri)) {
+    ctx.error({ path: "/host/libvirt_uri", message: `network isolation needs a shell on the libvirt host to apply its nftables table, which ${ctx.spec.host.libvirt_uri} does not give`, found: ctx.spec.host.libvirt_uri, expected: "qemu:///system or qemu+ssh://root@host/system", hint: "use one of those URIs, or set security.network_isolation: false and manage the host firewall yourself" });
+  }
   security.cross_cluster_flows.forEach((flow, index) => {
     const path = `/security/cross_cluster_flows/${index}`;
     if (flow.from === flow.to) {

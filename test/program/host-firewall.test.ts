@@ -23,8 +23,7 @@ describe("host firewall in the stack program", () => {
   it("prod: one NftTable with the rendered ruleset, applied before any network", async () => {
     const file = path.join(tempDir(), "prod.yaml");
     fs.writeFileSync(file, fs.readFileSync(path.join(ROOT, "config/prod.yaml"), "utf8") + 'security:\n  allowed_cidrs: ["203.0.113.0/24"]\n  cross_cluster_flows:\n    - { from: hpc, to: cloud, ports: ["6443/tcp"] }\n');
-    const resources = await run(file);
-    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    const resources = await run(file).finally(() => fs.rmSync(path.dirname(file), { recursive: true, force: true }));
     const loaded = loadSpecFile(path.join(ROOT, "config/prod.yaml"));
     if (!loaded.ok) throw new Error("prod.yaml");
     const tables = resources.filter((r) => r.type.endsWith(":NftTable"));
@@ -68,8 +67,7 @@ describe("host firewall in the stack program", () => {
   it("network_isolation: false: no table, libvirt's own NAT", async () => {
     const file = path.join(tempDir(), "dev.yaml");
     fs.writeFileSync(file, fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8") + "security:\n  network_isolation: false\n");
-    const resources = await run(file);
-    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    const resources = await run(file).finally(() => fs.rmSync(path.dirname(file), { recursive: true, force: true }));
     expect(resources.filter((r) => r.type.endsWith(":NftTable") || r.type.endsWith(":HostFirewall"))).toEqual([]);
     const networks = resources.filter((r) => r.type.endsWith(":LibvirtNetwork"));
     expect(networks).toHaveLength(2);

@@ -3,8 +3,9 @@
 // clean-traffic on every NIC), and where the provider runs nft for each libvirt URI.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { buildPlan } from "../../src/plan";
 import { nftInvocation } from "../../src/providers/firewall";
 import { renderAll } from "../../src/render/files";
@@ -188,7 +189,7 @@ describe("spec: network isolation fields", () => {
 
 describe("libvirt side", () => {
   const { spec, plan } = load(DEV);
-  const dir = fs.mkdtempSync(path.join(require("node:os").tmpdir(), "hs-fw-xml-"));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hs-fw-xml-"));
   const validate = (name: string, xml: string, schema: string) => {
     const file = path.join(dir, name);
     fs.writeFileSync(file, xml);
@@ -215,8 +216,9 @@ describe("libvirt side", () => {
       expect(xml).toContain(`<filterref filter="clean-traffic">\n        <parameter name="IP" value="${vm.ip}"/>\n      </filterref>`);
       validate(`${vm.name}.xml`, xml, "domain");
     }
-    fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 });
 
 describe("where the provider runs nft", () => {

@@ -1,6 +1,7 @@
 // Runs every benchmark and prints its figures: `npm run build && npm run bench`.
 // The libvirt benchmark needs a running libvirtd (scripts/start-services.sh) and takes minutes
 // (it copies a 1 GiB image 50 times as its baseline).
+import { run as firewall } from "./firewall.bench";
 import { run as libvirt } from "./libvirt.bench";
 import { run as planner } from "./planner.bench";
 import { run as probe } from "./probe.bench";
@@ -12,6 +13,7 @@ async function main(): Promise<void> {
   probe();
   planner();
   await program();
+  await firewall();
   await libvirt();
 }
 

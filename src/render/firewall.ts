@@ -7,7 +7,7 @@
 //   - replies (established, related) pass; invalid state to or from a VM subnet is dropped;
 //   - traffic inside one network passes; between networks only `security.cross_cluster_flows`;
 //   - from outside the host only `security.allowed_cidrs`, to SSH on every VM and to the Kubernetes
-//     API, HTTP and HTTPS on the cloud cluster's network (ICMP echo too, for diagnosis);
+//     API and NodePorts on the cloud cluster's network (ICMP echo too, for diagnosis);
 //   - VM egress to the outside passes and is masqueraded here (the libvirt networks run in route mode,
 //     because libvirt's NAT mode rejects every new connection into a network in its own chains, which
 //     no rule of ours could override: a packet must be accepted by every base chain on its hook).
@@ -15,10 +15,13 @@ import type { Plan, PlannedNetwork } from "../plan/types";
 import type { ClusterSpec } from "../spec/types";
 import { parsePortSpec } from "../spec/rules/isolation";
 
-/** Ports that `allowed_cidrs` may reach, by the cluster a network carries. */
-export const INBOUND_PORTS: Readonly<Record<"hpc" | "cloud", readonly number[]>> = {
-  hpc: [22],
-  cloud: [22, 80, 443, 6443],
+/**
+ * TCP ports that `allowed_cidrs` may reach, by the cluster a network carries: SSH everywhere; on the cloud
+ * cluster the Kubernetes API and the NodePort range (ingress-nginx is a NodePort service).
+ */
+export const INBOUND_PORTS: Readonly<Record<"hpc" | "cloud", readonly string[]>> = {
+  hpc: ["22"],
+  cloud: ["22", "6443", "30000-32767"],
 };
 
 export function firewallTableName(plan: Pick<Plan, "stack">): string {
@@ -77,7 +80,7 @@ export function renderFirewall(spec: Pick<ClusterSpec, "security">, plan: Pick<P
   const allowed = spec.security.allowed_cidrs;
   if (allowed.length) {
     for (const n of networks.filter((network) => network.mode === "nat")) {
-      const ports = [...new Set(n.clusters.flatMap((cluster) => INBOUND_PORTS[cluster]))].sort((a, b) => a - b);
+      const ports = [...new Set(n.clusters.flatMap((cluster) => INBOUND_PORTS[cluster]))].sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
       forward.push(`ip saddr ${set(allowed)} ip daddr ${n.subnet} tcp dport ${set(ports)} accept comment "allowed_cidrs to ${n.name}"`);
     }
     forward.push(`ip saddr ${set(allowed)} ip daddr ${allVms} icmp type echo-request accept comment "allowed_cidrs: ping"`);

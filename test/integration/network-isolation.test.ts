@@ -60,6 +60,7 @@ describe.skipIf(unavailable !== null)("network isolation between the clusters an
     { name: "hpc -> cloud 5432/tcp (undeclared port)", from: ns.hpc, to: cloudVm.ip, port: 5432, expect: null },
     { name: "cloud -> hpc 6817/tcp (undeclared direction)", from: ns.cloud, to: hpcVm.ip, port: 6817, expect: null },
     { name: `${ALLOWED.host} (allowed_cidrs) -> cloud 6443/tcp`, from: ns.allowed, to: cloudVm.ip, port: 6443, expect: ALLOWED.host },
+    { name: `${ALLOWED.host} (allowed_cidrs) -> cloud 30080/tcp (NodePort)`, from: ns.allowed, to: cloudVm.ip, port: 30080, expect: ALLOWED.host },
     { name: `${ALLOWED.host} (allowed_cidrs) -> hpc 22/tcp`, from: ns.allowed, to: hpcVm.ip, port: 22, expect: ALLOWED.host },
     { name: `${ALLOWED.host} (allowed_cidrs) -> hpc 6817/tcp (port not open)`, from: ns.allowed, to: hpcVm.ip, port: 6817, expect: null },
     { name: `${DENIED.host} (not allowed) -> cloud 6443/tcp`, from: ns.denied, to: cloudVm.ip, port: 6443, expect: null },
@@ -88,7 +89,7 @@ describe.skipIf(unavailable !== null)("network isolation between the clusters an
     lab.link(ns.router, "up-no", ns.denied, `${DENIED.host}/24`, DENIED.router, { routerAddress: `${DENIED.router}/24` });
     // A guest that configures an address of the other network on its NIC (what a spoofer does).
     lab.ip(ns.hpc, "addr", "add", `${spoofedSource}/32`, "dev", "eth0");
-    for (const vmNs of [ns.hpc, ns.cloud]) for (const port of [22, 5432, 6443, 6817]) lab.listen(vmNs, port);
+    for (const vmNs of [ns.hpc, ns.cloud]) for (const port of [22, 5432, 6443, 6817, 30080]) lab.listen(vmNs, port);
     for (const outside of [ns.allowed, ns.denied]) lab.listen(outside, 8080);
     received = lab.receiveUdp(ns.cloud, 9999);
     lab.waitListening(ns.cloud, cloudVm.ip, 6443);

@@ -33,7 +33,7 @@ describe("host firewall in the stack program", () => {
     expect(table.inputs).toMatchObject({ uri: "qemu:///system", table: "hyperscaler_hs_prod", marker: firewallMarker({ stack: "hs-prod" }) });
     const ruleset = table.inputs.ruleset as string;
     expect(ruleset).toContain('ip saddr 192.168.100.0/24 ip daddr 192.168.200.0/24 tcp dport 6443 accept comment "cross_cluster_flows[0]: hpc -> cloud"');
-    expect(ruleset).toContain('ip saddr 203.0.113.0/24 ip daddr 192.168.200.0/24 tcp dport { 22, 80, 443, 6443 } accept');
+    expect(ruleset).toContain('ip saddr 203.0.113.0/24 ip daddr 192.168.200.0/24 tcp dport { 22, 6443, 30000-32767 } accept');
     // Exactly what `hyperscaler render` writes for the same spec.
     const withSecurity = { ...loaded.spec, security: { ...loaded.spec.security, allowed_cidrs: ["203.0.113.0/24"], cross_cluster_flows: [{ from: "hpc" as const, to: "cloud" as const, ports: ["6443/tcp"] }] } };
     expect(ruleset).toBe(renderFirewall(withSecurity, buildPlan({ spec: withSecurity })));

@@ -58,11 +58,11 @@ describe("renderFirewall", () => {
       absent: ["allowed_cidrs to"],
     },
     {
-      name: "allowed_cidrs reach SSH everywhere, the API, HTTP and HTTPS on the cloud network, and ping",
+      name: "allowed_cidrs reach SSH everywhere, the API and NodePorts on the cloud network, and ping",
       security: '  allowed_cidrs: ["203.0.113.0/24", "198.51.100.7/32"]\n',
       present: [
         `ip saddr { 203.0.113.0/24, 198.51.100.7/32 } ip daddr ${HPC} tcp dport 22 accept comment "allowed_cidrs to hpc_network"`,
-        `ip saddr { 203.0.113.0/24, 198.51.100.7/32 } ip daddr ${CLOUD} tcp dport { 22, 80, 443, 6443 } accept comment "allowed_cidrs to cloud_network"`,
+        `ip saddr { 203.0.113.0/24, 198.51.100.7/32 } ip daddr ${CLOUD} tcp dport { 22, 6443, 30000-32767 } accept comment "allowed_cidrs to cloud_network"`,
         `ip saddr { 203.0.113.0/24, 198.51.100.7/32 } ip daddr ${BOTH} icmp type echo-request accept comment "allowed_cidrs: ping"`,
       ],
       absent: ["cross_cluster_flows["],

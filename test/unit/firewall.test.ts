@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildPlan } from "../../src/plan";
-import { nftInvocation } from "../../src/providers/firewall";
+import { makeFirewallProvider, nftInvocation } from "../../src/providers/firewall";
 import { renderAll } from "../../src/render/files";
 import { firewallMarker, firewallTableName, libvirtForwardMode, renderFirewall } from "../../src/render/firewall";
 import { renderDomainXml } from "../../src/render/libvirt/domain";
@@ -219,6 +219,27 @@ describe("libvirt side", () => {
   });
 
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+});
+
+describe("provider errors name the cause and the fix", () => {
+  const inputs = { uri: "qemu:///system", table: "hyperscaler_hs_dev", marker: "managed by hyperscaler stack hs-dev; do not edit", ruleset: "table inet hyperscaler_hs_dev {\n}\n" };
+
+  it("nft missing on the host", async () => {
+    const provider = makeFirewallProvider(() => ({ code: null, stdout: "", stderr: "spawnSync nft ENOENT" }));
+    await expect(provider.create(inputs)).rejects.toThrow("host firewall: nft is not installed on the host (Debian package nftables)");
+  });
+
+  it("not root", async () => {
+    const provider = makeFirewallProvider(() => ({ code: 1, stdout: "", stderr: "Error: Could not process rule: Operation not permitted" }));
+    await expect(provider.create(inputs)).rejects.toThrow(/nft list table inet hyperscaler_hs_dev failed: Error: Could not process rule: Operation not permitted \(nft needs root: run pulumi as root on the host, or use a root ssh user in the libvirt URI\)/);
+  });
+
+  it("a URI without a shell on the host: refused before nft runs", async () => {
+    const calls: string[] = [];
+    const provider = makeFirewallProvider((command) => { calls.push(command); return { code: 0, stdout: "", stderr: "" }; });
+    await expect(provider.create({ ...inputs, uri: "qemu+tls://gpu-box/system" })).rejects.toThrow(/host firewall: libvirt URI qemu\+tls:\/\/gpu-box\/system gives no shell/);
+    expect(calls).toEqual([]);
+  });
 });
 
 describe("where the provider runs nft", () => {

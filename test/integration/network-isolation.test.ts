@@ -5,16 +5,20 @@
 // to connect without the table (so a blocked flow is blocked by the table, not by the topology), then
 // checked against the table. All addresses live only inside the namespaces, which the test removes.
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPlan } from "../../src/plan";
 import type { Plan } from "../../src/plan/types";
 import { makeFirewallProvider, type FirewallOutputs, type NftRunner } from "../../src/providers/firewall";
 import { firewallMarker, firewallTableName, renderFirewall } from "../../src/render/firewall";
+import { renderDomainXml } from "../../src/render/libvirt/domain";
 import { loadSpecText } from "../../src/spec/load";
 import type { ClusterSpec } from "../../src/spec/types";
 import { ROOT } from "../helpers";
+import { leftovers, libvirtReachable, virsh } from "./libvirt-lab";
 import { NetnsLab, netnsUnavailable } from "./netns-lab";
 
 const unavailable = netnsUnavailable();
@@ -199,5 +203,33 @@ describe.skipIf(unavailable !== null)("network isolation between the clusters an
       await provider.delete!(created.appliedDigest, created);
       removeLibvirtRules();
     }
+  });
+});
+
+describe.skipIf(!libvirtReachable())("libvirt keeps clean-traffic on every NIC (real libvirtd, define only)", () => {
+  it("each dev VM, defined under a unique name, keeps the filter with its planned address; the filter exists", () => {
+    const loaded = loadSpecText("dev.yaml", fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8"));
+    if (!loaded.ok) throw new Error("dev.yaml");
+    const plan = buildPlan({ spec: loaded.spec });
+    expect(virsh("nwfilter-dumpxml", "clean-traffic").stdout).toContain("<filterref filter='no-ip-spoofing'/>");
+    const suffix = randomBytes(3).toString("hex");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hs-fw-domain-"));
+    const defined: string[] = [];
+    try {
+      for (const vm of plan.vms) {
+        const name = `hsfw${suffix}-${vm.name}`;
+        const file = path.join(dir, `${name}.xml`);
+        // A fresh name and no UUID: nothing of another test or stack is touched.
+        fs.writeFileSync(file, renderDomainXml(plan, { ...vm, name }, { pool: "hs-dev", domainType: "qemu" }).replace(/<uuid>[^<]*<\/uuid>/, ""));
+        expect(virsh("define", file).code, name).toBe(0);
+        defined.push(name);
+        const xml = virsh("dumpxml", "--inactive", name).stdout;
+        expect(xml).toContain(`<filterref filter='clean-traffic'>\n        <parameter name='IP' value='${vm.ip}'/>`);
+      }
+    } finally {
+      for (const name of defined) virsh("undefine", name);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    expect(leftovers(`hsfw${suffix}`)).toEqual([]);
   });
 });

@@ -75,7 +75,10 @@ describe("hyperscaler render", () => {
     const out = tempDir();
     const result = await run(["render", PROD, "--out", out]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe(`render: wrote 60 file(s) to ${out}`);
+    expect(result.stdout).toBe(`render: wrote 105 file(s) to ${out}`);
+    // 60 files of VMs, networks, Slurm and kubeadm, then every Helm release's values and every raw manifest.
+    expect(fs.readdirSync(path.join(out, "kubernetes/helm")).sort()).toEqual(["calico.values.yaml", "cert-manager.values.yaml", "gpu-operator.values.yaml", "ingress-nginx.values.yaml", "kserve-crd.values.yaml", "kserve.values.yaml", "minio.values.yaml", "monitoring.values.yaml"]);
+    expect(fs.readdirSync(path.join(out, "kubernetes/manifests")).sort()).toEqual(["_cluster", "local-path-storage", "mlops", "monitoring"]);
     expect(fs.readFileSync(path.join(out, "slurm/slurm.conf"), "utf8")).toContain("NodeName=hs-prod-slurm-node-01 NodeAddr=192.168.100.11 CPUs=8 RealMemory=15564 Gres=gpu:a100_1g.10gb:1");
     expect(fs.readdirSync(path.join(out, "slurm")).sort()).toEqual(["cgroup.conf", "gres.conf", "slurm.conf"]);
     expect(fs.readdirSync(path.join(out, "kubernetes/join")).sort()).toEqual(["hs-prod-k8s-cpu-01.yaml", "hs-prod-k8s-gpu-01.yaml", "hs-prod-k8s-gpu-02.yaml", "hs-prod-k8s-gpu-03.yaml", "hs-prod-k8s-gpu-04.yaml"]);

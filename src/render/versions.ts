@@ -1,6 +1,7 @@
 // Every chart and image the Kubernetes and MLOps layers deploy, in one place, each with the upstream
-// release it was checked against. The oracle tests (test/unit/chart-values-oracle.test.ts) read the
-// chart's default values from ../shared/reference/charts/<reference>/ at exactly these versions.
+// release it was checked against. The oracle test (test/unit/chart-values-oracle.test.ts) reads each
+// chart's default values from ../shared/reference/charts/<chart>-<version>/ (referenceDir): bumping a
+// version here without adding that directory fails the test, which says what to copy.
 
 export interface ChartPin {
   /** Chart name, or an OCI reference (oci://...). */
@@ -8,8 +9,6 @@ export interface ChartPin {
   readonly version: string;
   /** Helm repository; absent for OCI charts. */
   readonly repo?: string;
-  /** Directory under reference/charts/ holding this version's values.yaml (and values.schema.json). */
-  readonly reference: string;
   /** The upstream tag and file the reference was copied from. */
   readonly checkedAgainst: string;
 }
@@ -17,39 +16,44 @@ export interface ChartPin {
 export const CHARTS = {
   calico: {
     chart: "tigera-operator", version: "v3.28.2", repo: "https://docs.tigera.io/calico/charts",
-    reference: "tigera-operator-v3.28.2", checkedAgainst: "projectcalico/calico@v3.28.2 charts/tigera-operator/values.yaml",
+    checkedAgainst: "projectcalico/calico@v3.28.2 charts/tigera-operator/values.yaml",
   },
   ingressNginx: {
     chart: "ingress-nginx", version: "4.11.3", repo: "https://kubernetes.github.io/ingress-nginx",
-    reference: "ingress-nginx-4.11.3", checkedAgainst: "kubernetes/ingress-nginx@helm-chart-4.11.3 charts/ingress-nginx/values.yaml (controller v1.11.3)",
+    checkedAgainst: "kubernetes/ingress-nginx@helm-chart-4.11.3 charts/ingress-nginx/values.yaml (controller v1.11.3)",
   },
   gpuOperator: {
     chart: "gpu-operator", version: "v24.9.0", repo: "https://helm.ngc.nvidia.com/nvidia",
-    reference: "gpu-operator-v24.9.0", checkedAgainst: "NVIDIA/gpu-operator@v24.9.0 deployments/gpu-operator/values.yaml (+ vendored node-feature-discovery)",
+    checkedAgainst: "NVIDIA/gpu-operator@v24.9.0 deployments/gpu-operator/values.yaml (+ vendored node-feature-discovery)",
   },
   minio: {
     chart: "minio", version: "5.3.0", repo: "https://charts.min.io/",
-    reference: "minio-5.3.0", checkedAgainst: "minio/minio@RELEASE.2024-10-13T13-34-11Z helm/minio/values.yaml (= helm-releases/minio-5.3.0.tgz)",
+    checkedAgainst: "minio/minio@RELEASE.2024-10-13T13-34-11Z helm/minio/values.yaml (= helm-releases/minio-5.3.0.tgz)",
   },
   kubePrometheusStack: {
     chart: "kube-prometheus-stack", version: "65.1.1", repo: "https://prometheus-community.github.io/helm-charts",
-    reference: "kube-prometheus-stack-65.1.1", checkedAgainst: "prometheus-community/helm-charts@kube-prometheus-stack-65.1.1 (+ grafana 8.5.2, kube-state-metrics 5.25.1, prometheus-node-exporter 4.39.0)",
+    checkedAgainst: "prometheus-community/helm-charts@kube-prometheus-stack-65.1.1 (+ grafana 8.5.2, kube-state-metrics 5.25.1, prometheus-node-exporter 4.39.0)",
   },
   certManager: {
     chart: "cert-manager", version: "v1.16.1", repo: "https://charts.jetstack.io",
-    reference: "cert-manager-v1.16.1", checkedAgainst: "cert-manager/cert-manager@v1.16.1 deploy/charts/cert-manager/values.yaml + values.schema.json",
+    checkedAgainst: "cert-manager/cert-manager@v1.16.1 deploy/charts/cert-manager/values.yaml + values.schema.json",
   },
   kserveCrd: {
     chart: "oci://ghcr.io/kserve/charts/kserve-crd", version: "v0.14.0",
-    reference: "kserve-crd-v0.14.0", checkedAgainst: "kserve/kserve@v0.14.0 charts/kserve-crd/values.yaml (empty)",
+    checkedAgainst: "kserve/kserve@v0.14.0 charts/kserve-crd/values.yaml (empty)",
   },
   kserve: {
     chart: "oci://ghcr.io/kserve/charts/kserve", version: "v0.14.0",
-    reference: "kserve-v0.14.0", checkedAgainst: "kserve/kserve@v0.14.0 charts/kserve-resources/values.yaml",
+    checkedAgainst: "kserve/kserve@v0.14.0 charts/kserve-resources/values.yaml",
   },
 } as const satisfies Record<string, ChartPin>;
 
 export type ChartKey = keyof typeof CHARTS;
+
+/** The reference directory of a pinned chart: `<chart name>-<version>` (the OCI path's last part). */
+export function referenceDir(pin: Pick<ChartPin, "chart" | "version">): string {
+  return `${pin.chart.split("/").pop()}-${pin.version}`;
+}
 
 export interface ImagePin {
   readonly image: string;

@@ -4,7 +4,8 @@ import type { Plan } from "../plan/types";
 import type { ClusterSpec, ServiceName } from "../spec/types";
 import { mlopsNetworkPolicies } from "./network-policies";
 import { IMAGES } from "./versions";
-import { helm, manifest, type WorkloadItem } from "./workloads";
+import { helm, manifest, type ManifestObject, type WorkloadItem } from "./workloads";
+import type { IIngress } from "kubernetes-models/networking.k8s.io/v1";
 
 export const MLOPS_NAMESPACE = "mlops";
 export const MONITORING_NAMESPACE = "monitoring";
@@ -119,7 +120,7 @@ function sized(requests: { cpu: string; memory: string }): { requests: { cpu: st
   return { requests, limits: { ...requests } };
 }
 
-function secretObject<S>(name: string, namespace: string, stringData: Record<string, S | string>) {
+function secretObject<S>(name: string, namespace: string, stringData: Record<string, S | string>): ManifestObject {
   return { apiVersion: "v1", kind: "Secret", metadata: { name, namespace }, type: "Opaque", stringData };
 }
 
@@ -286,7 +287,7 @@ export function mlopsWorkloads<S>(spec: ClusterSpec, plan: Plan, storageClass: s
   return items;
 }
 
-function ingressObject(name: string, namespace: string, host: string, service: string, port: number) {
+function ingressObject(name: string, namespace: string, host: string, service: string, port: number): IIngress & { metadata: { name: string } } {
   return {
     apiVersion: "networking.k8s.io/v1", kind: "Ingress", metadata: { name, namespace },
     spec: { ingressClassName: "nginx", rules: [{ host, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: service, port: { number: port } } } }] } }] },

@@ -3,6 +3,11 @@
 // exactly this (components/kubernetes-workloads.ts), so the two cannot differ. Pure: secrets come in as
 // values of type S (placeholders for render, Pulumi outputs in the stack) and only appear in Secrets.
 import { stringify } from "yaml";
+import type { IDeployment, IStatefulSet } from "kubernetes-models/apps/v1";
+import type { IClusterRole, IClusterRoleBinding, IRole, IRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
+import type { IIngress, INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
+import type { IStorageClass } from "kubernetes-models/storage.k8s.io/v1";
+import type { IConfigMap, INamespace, IService, IServiceAccount } from "kubernetes-models/v1";
 import type { Plan } from "../plan/types";
 import type { ClusterSpec } from "../spec/types";
 import { GPU_OPERATOR_NAMESPACE, gpuOperatorValues, MIG_PARTED_CONFIGMAP, migManagerConfig } from "./kubernetes";
@@ -11,6 +16,15 @@ import { CHARTS, IMAGES, type ChartKey } from "./versions";
 
 /** A Kubernetes object as plain data (secret values of type S only inside Secret `stringData`). */
 export type KubeObject = { readonly apiVersion: string; readonly kind: string; readonly metadata: { readonly name: string; readonly namespace?: string } & Record<string, unknown> } & Record<string, unknown>;
+
+/**
+ * The kinds the stack creates, typed by kubernetes-models (generated from the Kubernetes OpenAPI), so a
+ * misspelt or misplaced field is a compile error; the tests also validate every object at run time.
+ */
+type TypedObject = INamespace | IServiceAccount | IConfigMap | IService | IDeployment | IStatefulSet | IRole | IRoleBinding | IClusterRole | IClusterRoleBinding | IStorageClass | INetworkPolicy | IIngress;
+/** Secrets stay untyped in their values: they carry S (a placeholder or a Pulumi output). */
+type SecretObject = { apiVersion: "v1"; kind: "Secret"; metadata: { name: string; namespace: string }; type: "Opaque"; stringData: Record<string, unknown> };
+export type ManifestObject = (TypedObject | SecretObject) & { metadata: { name: string; namespace?: string } };
 
 export interface HelmReleaseItem {
   readonly type: "helm";
@@ -41,8 +55,8 @@ export function helm(id: string, release: string, chart: ChartKey, namespace: st
   return { type: "helm", id, release, chart, namespace, createNamespace, values, dependsOn };
 }
 
-export function manifest(id: string, object: KubeObject, dependsOn: readonly string[] = []): ManifestItem {
-  return { type: "manifest", id, object, dependsOn };
+export function manifest(id: string, object: ManifestObject, dependsOn: readonly string[] = []): ManifestItem {
+  return { type: "manifest", id, object: object as unknown as KubeObject, dependsOn };
 }
 
 /**

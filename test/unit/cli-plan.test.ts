@@ -94,7 +94,7 @@ describe("hyperscaler render", () => {
     const plan = JSON.parse(fs.readFileSync(path.join(out, "plan.json"), "utf8"));
     const map = JSON.parse(fs.readFileSync(path.join(out, "gpu/mdev_map.json"), "utf8"));
     expect(map).toHaveLength(7);
-    expect(map[0]).toEqual({ uuid: plan.gpus[0].instances[0].deviceUuid, parent: "0000:65:00.0", type: "A100D-1-10C", path: "mdev", vm: plan.gpus[0].instances[0].assignedTo, gpu: "GPU-0", profile: "1g.10gb" });
+    expect(map[0]).toEqual({ uuid: plan.gpus[0].instances[0].deviceUuid, parent: "0000:65:00.0", physicalFunction: "0000:65:00.0", type: "A100D-1-10C", path: "mdev", vm: plan.gpus[0].instances[0].assignedTo, gpu: "GPU-0", profile: "1g.10gb" });
     const parted = parse(fs.readFileSync(path.join(out, "gpu/mig-parted.yaml"), "utf8"));
     expect(parted).toEqual({ version: "v1", "mig-configs": { "hs-prod": [{ devices: [0], "mig-enabled": true, "mig-devices": { "1g.10gb": 7 } }, { devices: [1], "mig-enabled": false }] } });
   });

@@ -11,6 +11,10 @@ import { ROOT, tempDir } from "../helpers";
 import { recorded, resetRecorded, settled } from "../mocks";
 
 const WORKSTATION = path.join(ROOT, "test/fixtures/hosts/workstation.json");
+const temporary: string[] = [];
+afterAll(() => {
+  for (const dir of temporary) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 /** The workstation inventory with an L40S (SR-IOV vGPU host driver) in place of its GPUs. */
 function l40sHost(): string {
@@ -19,7 +23,7 @@ function l40sHost(): string {
   inventory.gpus = [{ ...a100, name: "NVIDIA L40S", pciAddress: "0000:41:00.0", pciDeviceId: "10de:26b9", memoryMiB: 46068, migCapable: false, migMode: null, migProfiles: [], migInstances: [], iommuGroup: 21, vgpu: { framework: "sriov", types: [{ id: "nvidia-1155", name: "L40S-12Q", available: 4 }] } }];
   inventory.iommu.groups = [{ id: 21, devices: ["0000:41:00.0"] }];
   const dir = tempDir("hs-l40s-");
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  temporary.push(dir);
   const file = path.join(dir, "inventory.json");
   fs.writeFileSync(file, JSON.stringify(inventory));
   return file;

@@ -58,7 +58,9 @@ export function gpuDriverLayer(spec: ClusterSpec, plan: Plan, vm: PlannedVm): Cl
       permissions: "0644",
       // GPU instances never survive a reboot: re-create the planned placements at every boot.
       content: [
-        "[Unit]", "Description=Carve the planned MIG instances (hyperscaler)", "After=nvidia-persistenced.service", "",
+        "[Unit]", "Description=Carve the planned MIG instances (hyperscaler)", "After=nvidia-persistenced.service",
+        // slurmd and kubelet (device plugin, mig-manager) must find the instances and their /dev/nvidia-caps files.
+        "Before=slurmd.service kubelet.service", "",
         "[Service]", "Type=oneshot", "RemainAfterExit=yes", "ExecStart=/usr/bin/nvidia-smi -i 0 -mig 1",
         ...layout.map((placement) => `ExecStart=/usr/bin/nvidia-smi mig -i 0 -cgi ${placement} -C`), "",
         "[Install]", "WantedBy=multi-user.target", "",

@@ -188,6 +188,6 @@ export function workloadPath(item: WorkloadItem): string {
 export function renderWorkload(item: WorkloadItem): string {
   if (item.type === "manifest") return stringify(item.object, { lineWidth: 0 });
   const chart = CHARTS[item.chart];
-  const header = `# helm upgrade --install ${item.release} ${chart.chart} --version ${chart.version}${"repo" in chart ? ` --repo ${chart.repo}` : ""} -n ${item.namespace} -f THIS_FILE\n`;
+  const header = `# helm upgrade --install ${item.release} ${chart.chart} --version ${chart.version}${"repo" in chart ? ` --repo ${chart.repo}` : ""} -n ${item.namespace}${item.createNamespace ? " --create-namespace" : ""} -f THIS_FILE\n`;
   return header + stringify(item.values, { lineWidth: 0 });
 }

@@ -60,6 +60,16 @@ describe("kubeadm config for the pinned Kubernetes", () => {
     expect(() => kubernetesFacts("1.99")).toThrow("Kubernetes 1.99 is not supported: expected one of 1.30, 1.31, 1.32, 1.33");
   });
 
+  it("the spec refuses a Kubernetes minor without kubeadm facts, at its position, before anything renders", () => {
+    const text = fs.readFileSync(path.join(ROOT, "config/prod.yaml"), "utf8").replace("kubernetes_config: { cni: calico", 'kubernetes_config: { version: "1.29", cni: calico');
+    const loaded = loadSpecText("config/prod.yaml", text);
+    expect(loaded.ok).toBe(false);
+    if (loaded.ok) return;
+    const error = loaded.errors.find((e) => e.path === "/clusters/cloud/kubernetes_config/version")!;
+    expect(error).toMatchObject({ found: "1.29", expected: "one of 1.30, 1.31, 1.32, 1.33" });
+    expect(error.line).toBe(text.split("\n").findIndex((l) => l.includes('version: "1.29"')) + 1);
+  });
+
   it("issue 17: the bootstrap token expires after first boot (24 h), and the README's command mints a new join", () => {
     const { spec, plan } = load();
     const [init] = parseAllDocuments(renderKubeadmInit(spec, plan, KUBERNETES_PLACEHOLDERS.token)).map((d) => d.toJS());

@@ -54,9 +54,12 @@ export function runDoctor(host: HostInventory, spec?: ClusterSpec): Check[] {
 function iommuIsolation(gpu: HostGpu): Check {
   const id = `iommu-group-${gpu.pciAddress}`;
   if (gpu.iommuIsolated === null) return warn(id, `${gpu.pciAddress} ${gpu.name}: IOMMU group unknown`, "enable the IOMMU, then re-probe");
+  // What passthrough takes: the GPU and every other endpoint of its group, each bound to vfio-pci by libvirt.
+  const others = gpu.iommuGroupEndpoints ?? [];
+  const takes = others.length ? `; passthrough takes ${[gpu.pciAddress, ...others].join(", ")} (libvirt binds each to vfio-pci)` : "";
   return gpu.iommuIsolated
-    ? pass(id, `${gpu.pciAddress} ${gpu.name}: alone in IOMMU group ${gpu.iommuGroup} (with its own functions only)`)
-    : warn(id, `${gpu.pciAddress} ${gpu.name}: IOMMU group ${gpu.iommuGroup} holds other devices`, "move the card to a CPU-attached slot, or enable ACS in the firmware; passthrough would take the whole group");
+    ? pass(id, `${gpu.pciAddress} ${gpu.name}: alone in IOMMU group ${gpu.iommuGroup} (with its own functions only)${takes}`)
+    : warn(id, `${gpu.pciAddress} ${gpu.name}: IOMMU group ${gpu.iommuGroup} holds other devices${takes}`, "move the card to a CPU-attached slot, or enable ACS in the firmware; otherwise those devices leave the host with the GPU");
 }
 
 function specChecks(host: HostInventory, spec: ClusterSpec): Check[] {

@@ -52,6 +52,11 @@ function iommuGroups(source: HostSource): { id: number; devices: string[] }[] {
   return source.sys.list("kernel/iommu_groups").filter((g) => /^\d+$/.test(g)).map((g) => ({ id: Number(g), devices: source.sys.list(`kernel/iommu_groups/${g}/devices`).map(normalisePciAddress).sort() })).sort((a, b) => a.id - b.id);
 }
 
+/** PCI-to-PCI bridges (class 0x0604xx) stay with the host: vfio does not need them and cannot take them. */
+function isBridge(source: HostSource, address: string): boolean {
+  return (source.sys.read(`${PCI}/${address}/class`) ?? "").replace(/^0x/, "").toLowerCase().startsWith("0604");
+}
+
 /** Same bus:device as the GPU: its own functions (HDMI audio, USB-C), which pass through with it. */
 function sameCard(a: string, b: string): boolean {
   return a.slice(0, a.lastIndexOf(".")) === b.slice(0, b.lastIndexOf("."));
@@ -140,7 +145,8 @@ export function inventoryFrom(source: HostSource, libvirtUri = "qemu:///system")
       driverVersion: fromXml ? xml!.driverVersion : null,
       boundDriver: driver,
       iommuGroup: group,
-      iommuIsolated: members ? members.every((member) => sameCard(member, device.address)) : null,
+      iommuIsolated: members ? members.filter((member) => !isBridge(source, member)).every((member) => sameCard(member, device.address)) : null,
+      ...(members ? { iommuGroupEndpoints: members.filter((member) => member !== device.address && !isBridge(source, member)) } : {}),
       migCapable: fromXml ? fromXml.migMode !== null : profiles.length > 0 || entry !== undefined ? true : null,
       migMode,
       migProfiles: profiles,

@@ -47,6 +47,8 @@ export interface HostGpu {
   readonly iommuGroup: number | null;
   /** Alone in its IOMMU group, or only with its own functions (audio, USB-C of the same card). */
   readonly iommuIsolated: boolean | null;
+  /** The other endpoint functions of its IOMMU group (PCI bridges excluded), which passthrough takes too. */
+  readonly iommuGroupEndpoints?: readonly string[];
   readonly migCapable: boolean | null;
   readonly migMode: { readonly current: boolean | null; readonly pending: boolean | null } | null;
   readonly migProfiles: readonly HostMigProfile[];

@@ -430,7 +430,10 @@ function distribute(spec: ClusterSpec, cluster: ClusterName, shares: Share[], vm
     const mine = shares.filter((s) => s.owner === vm.name).sort((a, b) => a.device.spec.id.localeCompare(b.device.spec.id) || (a.instance?.start ?? 0) - (b.instance?.start ?? 0));
     vmGpus.set(vm.name, mine.map((s, slot) => {
       s.uuid = s.kind === "mig-vgpu" || s.kind === "vgpu" ? vgpuUuid(spec.metadata.name, vm.name, slot) : null;
-      return { kind: s.kind, gpu: s.device.spec.id, pciAddress: s.device.spec.pci_address.toLowerCase(), profile: s.instance?.profile ?? null, vgpuType: s.vgpuType ?? null, deviceUuid: s.uuid };
+      const whole = s.kind === "passthrough" || s.kind === "mig-in-guest";
+      // A group is viable for vfio only as a whole: every endpoint function goes with the GPU.
+      const groupFunctions = whole ? s.device.host?.iommuGroupEndpoints ?? [] : [];
+      return { kind: s.kind, gpu: s.device.spec.id, pciAddress: s.device.spec.pci_address.toLowerCase(), profile: s.instance?.profile ?? null, vgpuType: s.vgpuType ?? null, deviceUuid: s.uuid, ...(groupFunctions.length ? { groupFunctions: [...groupFunctions] } : {}) };
     }));
   }
 }

@@ -58,6 +58,8 @@ export interface VmGpu {
   readonly profile: string | null;
   readonly vgpuType: string | null;
   readonly deviceUuid: string | null;
+  /** Whole-GPU shares: the other endpoint functions of the GPU's IOMMU group (its HDMI audio at .1, ...). */
+  readonly groupFunctions?: readonly string[];
 }
 
 export interface PlannedVm {

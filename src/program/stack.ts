@@ -72,7 +72,7 @@ export interface StackOutputs {
   readonly vms: Record<string, { ip: string; ssh: string; cluster: string; role: string; gpus: string[]; restartRequired: pulumi.Output<boolean> | boolean }>;
   /** Every VM's pinned SSH host key, as `known_hosts` lines (public; not a secret). */
   readonly knownHosts: pulumi.Output<string>;
-  readonly mdevMap: ReturnType<typeof mdevMap>;
+  readonly mdevMap: pulumi.Output<ReturnType<typeof mdevMap>>;
   readonly plan: { stack: string; gpus: { id: string; attach: string; migEnabled: boolean; resetRequired: boolean; instances: string[] }[]; vmCount: number; warnings: string[] };
   readonly planJson: string;
 }
@@ -128,7 +128,8 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
       restartRequired: builtByName.get(vm.name)?.restartRequired ?? false,
     }])),
     knownHosts: pulumi.all(vmsBuilt.map((vm) => vm.knownHosts)).apply((lines) => lines.join("\n") + "\n"),
-    mdevMap: mdevMap(plan),
+    // SR-IOV vGPUs name their VF as parent, known once the GPU host has created them.
+    mdevMap: gpuHost.vfAddresses.apply((vf) => mdevMap(plan, vf)),
     plan: {
       stack: plan.stack,
       gpus: plan.gpus.map((g) => ({ id: g.id, attach: g.attach, migEnabled: g.migEnabled, resetRequired: g.resetRequired, instances: g.instances.map((i) => `${i.profile}@${i.start}->${i.assignedTo}`) })),

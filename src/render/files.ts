@@ -11,8 +11,9 @@ import { renderPoolXml } from "./libvirt/storage";
 import { planToJson } from "../plan";
 import { renderCgroupConf, renderGresConf, renderSlurmConf } from "./slurm";
 import { KUBERNETES_PLACEHOLDERS } from "./cloud-init/kubernetes";
-import { gpuOperatorValues, renderKubeadmInit, renderKubeadmJoin } from "./kubernetes";
-import { stringify } from "yaml";
+import { renderKubeadmInit, renderKubeadmJoin } from "./kubernetes";
+import { MLOPS_SECRET_PLACEHOLDERS } from "./mlops";
+import { kubernetesWorkloads, renderWorkload, workloadPath } from "./workloads";
 
 /** Role layers of cloud-init per VM (Slurm, Kubernetes) with secrets as placeholders. */
 export type CloudInitLayers = (vmName: string) => CloudConfig[];
@@ -30,9 +31,10 @@ export function renderAll(spec: ClusterSpec, plan: Plan, layers: CloudInitLayers
   if (spec.clusters.cloud) {
     const secrets = KUBERNETES_PLACEHOLDERS;
     files.set("kubernetes/kubeadm-init.yaml", renderKubeadmInit(spec, plan, secrets.token));
-    for (const vm of plan.vms.filter((v) => v.cluster === "cloud" && v.role !== "k8s-control-plane")) files.set(`kubernetes/join/${vm.name}.yaml`, renderKubeadmJoin(plan, vm, secrets.token, secrets.caCertHash));
-    files.set("kubernetes/gpu-operator-values.yaml", stringify(gpuOperatorValues(spec, plan)));
+    for (const vm of plan.vms.filter((v) => v.cluster === "cloud" && v.role !== "k8s-control-plane")) files.set(`kubernetes/join/${vm.name}.yaml`, renderKubeadmJoin(spec, plan, vm, secrets.token, secrets.caCertHash));
   }
+  // Every Helm release's values and every raw manifest the stack deploys (the same function the components use).
+  for (const item of kubernetesWorkloads(spec, plan, MLOPS_SECRET_PLACEHOLDERS)) files.set(workloadPath(item), renderWorkload(item));
   const pool = spec.host.storage_pool;
   files.set(`libvirt/pools/${pool.name}.xml`, renderPoolXml(pool.name, pool.path));
   const isolation = spec.security.network_isolation && plan.networks.length > 0;

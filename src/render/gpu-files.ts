@@ -4,7 +4,13 @@ import type { Plan } from "../plan/types";
 
 export interface MdevMapEntry {
   readonly uuid: string;
-  readonly parent: string;
+  /**
+   * The device the vGPU is created on: the GPU (mdev, Ampere) or, for SR-IOV vGPUs (Ada, Hopper and
+   * newer), the virtual function that carries it; null while that VF is not known (before set-up).
+   */
+  readonly parent: string | null;
+  /** The physical GPU's PCI address. */
+  readonly physicalFunction: string;
   readonly type: string | null;
   readonly path: "mdev" | "sriov" | null;
   readonly vm: string | null;
@@ -12,11 +18,15 @@ export interface MdevMapEntry {
   readonly profile: string | null;
 }
 
-/** Every vGPU device of the plan: its UUID, the parent GPU's PCI address, its type and its VM. */
-export function mdevMap(plan: Plan): MdevMapEntry[] {
+/**
+ * Every vGPU device of the plan: its UUID, its parent (the GPU for mdev, the VF for SR-IOV, from
+ * `vfAddresses` once the GPU host is set up), its type and its VM.
+ */
+export function mdevMap(plan: Plan, vfAddresses: Readonly<Record<string, string>> = {}): MdevMapEntry[] {
+  const parentOf = (gpu: Plan["gpus"][number], uuid: string): string | null => (gpu.vgpuPath === "sriov" ? vfAddresses[uuid] ?? null : gpu.pciAddress);
   return plan.gpus.flatMap((gpu) => [
-    ...gpu.instances.filter((i) => i.deviceUuid !== null).map((i) => ({ uuid: i.deviceUuid!, parent: gpu.pciAddress, type: i.vgpuType, path: gpu.vgpuPath, vm: i.assignedTo, gpu: gpu.id, profile: i.profile })),
-    ...gpu.vgpus.filter((v) => v.deviceUuid !== null).map((v) => ({ uuid: v.deviceUuid!, parent: gpu.pciAddress, type: v.vgpuType, path: gpu.vgpuPath, vm: v.assignedTo, gpu: gpu.id, profile: null })),
+    ...gpu.instances.filter((i) => i.deviceUuid !== null).map((i) => ({ uuid: i.deviceUuid!, parent: parentOf(gpu, i.deviceUuid!), physicalFunction: gpu.pciAddress, type: i.vgpuType, path: gpu.vgpuPath, vm: i.assignedTo, gpu: gpu.id, profile: i.profile })),
+    ...gpu.vgpus.filter((v) => v.deviceUuid !== null).map((v) => ({ uuid: v.deviceUuid!, parent: parentOf(gpu, v.deviceUuid!), physicalFunction: gpu.pciAddress, type: v.vgpuType, path: gpu.vgpuPath, vm: v.assignedTo, gpu: gpu.id, profile: null })),
   ]);
 }
 

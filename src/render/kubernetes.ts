@@ -4,6 +4,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { stringify } from "yaml";
 import type { Plan, PlannedVm } from "../plan/types";
 import type { ClusterSpec } from "../spec/types";
+import { kubernetesFacts } from "./versions";
 
 export const API_SERVER_PORT = 6443;
 
@@ -26,27 +27,53 @@ export function apiServerEndpoint(plan: Plan): string {
   return `${controlPlaneOf(plan).ip}:${API_SERVER_PORT}`;
 }
 
+/** The GPU Operator's per-node MIG layout label: mig-manager applies the config of that name. */
+export const MIG_CONFIG_LABEL = "nvidia.com/mig.config";
+
+/**
+ * Labels kubelet sets on its node: `compute=cpu|gpu`; on CPU nodes the GPU Operator's switch that keeps
+ * every GPU operand off the node; on nodes that carve MIG in the guest, the mig-manager config to keep.
+ */
 export function nodeLabels(vm: PlannedVm): Record<string, string> {
-  return { compute: vm.gpus.length > 0 ? "gpu" : "cpu" };
+  if (vm.gpus.length === 0) return { compute: "cpu", "nvidia.com/gpu.deploy.operands": "false" };
+  return { compute: "gpu", ...(vm.gpus.some((g) => g.kind === "mig-in-guest") ? { [MIG_CONFIG_LABEL]: vm.name } : {}) };
 }
 
 function labelsArg(vm: PlannedVm): string {
   return Object.entries(nodeLabels(vm)).map(([k, v]) => `${k}=${v}`).join(",");
 }
 
+/** How long the bootstrap token lives: long enough for every VM's first boot, then it expires. */
+export const BOOTSTRAP_TOKEN_TTL = "24h0m0s";
+
+/** The command that mints a fresh join command on the control plane, for workers added later. */
+export function joinCommandHint(plan: Plan, adminUser: string): string {
+  return `ssh ${adminUser}@${controlPlaneOf(plan).ip} sudo kubeadm token create --ttl 1h --print-join-command`;
+}
+
+/** kubelet flags in the shape the kubeadm API version expects (v1beta4: a list of name/value pairs). */
+function kubeletExtraArgs(api: string, args: Record<string, string>): unknown {
+  return api === "kubeadm.k8s.io/v1beta3" ? args : Object.entries(args).map(([name, value]) => ({ name, value }));
+}
+
+function nodeRegistration(api: string, vm: PlannedVm): Record<string, unknown> {
+  return { name: vm.name, criSocket: "unix:///run/containerd/containerd.sock", kubeletExtraArgs: kubeletExtraArgs(api, { "node-ip": vm.ip, "node-labels": labelsArg(vm) }) };
+}
+
 export function renderKubeadmInit(spec: ClusterSpec, plan: Plan, token: string): string {
   const cloud = spec.clusters.cloud!;
+  const api = kubernetesFacts(cloud.kubernetes_config.version).kubeadmApi;
   const cp = controlPlaneOf(plan);
   const network = plan.networks.find((n) => n.name === cp.network)!;
   const init = {
-    apiVersion: "kubeadm.k8s.io/v1beta3",
+    apiVersion: api,
     kind: "InitConfiguration",
-    bootstrapTokens: [{ token, description: "hyperscaler worker join", ttl: "0s", usages: ["signing", "authentication"], groups: ["system:bootstrappers:kubeadm:default-node-token"] }],
+    bootstrapTokens: [{ token, description: "hyperscaler worker join", ttl: BOOTSTRAP_TOKEN_TTL, usages: ["signing", "authentication"], groups: ["system:bootstrappers:kubeadm:default-node-token"] }],
     localAPIEndpoint: { advertiseAddress: cp.ip, bindPort: API_SERVER_PORT },
-    nodeRegistration: { name: cp.name, criSocket: "unix:///run/containerd/containerd.sock", kubeletExtraArgs: { "node-ip": cp.ip, "node-labels": labelsArg(cp) } },
+    nodeRegistration: nodeRegistration(api, cp),
   };
   const cluster = {
-    apiVersion: "kubeadm.k8s.io/v1beta3",
+    apiVersion: api,
     kind: "ClusterConfiguration",
     clusterName: spec.metadata.name,
     controlPlaneEndpoint: apiServerEndpoint(plan),
@@ -57,12 +84,13 @@ export function renderKubeadmInit(spec: ClusterSpec, plan: Plan, token: string):
   return [init, cluster, kubelet].map((doc) => stringify(doc)).join("---\n");
 }
 
-export function renderKubeadmJoin(plan: Plan, vm: PlannedVm, token: string, caCertHash: string): string {
+export function renderKubeadmJoin(spec: ClusterSpec, plan: Plan, vm: PlannedVm, token: string, caCertHash: string): string {
+  const api = kubernetesFacts(spec.clusters.cloud!.kubernetes_config.version).kubeadmApi;
   return stringify({
-    apiVersion: "kubeadm.k8s.io/v1beta3",
+    apiVersion: api,
     kind: "JoinConfiguration",
     discovery: { bootstrapToken: { apiServerEndpoint: apiServerEndpoint(plan), token, caCertHashes: [caCertHash] } },
-    nodeRegistration: { name: vm.name, criSocket: "unix:///run/containerd/containerd.sock", kubeletExtraArgs: { "node-ip": vm.ip, "node-labels": labelsArg(vm) } },
+    nodeRegistration: nodeRegistration(api, vm),
   });
 }
 
@@ -110,11 +138,38 @@ export function deviceResources(plan: Plan, vm: PlannedVm): Record<string, numbe
   return out;
 }
 
+/** The ConfigMap (in the operator's namespace) holding the mig-parted configs mig-manager applies. */
+export const MIG_PARTED_CONFIGMAP = "hyperscaler-mig-parted-config";
+export const GPU_OPERATOR_NAMESPACE = "gpu-operator";
+
+/**
+ * mig-parted `version: v1` configs for mig-manager: one per node that carves MIG in the guest (named
+ * after the VM, selected by its `nvidia.com/mig.config` label) with exactly the planned profile counts,
+ * so mig-manager finds the layout the guest's boot unit carved and keeps it; `all-disabled` stays the
+ * default for every other node, as the chart sets it.
+ */
+export function migManagerConfig(plan: Plan): string | null {
+  const configs: Record<string, unknown[]> = {};
+  for (const vm of plan.vms.filter((v) => v.cluster === "cloud")) {
+    const carved = vm.gpus.filter((g) => g.kind === "mig-in-guest");
+    if (carved.length === 0) continue;
+    configs[vm.name] = carved.map((gpu, index) => {
+      const counts: Record<string, number> = {};
+      for (const instance of plan.gpus.find((p) => p.id === gpu.gpu)?.instances ?? []) counts[instance.profile] = (counts[instance.profile] ?? 0) + 1;
+      return { devices: [index], "mig-enabled": true, "mig-devices": counts };
+    });
+  }
+  if (Object.keys(configs).length === 0) return null;
+  return stringify({ version: "v1", "mig-configs": { "all-disabled": [{ devices: "all", "mig-enabled": false }], ...configs } });
+}
+
 /**
  * Helm values of the NVIDIA GPU Operator. The guests run Debian, for which the operator ships no driver
  * container, so cloud-init installs the driver that matches each node's attach mode (Debian's datacenter
  * driver for passthrough, the vGPU guest driver with licensing for vGPU) and containerd's NVIDIA runtime;
  * the operator runs the device plugin, GPU feature discovery, the MIG manager and the DCGM exporter.
+ * Operands land only on nodes NFD finds an NVIDIA PCI device on (`nvidia.com/gpu.present`), and CPU nodes
+ * carry `nvidia.com/gpu.deploy.operands=false` (see nodeLabels): the chart has no operand nodeSelector.
  */
 export function gpuOperatorValues(spec: ClusterSpec, plan: Plan): Record<string, unknown> {
   const gpuVms = plan.vms.filter((vm) => vm.cluster === "cloud" && vm.gpus.length > 0);
@@ -122,7 +177,6 @@ export function gpuOperatorValues(spec: ClusterSpec, plan: Plan): Record<string,
   const vgpuGuests = gpuVms.some((vm) => vm.gpus.some((g) => g.kind === "mig-vgpu" || g.kind === "vgpu"));
   return {
     operator: { defaultRuntime: "containerd" },
-    daemonsets: { nodeSelector: { compute: "gpu" } },
     driver: {
       enabled: false,
       ...(vgpuGuests ? { licensingConfig: { configMapName: "", nlsEnabled: true }, usePrecompiled: false } : {}),
@@ -131,7 +185,8 @@ export function gpuOperatorValues(spec: ClusterSpec, plan: Plan): Record<string,
     devicePlugin: { enabled: true },
     gfd: { enabled: true },
     mig: { strategy: strategy === "none" ? "single" : strategy },
-    migManager: { enabled: strategy !== "none" },
+    // The chart's default config is `all-disabled`, which would wipe the layout carved in the guest.
+    migManager: strategy === "none" ? { enabled: false } : { enabled: true, config: { name: MIG_PARTED_CONFIGMAP, create: false, default: "all-disabled" } },
     dcgmExporter: { enabled: true, serviceMonitor: { enabled: spec.services.monitoring.enabled } },
     nfd: { enabled: true },
     vgpuManager: { enabled: false },

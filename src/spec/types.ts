@@ -46,6 +46,7 @@ export interface GpuAllocationSpec {
   readonly vgpu_shares: PerCluster<number>;
   readonly force_recarve: boolean;
   readonly vgpu_guest_driver_url?: string;
+  readonly vgpu_guest_driver_sha256?: string;
   readonly vgpu_license_server?: string;
 }
 

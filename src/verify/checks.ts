@@ -113,6 +113,8 @@ export async function verifyKubernetes(ctx: VerifyContext, reachable: Set<string
 /** Logs a run with an artifact through MLflow, then lists the artifact in MinIO with the same credentials. */
 export const MLFLOW_PROBE = [
   "import os, tempfile, mlflow, boto3",
+  // MLflow runs its basic-auth app: log in as the admin whose credentials the pod has from its Secret.
+  "os.environ['MLFLOW_TRACKING_USERNAME'] = os.environ['MLFLOW_ADMIN_USERNAME']; os.environ['MLFLOW_TRACKING_PASSWORD'] = os.environ['MLFLOW_ADMIN_PASSWORD']",
   "mlflow.set_tracking_uri('http://localhost:5000')",
   "mlflow.set_experiment('hyperscaler-verify')",
   "with mlflow.start_run() as run:",

@@ -64,10 +64,12 @@ describe("Kubernetes cluster under mocks", () => {
     expect(token).toMatch(BOOTSTRAP_TOKEN);
     expect(cluster.networking).toMatchObject({ podSubnet: "10.244.0.0/16", serviceSubnet: "10.96.0.0/12" });
     expect(cluster.controlPlaneEndpoint).toBe("192.168.200.10:6443");
-    for (const [vm, label] of [["hs-prod-k8s-cpu-01", "compute=cpu"], ["hs-prod-k8s-gpu-03", "compute=gpu"]]) {
+    // A CPU node also switches every GPU Operator operand off.
+    for (const [vm, label] of [["hs-prod-k8s-cpu-01", "compute=cpu,nvidia.com/gpu.deploy.operands=false"], ["hs-prod-k8s-gpu-03", "compute=gpu"]]) {
       const join = parse(writtenFile(resources, vm, "/etc/kubernetes/kubeadm-join.yaml"));
       expect(join.discovery.bootstrapToken).toMatchObject({ token, apiServerEndpoint: "192.168.200.10:6443" });
-      expect(join.nodeRegistration.kubeletExtraArgs["node-labels"]).toBe(label);
+      // kubeadm v1beta4: kubelet flags are a list of name/value pairs.
+      expect(join.nodeRegistration.kubeletExtraArgs).toContainEqual({ name: "node-labels", value: label });
     }
     expect(writtenFile(resources, "hs-prod-k8s-cp", "/etc/kubernetes/pki/ca.key")).toMatch(/BEGIN RSA PRIVATE KEY/);
   });

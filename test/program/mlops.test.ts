@@ -40,11 +40,13 @@ describe("MLOps services", () => {
     const env = Object.fromEntries(container.env.map((e) => [e.name, e]));
     expect(env.MLFLOW_S3_ENDPOINT_URL.value).toBe(ADDRESSES.minio);
     expect(env.MLFLOW_DB_PASSWORD.valueFrom).toEqual({ secretKeyRef: { name: "postgresql-credentials", key: "mlflow-password" } });
-    expect(env.AWS_ACCESS_KEY_ID.valueFrom).toEqual({ secretKeyRef: { name: "minio-credentials", key: "rootUser" } });
-    expect(env.AWS_SECRET_ACCESS_KEY.valueFrom).toEqual({ secretKeyRef: { name: "minio-credentials", key: "rootPassword" } });
-    // The MinIO chart creates the artifact bucket and reads the same secret.
-    const minio = byName(resources, "mlops-minio").inputs as { values: { existingSecret: string; buckets: { name: string }[]; persistence: { size: string } } };
+    // MLflow stores artifacts as its own MinIO user, not as root.
+    expect(env.AWS_ACCESS_KEY_ID.value).toBe("mlflow");
+    expect(env.AWS_SECRET_ACCESS_KEY.valueFrom).toEqual({ secretKeyRef: { name: "minio-mlflow-user", key: "secretKey" } });
+    // The MinIO chart creates the artifact bucket and that user from existing secrets.
+    const minio = byName(resources, "mlops-minio").inputs as { values: { existingSecret: string; users: unknown[]; buckets: { name: string }[]; persistence: { size: string } } };
     expect(minio.values.existingSecret).toBe("minio-credentials");
+    expect(minio.values.users).toEqual([{ accessKey: "mlflow", existingSecret: "minio-mlflow-user", existingSecretKey: "secretKey", policy: "readwrite" }]);
     expect(minio.values.buckets.map((b) => b.name)).toEqual(["mlflow-artifacts"]);
     expect(minio.values.persistence.size).toBe("100Gi"); // services.minio.storage_gb in prod.yaml
   });
@@ -52,14 +54,14 @@ describe("MLOps services", () => {
   it("no password appears as a literal: every Secret's data is a Pulumi secret, no workload carries one", async () => {
     const resources = await run();
     const secrets = resources.filter((r) => r.type === "kubernetes:core/v1:Secret");
-    expect(secrets.map((s) => s.name).sort()).toEqual(["mlops-grafana-admin", "mlops-minio-credentials", "mlops-postgresql-credentials"]);
+    expect(secrets.map((s) => s.name).sort()).toEqual(["mlops-grafana-admin", "mlops-minio-credentials", "mlops-minio-mlflow-user", "mlops-mlflow-admin", "mlops-postgresql-credentials"]);
     const passwords: string[] = [];
     for (const secret of secrets) {
       const data = secret.inputs.stringData as { [SECRET_MARK]?: string; value: Record<string, string> };
       expect(data[SECRET_MARK], secret.name).toBeDefined();
-      for (const [key, value] of Object.entries(data.value)) if (key !== "admin-user") passwords.push(value);
+      for (const [key, value] of Object.entries(data.value)) if (key !== "admin-user" && key !== "username") passwords.push(value);
     }
-    expect(passwords.length).toBe(4);
+    expect(passwords.length).toBe(6);
     const workloads = JSON.stringify(resources.filter((r) => r.type !== "kubernetes:core/v1:Secret" && !r.type.startsWith("random:")).map((r) => r.inputs));
     for (const secret of passwords) expect(workloads).not.toContain(secret);
   });
@@ -69,7 +71,7 @@ describe("MLOps services", () => {
     const expectations: [string, (name: string) => boolean][] = [
       ["kserve", (n) => /kserve|cert-manager/.test(n)],
       ["monitoring", (n) => /monitoring|grafana|gpu-dashboard/.test(n)],
-      ["mlflow", (n) => /mlops-mlflow/.test(n)],
+      ["mlflow", (n) => /mlops-mlflow|netpol-mlops-mlflow/.test(n)],
     ];
     for (const [service, belongs] of expectations) {
       const without = mlopsResources(await run(`services:\n  ${service}: { enabled: false }\n`));

@@ -75,8 +75,11 @@ describe("hyperscaler render", () => {
     const out = tempDir();
     const result = await run(["render", PROD, "--out", out]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe(`render: wrote 61 file(s) to ${out}`);
+    expect(result.stdout).toBe(`render: wrote 106 file(s) to ${out}`);
     expect(fs.readFileSync(path.join(out, "firewall.nft"), "utf8")).toContain("table inet hyperscaler_hs_prod {");
+    // 61 files of VMs, networks, Slurm and kubeadm, then every Helm release's values and every raw manifest.
+    expect(fs.readdirSync(path.join(out, "kubernetes/helm")).sort()).toEqual(["calico.values.yaml", "cert-manager.values.yaml", "gpu-operator.values.yaml", "ingress-nginx.values.yaml", "kserve-crd.values.yaml", "kserve.values.yaml", "minio.values.yaml", "monitoring.values.yaml"]);
+    expect(fs.readdirSync(path.join(out, "kubernetes/manifests")).sort()).toEqual(["_cluster", "local-path-storage", "mlops", "monitoring"]);
     expect(fs.readFileSync(path.join(out, "slurm/slurm.conf"), "utf8")).toContain("NodeName=hs-prod-slurm-node-01 NodeAddr=192.168.100.11 CPUs=8 RealMemory=15564 Gres=gpu:a100_1g.10gb:1");
     expect(fs.readdirSync(path.join(out, "slurm")).sort()).toEqual(["cgroup.conf", "gres.conf", "slurm.conf"]);
     expect(fs.readdirSync(path.join(out, "kubernetes/join")).sort()).toEqual(["hs-prod-k8s-cpu-01.yaml", "hs-prod-k8s-gpu-01.yaml", "hs-prod-k8s-gpu-02.yaml", "hs-prod-k8s-gpu-03.yaml", "hs-prod-k8s-gpu-04.yaml"]);
@@ -92,7 +95,7 @@ describe("hyperscaler render", () => {
     const plan = JSON.parse(fs.readFileSync(path.join(out, "plan.json"), "utf8"));
     const map = JSON.parse(fs.readFileSync(path.join(out, "gpu/mdev_map.json"), "utf8"));
     expect(map).toHaveLength(7);
-    expect(map[0]).toEqual({ uuid: plan.gpus[0].instances[0].deviceUuid, parent: "0000:65:00.0", type: "A100D-1-10C", path: "mdev", vm: plan.gpus[0].instances[0].assignedTo, gpu: "GPU-0", profile: "1g.10gb" });
+    expect(map[0]).toEqual({ uuid: plan.gpus[0].instances[0].deviceUuid, parent: "0000:65:00.0", physicalFunction: "0000:65:00.0", type: "A100D-1-10C", path: "mdev", vm: plan.gpus[0].instances[0].assignedTo, gpu: "GPU-0", profile: "1g.10gb" });
     const parted = parse(fs.readFileSync(path.join(out, "gpu/mig-parted.yaml"), "utf8"));
     expect(parted).toEqual({ version: "v1", "mig-configs": { "hs-prod": [{ devices: [0], "mig-enabled": true, "mig-devices": { "1g.10gb": 7 } }, { devices: [1], "mig-enabled": false }] } });
   });

@@ -1,6 +1,7 @@
 // NoCloud seeds: an instance-id that changes exactly when the VM's configuration does (so a changed spec
 // reaches an existing VM at its next boot), role steps safe to re-run, and the pinned SSH host key.
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -71,10 +72,11 @@ describe("NoCloud seeds", () => {
     expect(knownHostsLine(plan, vm, key.publicKey)).toBe(`${vm.name},${vm.name}.hpc-network.hs-dev.internal,${vm.ip} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHZK9kdxpRi3GSti8MjwW5PYHNCI3B0jnviEzgeIBx5M`);
   });
 
-  it("the vGPU guest driver script installs once per driver URL and skips on a re-run (stubbed apt-get, curl, nvidia-smi)", () => {
+  it("the vGPU guest driver script installs once per driver file and skips on a re-run (stubbed apt-get, curl, nvidia-smi)", () => {
     const text = fs.readFileSync(path.join(ROOT, "config/examples/h100-mig-vgpu.yaml"), "utf8");
     const { spec: base, plan } = load(text);
-    const spec = { ...base, global: { ...base.global, gpu_allocation: { ...base.global.gpu_allocation, vgpu_guest_driver_url: "https://mirror.example/NVIDIA-Linux-x86_64-grid.run" } } };
+    const sha256 = createHash("sha256").update("stand-in driver").digest("hex");
+    const spec = { ...base, global: { ...base.global, gpu_allocation: { ...base.global.gpu_allocation, vgpu_guest_driver_url: "https://mirror.example/NVIDIA-Linux-x86_64-grid.run", vgpu_guest_driver_sha256: sha256 } } };
     const vm = plan.vms.find((v) => v.gpus.some((g) => g.kind === "mig-vgpu"))!;
     const files = gpuDriverLayer(spec, plan, vm).write_files as { path: string; content: string }[];
     const script = files.find((f) => f.path === "/usr/local/sbin/hyperscaler-vgpu-driver")!.content;
@@ -83,17 +85,18 @@ describe("NoCloud seeds", () => {
     fs.mkdirSync(bin);
     const log = path.join(dir, "calls.log");
     // Stand-ins record their calls; nvidia-smi works once a driver "is installed" (the .run was executed).
-    for (const command of ["apt-get", "curl", "systemctl"]) fs.writeFileSync(path.join(bin, command), `#!/bin/sh\necho "${command} $*" >> ${log}\n${command === "curl" ? 'touch "$3"' : ""}\n`, { mode: 0o755 });
-    fs.writeFileSync(path.join(bin, "sh"), `#!/bin/bash\nif [ "$1" = /tmp/nvidia-guest-driver ]; then echo "install $*" >> ${log}; touch ${dir}/installed; exit 0; fi\nexec /bin/sh "$@"\n`, { mode: 0o755 });
+    for (const command of ["apt-get", "curl", "systemctl"]) fs.writeFileSync(path.join(bin, command), `#!/bin/sh\necho "${command} $*" | sed "s#/tmp/tmp\\.[A-Za-z0-9]*#TMP#" >> ${log}\n${command === "curl" ? "printf 'stand-in driver' > \"$3\"" : ""}\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, "uname"), "#!/bin/sh\necho 6.1.0-28-amd64\n", { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, "sh"), `#!/bin/bash\ncase "$1" in */nvidia-guest-driver.run) echo "install $*" | sed "s#/tmp/tmp\\.[A-Za-z0-9]*#TMP#" >> ${log}; touch ${dir}/installed; exit 0 ;; esac\nexec /bin/sh "$@"\n`, { mode: 0o755 });
     fs.writeFileSync(path.join(bin, "nvidia-smi"), `#!/bin/sh\ntest -f ${dir}/installed\n`, { mode: 0o755 });
     fs.writeFileSync(path.join(dir, "driver.sh"), script, { mode: 0o755 });
     const env = { ...process.env, PATH: `${bin}:/usr/bin:/bin`, HYPERSCALER_STATE_DIR: path.join(dir, "state") };
     const first = spawnSync("/bin/sh", [path.join(dir, "driver.sh")], { env, encoding: "utf8" });
     expect(first.status, first.stderr).toBe(0);
     expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual([
-      "apt-get install -y linux-headers-cloud-amd64 build-essential curl",
-      "curl -fsSL -o /tmp/nvidia-guest-driver https://mirror.example/NVIDIA-Linux-x86_64-grid.run",
-      "install /tmp/nvidia-guest-driver --silent --dkms",
+      "apt-get install -y linux-headers-6.1.0-28-amd64 build-essential curl",
+      "curl -fsSL -o TMP/nvidia-guest-driver.run https://mirror.example/NVIDIA-Linux-x86_64-grid.run",
+      "install TMP/nvidia-guest-driver.run --silent --dkms",
       "systemctl enable --now nvidia-gridd",
     ]);
     fs.writeFileSync(log, "");

@@ -4,6 +4,7 @@
 import type { Plan, PlannedVm } from "../../plan/types";
 import type { ClusterSpec } from "../../spec/types";
 import { renderKubeadmInit, renderKubeadmJoin } from "../kubernetes";
+import { kubernetesFacts } from "../versions";
 import type { CloudConfig } from "./nocloud";
 
 export interface KubernetesSecrets {
@@ -21,32 +22,88 @@ export const KUBERNETES_PLACEHOLDERS: KubernetesSecrets = {
   caCertHash: "sha256:${KUBERNETES_CA_PUBLIC_KEY_SHA256}",
 };
 
+/** A third-party apt repository whose signing key is fetched at first boot. */
+export interface AptRepository {
+  readonly name: string;
+  /** The `deb` line after `[signed-by=...]`: URI and suite (and components). */
+  readonly source: string;
+  readonly keyUrl: string;
+}
+
+export interface AptRepositorySteps {
+  /** Written by write_files where apt does not look yet, so `package_update` never sees it. */
+  readonly staged: { readonly path: string; readonly permissions: string; readonly content: string };
+  /** Run after package_update: the keyring first, then the source that names it. */
+  readonly install: string;
+}
+
+/**
+ * The order that works: cloud-init's write_files runs before package_update (apt-get update), and the
+ * key can only be fetched later from runcmd. So the source is staged outside sources.list.d and moved in
+ * only once its keyring exists. `root` relocates every path (tests run apt against a temporary tree).
+ */
+export function aptRepositorySteps(repo: AptRepository, root = ""): AptRepositorySteps {
+  const keyring = `${root}/etc/apt/keyrings/${repo.name}.gpg`;
+  const staged = `${root}/etc/hyperscaler/apt/${repo.name}.list`;
+  return {
+    staged: { path: staged, permissions: "0644", content: `deb [signed-by=${keyring}] ${repo.source}\n` },
+    install: [
+      "set -eu",
+      `install -d -m 0755 ${root}/etc/apt/keyrings ${root}/etc/apt/sources.list.d`,
+      `curl -fsSL '${repo.keyUrl}' | gpg --batch --yes --dearmor -o ${keyring}`,
+      `chmod 0644 ${keyring}`,
+      `install -m 0644 ${staged} ${root}/etc/apt/sources.list.d/${repo.name}.list`,
+    ].join("; "),
+  };
+}
+
+export function kubernetesRepository(minor: string): AptRepository {
+  const uri = `https://pkgs.k8s.io/core:/stable:/v${minor}/deb/`;
+  return { name: "kubernetes", source: `${uri} /`, keyUrl: `${uri}Release.key` };
+}
+
+// apt substitutes $(ARCH) in the URI, as NVIDIA's own list file relies on.
+export const NVIDIA_CONTAINER_TOOLKIT_REPOSITORY: AptRepository = {
+  name: "nvidia-container-toolkit",
+  source: "https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /",
+  keyUrl: "https://nvidia.github.io/libnvidia-container/gpgkey",
+};
+
+/**
+ * containerd's config: systemd cgroups (as kubelet), and the sandbox image the pinned Kubernetes' kubeadm
+ * expects (Debian's containerd defaults to pause:3.6).
+ */
+export function containerdConfigPipeline(pauseImage: string, configPath = "/etc/containerd/config.toml"): string {
+  return `containerd config default | sed -e 's/SystemdCgroup = false/SystemdCgroup = true/' -e 's#sandbox_image = ".*"#sandbox_image = "${pauseImage}"#' > ${configPath}`;
+}
+
 export function kubernetesLayer(spec: ClusterSpec, plan: Plan, vm: PlannedVm, secrets: KubernetesSecrets): CloudConfig {
   const minor = spec.clusters.cloud!.kubernetes_config.version;
-  const repo = `https://pkgs.k8s.io/core:/stable:/v${minor}/deb/`;
+  const kubernetesApt = aptRepositorySteps(kubernetesRepository(minor));
   const gpu = vm.gpus.length > 0;
   const controlPlane = vm.role === "k8s-control-plane";
   const files: Record<string, unknown>[] = [
     { path: "/etc/modules-load.d/kubernetes.conf", permissions: "0644", content: "overlay\nbr_netfilter\n" },
     { path: "/etc/sysctl.d/99-kubernetes.conf", permissions: "0644", content: "net.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\nnet.ipv4.ip_forward = 1\n" },
-    { path: "/etc/apt/sources.list.d/kubernetes.list", permissions: "0644", content: `deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] ${repo} /\n` },
+    kubernetesApt.staged,
   ];
   const runcmd: unknown[] = [
     ["modprobe", "overlay"],
     ["modprobe", "br_netfilter"],
     ["sysctl", "--system"],
     ["swapoff", "-a"],
-    ["sh", "-c", "mkdir -p /etc/containerd && containerd config default | sed 's/SystemdCgroup = false/SystemdCgroup = true/' > /etc/containerd/config.toml && systemctl restart containerd"],
-    ["sh", "-c", `install -d -m 0755 /etc/apt/keyrings && curl -fsSL ${repo}Release.key | gpg --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg`],
+    ["sh", "-c", `mkdir -p /etc/containerd && ${containerdConfigPipeline(kubernetesFacts(minor).pause)} && systemctl restart containerd`],
+    ["sh", "-c", kubernetesApt.install],
     ["apt-get", "update"],
     ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "kubelet", "kubeadm", "kubectl"],
     ["apt-mark", "hold", "kubelet", "kubeadm", "kubectl"],
     ["systemctl", "enable", "--now", "kubelet"],
   ];
   if (gpu) {
-    files.push({ path: "/etc/apt/sources.list.d/nvidia-container-toolkit.list", permissions: "0644", content: "deb [signed-by=/etc/apt/keyrings/nvidia-container-toolkit.gpg] https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /\n" });
+    const toolkitApt = aptRepositorySteps(NVIDIA_CONTAINER_TOOLKIT_REPOSITORY);
+    files.push(toolkitApt.staged);
     runcmd.push(
-      ["sh", "-c", "curl -fsSL https://nvidia.github.io/libnvidia-container/gpgkey | gpg --dearmor -o /etc/apt/keyrings/nvidia-container-toolkit.gpg && sed -i 's/$(ARCH)/amd64/' /etc/apt/sources.list.d/nvidia-container-toolkit.list"],
+      ["sh", "-c", toolkitApt.install],
       ["apt-get", "update"],
       ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "nvidia-container-toolkit"],
       // The NVIDIA runtime becomes containerd's default, so GPU pods need no runtimeClassName.
@@ -63,7 +120,7 @@ export function kubernetesLayer(spec: ClusterSpec, plan: Plan, vm: PlannedVm, se
     // Guarded: cloud-init re-runs this when the VM's configuration changes (see renderMetaData).
     runcmd.push(["sh", "-c", "test -f /etc/kubernetes/admin.conf || kubeadm init --config /etc/kubernetes/kubeadm.yaml"]);
   } else {
-    files.push({ path: "/etc/kubernetes/kubeadm-join.yaml", permissions: "0600", content: renderKubeadmJoin(plan, vm, secrets.token, secrets.caCertHash) });
+    files.push({ path: "/etc/kubernetes/kubeadm-join.yaml", permissions: "0600", content: renderKubeadmJoin(spec, plan, vm, secrets.token, secrets.caCertHash) });
     runcmd.push(["sh", "-c", "test -f /etc/kubernetes/kubelet.conf || kubeadm join --config /etc/kubernetes/kubeadm-join.yaml"]);
   }
   return { packages: ["containerd", "apt-transport-https", "ca-certificates", "curl", "gpg"], write_files: files, runcmd };

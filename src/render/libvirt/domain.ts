@@ -39,6 +39,15 @@ export function hostdevFor(gpu: VmGpu, vfAddresses: Readonly<Record<string, stri
   return { "@mode": "subsystem", "@type": "mdev", "@model": "vfio-pci", "@display": "off", source: { address: { "@uuid": gpu.deviceUuid } } };
 }
 
+/**
+ * Every hostdev a GPU share needs: a whole GPU takes its IOMMU group's other endpoint functions too
+ * (libvirt binds each to vfio-pci, managed='yes'), or the group is not viable and the VM cannot start.
+ */
+export function hostdevsFor(gpu: VmGpu, vfAddresses: Readonly<Record<string, string>> = {}, vgpuPath: "mdev" | "sriov" | null = null): XmlNode[] {
+  const companions = (gpu.groupFunctions ?? []).map((address): XmlNode => ({ "@mode": "subsystem", "@type": "pci", "@managed": "yes", source: { address: pciAddress(address) } }));
+  return [hostdevFor(gpu, vfAddresses, vgpuPath), ...companions];
+}
+
 export function domainUuid(plan: Pick<Plan, "stack">, vm: Pick<PlannedVm, "name">): string {
   return uuidV5(`${plan.stack}/domain/${vm.name}`);
 }
@@ -69,7 +78,7 @@ export function renderDomain(plan: Plan, vm: PlannedVm, options: DomainOptions):
       memoryMiB: vm.memoryMiB,
       vcpus: vm.vcpus,
       disks: [`${options.pool}/${diskVolumeName(vm)}`, `${options.pool}/${seedVolumeName(vm)}`],
-      hostdevs: vm.gpus.map((gpu) => hostdevKey(hostdevFor(gpu, options.vfAddresses, paths.get(gpu.gpu) ?? null))),
+      hostdevs: vm.gpus.flatMap((gpu) => hostdevsFor(gpu, options.vfAddresses, paths.get(gpu.gpu) ?? null).map(hostdevKey)),
       interfaces: [`${vm.mac}@${networkName(plan, network)}`],
     },
   };
@@ -94,7 +103,7 @@ export function renderDomainXml(plan: Plan, vm: PlannedVm, options: DomainOption
     serial: { "@type": "pty", target: { "@port": "0" } },
     console: { "@type": "pty", target: { "@type": "serial", "@port": "0" } },
     channel: { "@type": "unix", target: { "@type": "virtio", "@name": "org.qemu.guest_agent.0" } },
-    hostdev: vm.gpus.length ? vm.gpus.map((gpu) => hostdevFor(gpu, options.vfAddresses, paths.get(gpu.gpu) ?? null)) : undefined,
+    hostdev: vm.gpus.length ? vm.gpus.flatMap((gpu) => hostdevsFor(gpu, options.vfAddresses, paths.get(gpu.gpu) ?? null)) : undefined,
     // Ballooning cannot reclaim memory pinned for device DMA; GPU VMs go without it.
     memballoon: { "@model": hasGpu ? "none" : "virtio" },
     rng: { "@model": "virtio", backend: { "@model": "random", "#text": "/dev/urandom" } },

@@ -48,6 +48,20 @@ export function checkGpus(ctx: RuleContext): void {
   for (const cluster of CLUSTER_NAMES) checkMigRequest(ctx, cluster);
   checkCapacity(ctx);
   for (const cluster of CLUSTER_NAMES) checkShares(ctx, cluster);
+  checkDriverChecksum(ctx);
+}
+
+/** The vGPU guest driver runs as root in every vGPU guest: a URL alone is not enough. */
+function checkDriverChecksum(ctx: RuleContext): void {
+  const allocation = ctx.spec.global.gpu_allocation;
+  if (allocation.vgpu_guest_driver_url === undefined || allocation.vgpu_guest_driver_sha256 !== undefined) return;
+  ctx.error({
+    path: "/global/gpu_allocation/vgpu_guest_driver_url",
+    message: "vgpu_guest_driver_url has no vgpu_guest_driver_sha256: the guests would run an unverified download as root",
+    found: allocation.vgpu_guest_driver_url,
+    expected: "vgpu_guest_driver_sha256 beside the URL",
+    hint: "add vgpu_guest_driver_sha256: <the output of `sha256sum` on the driver file> under global.gpu_allocation",
+  });
 }
 
 function checkIdentity(ctx: RuleContext, devices: readonly GpuDeviceSpec[]): void {

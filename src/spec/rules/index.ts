@@ -4,7 +4,11 @@ import type { ClusterSpec } from "../types";
 import { checkAddresses } from "./addresses";
 import { RuleContext } from "./context";
 import { checkGpus } from "./gpus";
+<<<<<<< HEAD
 import { checkIsolation } from "./isolation";
+=======
+import { checkKubernetes } from "./kubernetes";
+>>>>>>> k8s
 import { checkServices } from "./services";
 import { checkSlurm } from "./slurm";
 
@@ -14,6 +18,10 @@ export function checkRules(spec: ClusterSpec): { errors: Finding[]; warnings: Fi
   checkGpus(ctx);
   checkSlurm(ctx);
   checkServices(ctx);
+<<<<<<< HEAD
   checkIsolation(ctx);
+=======
+  checkKubernetes(ctx);
+>>>>>>> k8s
   return { errors: ctx.errors, warnings: ctx.warnings };
 }

@@ -123,6 +123,25 @@ function describe(error: ErrorObject, parent: Record<string, unknown>, value: un
     case "type": {
       const expected = String(error.params.type).split(",").map((t) => (t === "array" ? "a list" : t === "object" ? "a mapping" : t === "null" ? "null" : `${t === "integer" ? "an" : "a"} ${t}`)).join(" or ");
       const numberLike = typeof value === "string" && /^[0-9]+$/.test(value);
+      if (value === null) {
+        return {
+          path: pointer,
+          atKey: true,
+          message: `${field} has no value (an empty key is null); it must be ${expected}`,
+          found: null,
+          expected,
+          hint: schemaHint && !/quoted/.test(schemaHint) ? schemaHint : `write the ${field} settings indented under "${field}:", or remove the "${field}:" line`,
+        };
+      }
+      if (typeof value === "number" && !Number.isFinite(value)) {
+        return {
+          path: pointer,
+          message: `${field} must be ${expected}, found ${show(value)} (YAML's ${Number.isNaN(value) ? "not-a-number" : "infinity"})`,
+          found: show(value),
+          expected: `a finite ${expected.replace(/^an? /, "")}`,
+          hint: `write a finite value, e.g. ${field}: 16`,
+        };
+      }
       return {
         path: pointer,
         message: `${field} must be ${expected}, found ${typeName(value)} ${show(value)}`,

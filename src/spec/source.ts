@@ -67,6 +67,20 @@ export function parseSpecText(file: string, text: string): ParseResult {
     hint: "fix the YAML syntax at this position (indentation, quotes, ':' after keys)",
   }));
   if (diagnostics.length === 0) {
+    visit(doc, {
+      Alias(_key, alias) {
+        if (alias.resolve(doc) !== undefined) return;
+        diagnostics.push({
+          file,
+          ...at(alias.range?.[0] ?? 0),
+          path: "",
+          message: `undefined YAML alias *${alias.source}: no anchor &${alias.source} is defined before it`,
+          found: `*${alias.source}`,
+          expected: `an anchor &${alias.source} on an earlier value`,
+          hint: `mark an earlier value with &${alias.source} (e.g. cpu_cores: &${alias.source} 4), or write the value out`,
+        });
+      },
+    });
     for (const duplicate of duplicateKeys(doc)) {
       const first = at(duplicate.firstOffset);
       diagnostics.push({

@@ -4,8 +4,10 @@ import type { ClusterSpec } from "../types";
 import { checkAddresses } from "./addresses";
 import { RuleContext } from "./context";
 import { checkGpus } from "./gpus";
+import { checkPaths } from "./paths";
 import { checkServices } from "./services";
 import { checkSlurm } from "./slurm";
+import { checkText } from "./text";
 
 export function checkRules(spec: ClusterSpec): { errors: Finding[]; warnings: Finding[] } {
   const ctx = new RuleContext(spec);
@@ -13,5 +15,7 @@ export function checkRules(spec: ClusterSpec): { errors: Finding[]; warnings: Fi
   checkGpus(ctx);
   checkSlurm(ctx);
   checkServices(ctx);
+  checkPaths(ctx);
+  checkText(ctx);
   return { errors: ctx.errors, warnings: ctx.warnings };
 }

@@ -1,7 +1,10 @@
 // The CLI under generated hostile inputs, one process per case with a hard timeout (see cli-fuzz.ts).
 // FUZZ_CASES and FUZZ_SEED reproduce or widen a run; bench/fuzz.bench.ts runs more cases and prints figures.
 import { describe, expect, it } from "vitest";
-import { describeReport, judge, runFuzz } from "./cli-fuzz";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { tempDir } from "../helpers";
+import { describeReport, judge, runCase, runFuzz } from "./cli-fuzz";
 
 const CASES = Number(process.env.FUZZ_CASES ?? 80);
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
@@ -13,6 +16,17 @@ describe("CLI fuzzing (whole processes)", () => {
     expect(judge(kase, null, true, "", "")).toEqual(["did not finish within 10000 ms"]);
     expect(judge(kase, 1, false, "", "")).toEqual(["failed without a message"]);
     expect(judge(kase, 2, false, "", "hyperscaler: --out x: is a file")).toEqual([]);
+  });
+
+  it("a case that hangs is killed at its timeout and reported", async () => {
+    const dir = tempDir("hs-fuzz-hang-");
+    const entry = path.join(dir, "hang.js");
+    fs.writeFileSync(entry, "setInterval(() => {}, 1000);\n");
+    const started = Date.now();
+    const result = await runCase(entry, { kind: "argv", label: "hang", files: {}, specials: ["fifo"], args: ["@/fifo"] }, dir, 500);
+    expect(result.timedOut).toBe(true);
+    expect(result.problems).toContain("did not finish within 500 ms");
+    expect(Date.now() - started).toBeLessThan(8000);
   });
 
   it(`${CASES} generated specs, snapshots, inventories, plans and argument vectors: exit 0/1/2 with a message, no stack, no hang`, async () => {

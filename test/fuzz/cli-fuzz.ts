@@ -242,10 +242,10 @@ export interface CaseResult {
 
 const STACK = /\n\s+at .*(:\d+:\d+\)?|\(native\))/;
 
-export function judge(_kase: FuzzCase, code: number | null, timedOut: boolean, stdout: string, stderr: string): string[] {
+export function judge(_kase: FuzzCase, code: number | null, timedOut: boolean, stdout: string, stderr: string, timeoutMs = CASE_TIMEOUT_MS): string[] {
   const problems: string[] = [];
   const output = stdout + stderr;
-  if (timedOut) problems.push(`did not finish within ${CASE_TIMEOUT_MS} ms`);
+  if (timedOut) problems.push(`did not finish within ${timeoutMs} ms`);
   else if (code === null || ![0, 1, 2].includes(code)) problems.push(`exit code ${code} (expected 0, 1 or 2)`);
   if (code !== 0 && !timedOut && output.trim() === "") problems.push("failed without a message");
   if (STACK.test(output)) problems.push("printed a stack trace");
@@ -253,7 +253,7 @@ export function judge(_kase: FuzzCase, code: number | null, timedOut: boolean, s
   return problems;
 }
 
-async function runCase(entry: string, kase: FuzzCase, scratch: string): Promise<CaseResult> {
+export async function runCase(entry: string, kase: FuzzCase, scratch: string, timeoutMs = CASE_TIMEOUT_MS): Promise<CaseResult> {
   const dir = fs.mkdtempSync(path.join(scratch, "case-"));
   writeTree(dir, kase.files);
   for (const special of kase.specials) {
@@ -273,7 +273,7 @@ async function runCase(entry: string, kase: FuzzCase, scratch: string): Promise<
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill("SIGKILL");
-    }, CASE_TIMEOUT_MS);
+    }, timeoutMs);
     child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code, timedOut, stdout, stderr });
@@ -281,7 +281,7 @@ async function runCase(entry: string, kase: FuzzCase, scratch: string): Promise<
   });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   fs.rmSync(dir, { recursive: true, force: true });
-  return { kase, code: result.code, ms, timedOut: result.timedOut, output: (result.stdout + result.stderr).slice(0, 2000), problems: judge(kase, result.code, result.timedOut, result.stdout, result.stderr) };
+  return { kase, code: result.code, ms, timedOut: result.timedOut, output: (result.stdout + result.stderr).slice(0, 2000), problems: judge(kase, result.code, result.timedOut, result.stdout, result.stderr, timeoutMs) };
 }
 
 export interface FuzzReport {

@@ -2,6 +2,8 @@
 // The libvirt benchmark needs a running libvirtd (scripts/start-services.sh) and takes minutes
 // (it copies a 1 GiB image 50 times as its baseline).
 import { run as firewall } from "./firewall.bench";
+import { run as duplicateKeys } from "./duplicate-keys.bench";
+import { run as fuzz } from "./fuzz.bench";
 import { run as libvirt } from "./libvirt.bench";
 import { run as planner } from "./planner.bench";
 import { run as probe } from "./probe.bench";
@@ -10,6 +12,8 @@ import { run as validate } from "./validate.bench";
 
 async function main(): Promise<void> {
   validate();
+  duplicateKeys();
+  await fuzz();
   probe();
   planner();
   await program();

@@ -1,6 +1,7 @@
 // `npm run preview|up|destroy [-- --stack dev] [-- extra pulumi args]`: runs the Pulumi CLI against a
 // local file state backend inside the project (no Pulumi Cloud login), creates the stack if missing,
-// handles the passphrase, and runs `hyperscaler doctor` first (stopping on FAIL) before preview/up.
+// handles the passphrase (refusing a passphrase file others can read, tightening a loose state directory),
+// and runs `hyperscaler doctor` first (stopping on FAIL) before preview/up.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
@@ -36,15 +37,79 @@ export function pulumiAvailable(): boolean {
   return spawnSync("pulumi", ["version"], { encoding: "utf8" }).status === 0;
 }
 
+/** The state or passphrase is unsafe to use as it is: the message says why and the exact fix. */
+export class StateSecurityError extends Error {}
+
+function modeText(mode: number): string {
+  return (mode & 0o777).toString(8).padStart(3, "0");
+}
+
+function assertOwned(target: string, stat: fs.Stats, what: string): void {
+  const uid = process.getuid?.();
+  if (uid !== undefined && stat.uid !== uid) {
+    throw new StateSecurityError(`pulumi: the ${what} ${target} belongs to uid ${stat.uid}, not to you (uid ${uid}); whoever owns it can read or swap the stack's secrets. Use a state directory of your own (HYPERSCALER_STATE_DIR) or fix the owner: chown -R ${uid} ${target}`);
+  }
+}
+
+/**
+ * The state directory holds the encrypted stack state and the passphrase: it must be the user's own and
+ * closed to group and others. Missing: created 0700. Looser: tightened to 0700 with a warning (it holds
+ * ciphertext, and tightening loses nothing). Owned by someone else or not a directory: refused.
+ */
+export function secureStateDir(stateDir = STATE_DIR, warn: (text: string) => void = console.error): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(stateDir);
+  } catch {
+    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    fs.chmodSync(stateDir, 0o700);
+    return;
+  }
+  if (!stat.isDirectory()) throw new StateSecurityError(`pulumi: the state directory ${stateDir} is not a directory; move it away or set HYPERSCALER_STATE_DIR`);
+  assertOwned(stateDir, stat, "state directory");
+  if ((stat.mode & 0o077) !== 0) {
+    fs.chmodSync(stateDir, 0o700);
+    warn(`pulumi: warning: the state directory ${stateDir} was open to group/others (mode ${modeText(stat.mode)}); tightened to 700`);
+  }
+}
+
+/**
+ * A passphrase file must be a regular file of the user's own, mode 600 or stricter. A looser one is
+ * refused, not fixed: whoever could read it may already hold every stack secret, so the user must know
+ * (and may need to rotate the passphrase), not have it tightened behind their back.
+ */
+export function assertPassphraseFile(file: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    throw new StateSecurityError(`pulumi: the passphrase file ${file} does not exist; create it (mode 600) or unset PULUMI_CONFIG_PASSPHRASE_FILE`);
+  }
+  if (!stat.isFile()) throw new StateSecurityError(`pulumi: the passphrase file ${file} is not a regular file`);
+  assertOwned(file, stat, "passphrase file");
+  if ((stat.mode & 0o077) !== 0) {
+    throw new StateSecurityError([
+      `pulumi: the passphrase file ${file} is readable or writable by group/others (mode ${modeText(stat.mode)}); anyone who read it can decrypt every secret of the stack.`,
+      `Fix: chmod 600 ${file}`,
+      "If others may have read it, also rotate the passphrase: pulumi stack change-secrets-provider passphrase",
+    ].join("\n"));
+  }
+}
+
 /** The passphrase that encrypts the stack's secrets: from the environment, or a file only the user can read. */
 export function passphraseEnv(stateDir = STATE_DIR): Record<string, string> {
-  if (process.env.PULUMI_CONFIG_PASSPHRASE !== undefined || process.env.PULUMI_CONFIG_PASSPHRASE_FILE) return {};
+  if (process.env.PULUMI_CONFIG_PASSPHRASE !== undefined) return {};
+  if (process.env.PULUMI_CONFIG_PASSPHRASE_FILE) {
+    assertPassphraseFile(process.env.PULUMI_CONFIG_PASSPHRASE_FILE);
+    return {};
+  }
+  secureStateDir(stateDir);
   const file = path.join(stateDir, "passphrase");
   if (!fs.existsSync(file)) {
-    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     fs.writeFileSync(file, randomBytes(32).toString("base64url") + "\n", { mode: 0o600 });
     console.error(`pulumi: generated a passphrase for stack secrets in ${path.relative(ROOT, file)} (mode 600); back it up`);
   }
+  assertPassphraseFile(file);
   return { PULUMI_CONFIG_PASSPHRASE_FILE: file };
 }
 
@@ -69,8 +134,15 @@ export function main(argv: readonly string[]): number {
     ].join("\n"));
     return 1;
   }
-  fs.mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
-  const env = { PULUMI_BACKEND_URL: `file://${STATE_DIR}`, PULUMI_SKIP_UPDATE_CHECK: "true", ...passphraseEnv() };
+  let env: Record<string, string>;
+  try {
+    secureStateDir(STATE_DIR);
+    env = { PULUMI_BACKEND_URL: `file://${STATE_DIR}`, PULUMI_SKIP_UPDATE_CHECK: "true", ...passphraseEnv() };
+  } catch (error) {
+    if (!(error instanceof StateSecurityError)) throw error;
+    console.error(error.message);
+    return 1;
+  }
   const config = path.join(ROOT, "stacks", `Pulumi.${invocation.stack}.yaml`);
   const clusterFile = fs.existsSync(config) ? /hyperscaler:clusterFile:\s*(\S+)/.exec(fs.readFileSync(config, "utf8"))?.[1] : undefined;
   if (invocation.action !== "destroy" && !invocation.skipDoctor) {

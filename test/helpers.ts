@@ -12,8 +12,19 @@ export function fixture(name: string): string {
   return fs.readFileSync(path.join(ROOT, "test", "fixtures", name), "utf8");
 }
 
+const madeByThisFile: string[] = [];
+
+/** A fresh directory under the run's temporary directory, removed after the test file (test/setup.ts). */
 export function tempDir(prefix = "hs-test-"): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  madeByThisFile.push(dir);
+  return dir;
+}
+
+/** Removes every directory tempDir() made in this test file; test/setup.ts calls it in afterAll. */
+export function removeTempDirs(): void {
+  // Retries: a daemon a test just stopped (slurmctld on SIGTERM) may still be writing its last files.
+  for (const dir of madeByThisFile.splice(0)) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 }
 
 /** Captures CLI output for in-process runs. */

@@ -1,5 +1,9 @@
-// vitest setup: the Pulumi mock runtime (program tests read `recorded`), and a stable timezone.
+// vitest setup: the Pulumi mock runtime (program tests read `recorded`), a stable timezone, and removal of
+// every directory a test file made with tempDir() once the file is done (its own afterAll hooks run first).
+import { afterAll } from "vitest";
+import { removeTempDirs } from "./helpers";
 import { installMocks } from "./mocks";
 
 process.env.TZ = "UTC";
 installMocks();
+afterAll(() => removeTempDirs());

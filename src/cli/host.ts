@@ -9,6 +9,7 @@ import type { HostInventory } from "../host/types";
 import { formatHuman } from "../spec/diagnostics";
 import { loadSpecFile } from "../spec/load";
 import { EXIT, UsageError, type CliIO } from "./output";
+import { checkOutputDirectory } from "./output-paths";
 import { table } from "./table";
 
 export interface ProbeOptions {
@@ -21,10 +22,12 @@ export interface ProbeOptions {
 export async function probe(options: ProbeOptions): Promise<HostInventory> {
   if (options.replay && options.capture) throw new UsageError("--replay and --capture exclude each other");
   if (options.replay) {
-    if (!fs.existsSync(options.replay) || !fs.statSync(options.replay).isDirectory()) throw new UsageError(`snapshot directory ${options.replay} does not exist`);
     return inventoryFrom(snapshotSource(options.replay), options.uri);
   }
-  if (options.capture) fs.mkdirSync(options.capture, { recursive: true });
+  if (options.capture) {
+    checkOutputDirectory(options.capture, "--capture");
+    fs.mkdirSync(options.capture, { recursive: true });
+  }
   return probeLive({ libvirtUri: options.uri, captureDir: options.capture });
 }
 
@@ -67,9 +70,8 @@ export async function runDoctorCommand(options: { json?: boolean; replay?: strin
   if (options.spec) {
     const loaded = loadSpecFile(options.spec);
     if (!loaded.ok) {
-      if (loaded.io) throw new UsageError(`${loaded.errors[0].message}: ${options.spec}`);
-      const lines = fs.readFileSync(options.spec, "utf8").split(/\r?\n/);
-      for (const error of loaded.errors) io.err(formatHuman(error, lines[error.line - 1]));
+      if (loaded.io) throw new UsageError(`${options.spec}: ${loaded.errors[0].message}${loaded.errors[0].hint ? ` (${loaded.errors[0].hint})` : ""}`);
+      for (const error of loaded.errors) io.err(formatHuman(error, loaded.lines?.[error.line - 1]));
       return EXIT.failed;
     }
     spec = loaded.spec;

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { InputError } from "../util/input-error";
 import { EXIT, processIO, UsageError, type CliIO } from "./output";
 // Each command loads its own modules when it runs: `validate` must start fast, not load the planner.
 
@@ -90,7 +91,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO): Prom
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof InputError) {
       io.err(`hyperscaler: ${error.message}`);
       return EXIT.usage;
     }

@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { loadHost } from "../host/load";
 import { buildPlan, planToJson } from "../plan";
+import { loadPreviousPlan } from "../plan/previous";
 import type { Plan } from "../plan/types";
 import { renderAll } from "../render/files";
 import { cloudInitLayers } from "../render/layers";
@@ -13,6 +14,7 @@ import { formatHuman } from "../spec/diagnostics";
 import { loadSpecFile } from "../spec/load";
 import type { ClusterSpec } from "../spec/types";
 import { EXIT, UsageError, type CliIO } from "./output";
+import { checkOutputDirectory, checkOutputFile } from "./output-paths";
 
 export interface PlanOptions {
   readonly host?: string;
@@ -30,33 +32,17 @@ export function planFromFiles(file: string, options: Pick<PlanOptions, "host" | 
 export function specAndPlan(file: string, options: Pick<PlanOptions, "host" | "previous">, io: CliIO): { spec: ClusterSpec; plan: Plan } | undefined {
   const loaded = loadSpecFile(file);
   if (!loaded.ok) {
-    if (loaded.io) throw new UsageError(loaded.errors[0].message + `: ${file}`);
-    const lines = fs.existsSync(file) ? fs.readFileSync(file, "utf8").split(/\r?\n/) : [];
-    for (const error of loaded.errors) io.err(formatHuman(error, lines[error.line - 1]));
+    if (loaded.io) throw new UsageError(`${file}: ${loaded.errors[0].message}${loaded.errors[0].hint ? ` (${loaded.errors[0].hint})` : ""}`);
+    for (const error of loaded.errors) io.err(formatHuman(error, loaded.lines?.[error.line - 1]));
     return undefined;
   }
   const host = options.host ? loadHost(options.host) : undefined;
-  const previous = options.previous ? readPreviousPlan(options.previous) : undefined;
+  const previous = options.previous ? loadPreviousPlan(options.previous) : undefined;
   return { spec: loaded.spec, plan: buildPlan({ spec: loaded.spec, host, previous }) };
 }
 
-function readPreviousPlan(file: string): Plan {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (error) {
-    throw new UsageError(`cannot read previous plan ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-  try {
-    const plan = JSON.parse(text) as Plan;
-    if (plan.planVersion !== 1 || !Array.isArray(plan.gpus)) throw new Error("not a plan");
-    return plan;
-  } catch {
-    throw new UsageError(`${file} is not a plan written by \`hyperscaler plan --json\` (planVersion 1)`);
-  }
-}
-
 export function runPlan(file: string, options: PlanOptions, io: CliIO): number {
+  if (options.svg !== undefined) checkOutputFile(options.svg, "--svg");
   const plan = planFromFiles(file, options, io);
   if (!plan) return EXIT.failed;
   io.out(options.json ? planToJson(plan).trimEnd() : planToText(plan));
@@ -65,6 +51,7 @@ export function runPlan(file: string, options: PlanOptions, io: CliIO): number {
 }
 
 export function runRender(file: string, options: { out: string; host?: string; previous?: string }, io: CliIO): number {
+  checkOutputDirectory(options.out, "--out");
   const loaded = specAndPlan(file, options, io);
   if (!loaded) return EXIT.failed;
   const { spec, plan } = loaded;

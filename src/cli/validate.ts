@@ -2,7 +2,6 @@
 import { formatHuman, toJson, type SpecDiagnostic } from "../spec/diagnostics";
 import { loadSpecFile, type LoadResult } from "../spec/load";
 import { EXIT, type CliIO } from "./output";
-import * as fs from "node:fs";
 
 export interface ValidateOptions {
   readonly json?: boolean;
@@ -29,24 +28,13 @@ export function runValidate(files: readonly string[], options: ValidateOptions, 
 }
 
 function printResult(result: LoadResult, io: CliIO): void {
-  const lines = sourceLines(result.file);
+  const lines = result.lines;
   for (const warning of result.warnings) io.err(formatHuman(warning, lines?.[warning.line - 1]).replace(": error: ", ": warning: "));
   if (result.ok) {
     io.out(`${result.file}: ok`);
     return;
   }
   for (const error of result.errors) io.out(formatHuman(error, lines?.[error.line - 1]));
-}
-
-/** Source lines for the caret display; only read again for files that produced diagnostics. */
-function sourceLines(file: string): string[] | undefined {
-  try {
-    const stat = fs.statSync(file);
-    if (!stat.isFile() || stat.size > 4 * 1024 * 1024) return undefined;
-    return fs.readFileSync(file, "utf8").split(/\r?\n/);
-  } catch {
-    return undefined;
-  }
 }
 
 export type { SpecDiagnostic };

@@ -1,26 +1,24 @@
-// Loads a host inventory for planning: a snapshot directory (replayed) or an inventory JSON file.
+// Loads a host inventory for planning: a snapshot directory (replayed) or an inventory JSON file
+// (`hyperscaler probe --json > FILE`), checked against schemas/host-inventory.schema.json.
 import * as fs from "node:fs";
-import { UsageError } from "../cli/output";
+import { InputError } from "../util/input-error";
+import { readJsonInput } from "../util/json-input";
 import { inventoryFrom } from "./probe";
 import { snapshotSource } from "./source";
 import type { HostInventory } from "./types";
 
 export function loadHost(target: string, libvirtUri?: string): HostInventory {
-  let stat: fs.Stats;
+  let isDirectory: boolean;
   try {
-    stat = fs.statSync(target);
+    isDirectory = fs.statSync(target).isDirectory();
   } catch {
-    throw new UsageError(`host ${target} not found: give a snapshot directory (probe --capture DIR) or an inventory JSON (probe --json > FILE)`);
+    throw new InputError(`host ${target} not found: give a snapshot directory (probe --capture DIR) or an inventory JSON (probe --json > FILE)`);
   }
-  if (stat.isDirectory()) return inventoryFrom(snapshotSource(target), libvirtUri);
-  let inventory: HostInventory;
-  try {
-    inventory = JSON.parse(fs.readFileSync(target, "utf8")) as HostInventory;
-  } catch {
-    throw new UsageError(`${target} is not JSON; give a snapshot directory or the output of \`hyperscaler probe --json\``);
-  }
-  if (inventory?.schemaVersion !== 1 || !Array.isArray(inventory.gpus)) {
-    throw new UsageError(`${target} is not a host inventory (expected schemaVersion 1 and a gpus list, as \`hyperscaler probe --json\` prints)`);
-  }
-  return inventory;
+  if (isDirectory) return inventoryFrom(snapshotSource(target), libvirtUri);
+  return readJsonInput<HostInventory>({
+    file: target,
+    what: "host inventory",
+    schema: "host-inventory.schema.json",
+    howToMake: "give a snapshot directory or the output of `hyperscaler probe --json`",
+  });
 }

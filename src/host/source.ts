@@ -2,6 +2,9 @@
 // injectable executor) or a captured snapshot directory. Capture records exactly what the probe read.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { InputError } from "../util/input-error";
+import { readInputFile } from "../util/input-file";
+import { parseJsonInput } from "../util/json-input";
 
 export interface CommandResult {
   readonly code: number | null;
@@ -139,35 +142,53 @@ export function liveSource(options: LiveOptions = {}): HostSource {
 const SYSFS_LINKS = path.join("sysfs", ".links.json");
 const SYSFS_LISTINGS = path.join("sysfs", ".listings.json");
 const META = "snapshot.json";
+/** A captured command output or sysfs file; nvidia-smi -q -x of eight GPUs is about 1 MiB. */
+export const MAX_SNAPSHOT_FILE_BYTES = 16 * 1024 * 1024;
 
-/** Replays a snapshot directory written by `hyperscaler probe --capture`. */
+/**
+ * A snapshot file's text, or null when it is absent (absent means unknown). Anything else that is not a
+ * readable regular file under the cap (a FIFO, a device, a directory, a huge file) is refused, never read.
+ */
+function readSnapshotFile(file: string): string | null {
+  const read = readInputFile(file, MAX_SNAPSHOT_FILE_BYTES, "snapshot file");
+  if (read.ok) return read.bytes.toString("utf8");
+  if (read.problem === "missing") return null;
+  throw new InputError(`snapshot file ${file}: ${read.message} (${read.hint}; or capture the snapshot again with \`hyperscaler probe --capture DIR\`)`);
+}
+
+const RECAPTURE = "capture the snapshot again with `hyperscaler probe --capture DIR`";
+
+/** Replays a snapshot directory written by `hyperscaler probe --capture`; its JSON files are checked against their schemas. */
 export function snapshotSource(dir: string): HostSource {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`snapshot directory ${dir} does not exist`);
-  const json = <T>(file: string, fallback: T): T => {
-    const text = readOrNull(path.join(dir, file));
+  let isDirectory = false;
+  try {
+    isDirectory = fs.statSync(dir).isDirectory();
+  } catch {
+    isDirectory = false;
+  }
+  if (!isDirectory) throw new InputError(`snapshot directory ${dir} does not exist (give the directory written by \`hyperscaler probe --capture DIR\`)`);
+  const json = <T>(file: string, schema: string, what: string, fallback: T): T => {
+    const text = readSnapshotFile(path.join(dir, file));
     if (text === null) return fallback;
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new Error(`snapshot file ${path.join(dir, file)} is not valid JSON`);
-    }
+    return parseJsonInput<T>({ file: path.join(dir, file), what, schema, howToMake: RECAPTURE }, text);
   };
-  const links = json<Record<string, string>>(SYSFS_LINKS, {});
-  const listings = json<Record<string, string[]>>(SYSFS_LISTINGS, {});
-  const meta = json<{ capturedAt?: string }>(META, {});
+  const links = json<Record<string, string>>(SYSFS_LINKS, "host-snapshot-links.schema.json", "snapshot symlink table", {});
+  const listings = json<Record<string, string[]>>(SYSFS_LISTINGS, "host-snapshot-listings.schema.json", "snapshot directory listing", {});
+  const meta = json<{ capturedAt?: string }>(META, "host-snapshot-meta.schema.json", "snapshot description", {});
   const sysDir = path.join(dir, "sysfs");
+  const own = (table: Record<string, unknown>, key: string): boolean => Object.prototype.hasOwnProperty.call(table, key);
   return {
     kind: "replay",
     path: dir,
     capturedAt: meta.capturedAt ?? null,
-    input: (name) => readOrNull(path.join(dir, name)),
+    input: (name) => readSnapshotFile(path.join(dir, name)),
     sys: {
       read: (relative) => {
         if (relative.split("/").includes("..")) return null;
-        return readOrNull(path.join(sysDir, relative))?.trim() ?? null;
+        return readSnapshotFile(path.join(sysDir, relative))?.trim() ?? null;
       },
-      list: (relative) => listings[relative] ?? listOrEmpty(path.join(sysDir, relative)).filter((f) => !f.startsWith(".")),
-      link: (relative) => links[relative] ?? null,
+      list: (relative) => (own(listings, relative) ? listings[relative] : listOrEmpty(path.join(sysDir, relative)).filter((f) => !f.startsWith("."))),
+      link: (relative) => (own(links, relative) ? links[relative] : null),
     },
   };
 }

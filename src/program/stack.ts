@@ -14,6 +14,7 @@ import { probeLive } from "../host/live";
 import { loadHost } from "../host/load";
 import type { HostInventory } from "../host/types";
 import { buildPlan } from "../plan";
+import { loadPreviousPlan } from "../plan/previous";
 import type { Plan, PlannedVm } from "../plan/types";
 import { mdevMap } from "../render/gpu-files";
 import { imageSource } from "../render/images";
@@ -62,7 +63,7 @@ export function loadSpecOrThrow(file: string): ClusterSpec {
 
 function previousPlan(file: string | undefined): Plan | undefined {
   if (!file || !fs.existsSync(file)) return undefined;
-  return JSON.parse(fs.readFileSync(file, "utf8")) as Plan;
+  return loadPreviousPlan(file);
 }
 
 export interface StackOutputs {

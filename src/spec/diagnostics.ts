@@ -35,6 +35,8 @@ export function segmentsOf(pointer: string): string[] {
 /** Shows a found value the way the user wrote it: strings quoted, long values cut. */
 export function show(value: unknown): string {
   if (value === undefined) return "nothing";
+  // YAML's .inf/.nan, which JSON would print as null.
+  if (typeof value === "number" && !Number.isFinite(value)) return Number.isNaN(value) ? ".nan" : value > 0 ? ".inf" : "-.inf";
   const text = typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
   return text.length > 80 ? text.slice(0, 77) + "..." : text;
 }

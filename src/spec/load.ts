@@ -6,8 +6,17 @@ import { checkRules } from "./rules";
 import type { ClusterSpec } from "./types";
 
 export type LoadResult =
-  | { ok: true; spec: ClusterSpec; warnings: SpecDiagnostic[]; file: string }
-  | { ok: false; errors: SpecDiagnostic[]; warnings: SpecDiagnostic[]; file: string; /** The file could not be read at all. */ io?: boolean };
+  | { ok: true; spec: ClusterSpec; warnings: SpecDiagnostic[]; file: string; lines?: readonly string[] }
+  | {
+      ok: false;
+      errors: SpecDiagnostic[];
+      warnings: SpecDiagnostic[];
+      file: string;
+      /** The file could not be read at all. */
+      io?: boolean;
+      /** The source lines, for showing the line under each error (absent when the file could not be read). */
+      lines?: readonly string[];
+    };
 
 export function loadSpecFile(file: string): LoadResult {
   const read = readSpecFile(file);
@@ -17,6 +26,11 @@ export function loadSpecFile(file: string): LoadResult {
 
 /** Loads spec text; `file` is only used to label diagnostics. */
 export function loadSpecText(file: string, text: string): LoadResult {
+  const result = loadText(file, text);
+  return { ...result, lines: text.split(/\r?\n/) };
+}
+
+function loadText(file: string, text: string): LoadResult {
   const parsed = parseSpecText(file, text);
   if (!parsed.ok) return { ok: false, errors: parsed.diagnostics, warnings: [], file };
   const source = parsed.source;

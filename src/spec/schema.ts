@@ -4,9 +4,9 @@
 import type { ErrorObject, ValidateFunction } from "ajv";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { closest, show, type Finding } from "./diagnostics";
+import { closest, segmentsOf, show, type Finding } from "./diagnostics";
 
-function findUp(relative: string): string | undefined {
+export function findUp(relative: string): string | undefined {
   // Compiled code lives in dist/src/spec, sources in src/spec: look upwards.
   for (let dir = __dirname, i = 0; i < 5; i++, dir = path.dirname(dir)) {
     const candidate = path.join(dir, relative);
@@ -52,7 +52,11 @@ function validator(): ValidateFunction {
 export function validateAgainstSchema(data: unknown): Finding[] {
   const validate = validator();
   if (validate(data)) return [];
-  const errors = validate.errors ?? [];
+  return findingsFrom(validate.errors ?? []);
+}
+
+/** ajv's errors (compiled with verbose: true) as findings a person can act on, without repeats. */
+export function findingsFrom(errors: readonly ErrorObject[]): Finding[] {
   // propertyNames failures are reported twice (the name's own pattern, then propertyNames): keep one.
   const kept = errors.filter((error) => !(error.propertyName !== undefined && error.keyword !== "propertyNames"));
   const typeErrorPaths = new Set(kept.filter((error) => error.keyword === "type").map((error) => error.instancePath));
@@ -91,7 +95,7 @@ function describe(error: ErrorObject, parent: Record<string, unknown>, value: un
   const expectedWords = parent["x-expected"] as string | undefined;
   const schemaHint = parent["x-hint"] as string | undefined;
   const pointer = error.instancePath;
-  const field = pointer.split("/").pop() || "value";
+  const field = segmentsOf(pointer).pop() || "value";
   switch (error.keyword) {
     case "additionalProperties": {
       const key = String(error.params.additionalProperty);
@@ -117,8 +121,27 @@ function describe(error: ErrorObject, parent: Record<string, unknown>, value: un
       };
     }
     case "type": {
-      const expected = String(error.params.type).split(",").map((t) => (t === "array" ? "a list" : t === "object" ? "a mapping" : `${t === "integer" ? "an" : "a"} ${t}`)).join(" or ");
+      const expected = String(error.params.type).split(",").map((t) => (t === "array" ? "a list" : t === "object" ? "a mapping" : t === "null" ? "null" : `${t === "integer" ? "an" : "a"} ${t}`)).join(" or ");
       const numberLike = typeof value === "string" && /^[0-9]+$/.test(value);
+      if (value === null) {
+        return {
+          path: pointer,
+          atKey: true,
+          message: `${field} has no value (an empty key is null); it must be ${expected}`,
+          found: null,
+          expected,
+          hint: schemaHint && !/quoted/.test(schemaHint) ? schemaHint : `write the ${field} settings indented under "${field}:", or remove the "${field}:" line`,
+        };
+      }
+      if (typeof value === "number" && !Number.isFinite(value)) {
+        return {
+          path: pointer,
+          message: `${field} must be ${expected}, found ${show(value)} (YAML's ${Number.isNaN(value) ? "not-a-number" : "infinity"})`,
+          found: show(value),
+          expected: `a finite ${expected.replace(/^an? /, "")}`,
+          hint: `write a finite value, e.g. ${field}: 16`,
+        };
+      }
       return {
         path: pointer,
         message: `${field} must be ${expected}, found ${typeName(value)} ${show(value)}`,
@@ -154,6 +177,8 @@ function describe(error: ErrorObject, parent: Record<string, unknown>, value: un
       const bound = `${error.keyword === "minItems" ? "at least" : "at most"} ${error.params.limit} item(s)`;
       return { path: pointer, message: `${field} must have ${bound}, found ${(value as unknown[]).length}`, found: value, expected: bound };
     }
+    case "const":
+      return { path: pointer, message: `${field} must be ${show(error.params.allowedValue)}, found ${show(value)}`, found: value, expected: show(error.params.allowedValue), hint: schemaHint };
     case "minLength":
       return { path: pointer, message: `${field} must not be empty`, found: value, expected: `at least ${error.params.limit} character(s)` };
     case "uniqueItems":

@@ -1,7 +1,7 @@
 // Reads cluster.yaml safely and keeps source positions, so every finding can point at file:line:column.
-import * as fs from "node:fs";
-import { Document, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
-import { segmentsOf, type Finding, type SpecDiagnostic } from "./diagnostics";
+import { Document, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Node } from "yaml";
+import { readInputFile } from "../util/input-file";
+import { segmentsOf, show, type Finding, type SpecDiagnostic } from "./diagnostics";
 
 /** Specs are small; anything bigger is a mistake (wrong file) and must not stall the parser. */
 export const MAX_SPEC_BYTES = 4 * 1024 * 1024;
@@ -22,29 +22,15 @@ function fileError(file: string, message: string, hint: string, found?: unknown,
   return { file, line: 0, column: 0, path: "", message, hint, found, expected };
 }
 
-/** Reads a spec file, refusing directories, huge files and binary content with a clean diagnostic. */
+/** Reads a spec file: only a regular file, at most MAX_SPEC_BYTES (enforced while reading), UTF-8 text. */
 export function readSpecFile(file: string): ReadResult {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return { ok: false, io: true, diagnostic: fileError(file, "file not found", "check the path; specs usually live in config/") };
-    if (code === "EACCES") return { ok: false, io: true, diagnostic: fileError(file, "permission denied reading the file", "make the file readable by this user") };
-    return { ok: false, io: true, diagnostic: fileError(file, `cannot read the file (${code ?? String(error)})`, "check the path and permissions") };
+  const read = readInputFile(file, MAX_SPEC_BYTES, "cluster spec");
+  if (!read.ok) {
+    const hint = read.problem === "missing" ? "check the path; specs usually live in config/" : read.problem === "not-a-file" ? "name a YAML file, e.g. config/dev.yaml" : read.hint;
+    // A file too large is the wrong file (exit 1); one that cannot be opened is a usage problem (exit 2).
+    return { ok: false, io: read.problem !== "too-large", diagnostic: fileError(file, read.message, hint, read.found, read.expected) };
   }
-  if (stat.isDirectory()) {
-    return { ok: false, io: true, diagnostic: fileError(file, "is a directory, not a cluster.yaml file", "name a YAML file, e.g. config/dev.yaml", "directory", "a YAML file") };
-  }
-  if (stat.size > MAX_SPEC_BYTES) {
-    return {
-      ok: false,
-      io: false,
-      diagnostic: fileError(file, `file is ${(stat.size / 1048576).toFixed(1)} MiB; a cluster spec is at most ${MAX_SPEC_BYTES / 1048576} MiB`, "check that this is the right file", `${stat.size} bytes`, `at most ${MAX_SPEC_BYTES} bytes`),
-    };
-  }
-  const bytes = fs.readFileSync(file);
-  return decodeSpecBytes(file, bytes);
+  return decodeSpecBytes(file, read.bytes);
 }
 
 export function decodeSpecBytes(file: string, bytes: Uint8Array): ReadResult {
@@ -65,20 +51,49 @@ export type ParseResult = { ok: true; source: SpecSource } | { ok: false; diagno
 /** Parses YAML text keeping positions; syntax errors, duplicate keys and empty documents become diagnostics. */
 export function parseSpecText(file: string, text: string): ParseResult {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  // yaml's own uniqueKeys check compares each key with every earlier one (quadratic: 80k keys took 70 s);
+  // duplicateKeys() below does the same check with one hash set per mapping.
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false, strict: true });
   const lines = text.split(/\r?\n/);
-  const diagnostics: SpecDiagnostic[] = doc.errors.map((error) => {
-    const { line, col } = lineCounter.linePos(error.pos[0]);
-    const duplicate = error.code === "DUPLICATE_KEY";
-    return {
-      file,
-      line,
-      column: col,
-      path: "",
-      message: duplicate ? "duplicate key: " + firstLine(error.message) : "YAML syntax error: " + firstLine(error.message),
-      hint: duplicate ? "each key may appear once per mapping; merge the two entries" : "fix the YAML syntax at this position (indentation, quotes, ':' after keys)",
-    };
-  });
+  const at = (offset: number): { line: number; column: number } => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, column: col };
+  };
+  const diagnostics: SpecDiagnostic[] = doc.errors.map((error) => ({
+    file,
+    ...at(error.pos[0]),
+    path: "",
+    message: "YAML syntax error: " + firstLine(error.message),
+    hint: "fix the YAML syntax at this position (indentation, quotes, ':' after keys)",
+  }));
+  if (diagnostics.length === 0) {
+    visit(doc, {
+      Alias(_key, alias) {
+        if (alias.resolve(doc) !== undefined) return;
+        diagnostics.push({
+          file,
+          ...at(alias.range?.[0] ?? 0),
+          path: "",
+          message: `undefined YAML alias *${alias.source}: no anchor &${alias.source} is defined before it`,
+          found: `*${alias.source}`,
+          expected: `an anchor &${alias.source} on an earlier value`,
+          hint: `mark an earlier value with &${alias.source} (e.g. cpu_cores: &${alias.source} 4), or write the value out`,
+        });
+      },
+    });
+    for (const duplicate of duplicateKeys(doc)) {
+      const first = at(duplicate.firstOffset);
+      diagnostics.push({
+        file,
+        ...at(duplicate.offset),
+        path: "",
+        message: `duplicate key ${show(duplicate.key)}: already defined at line ${first.line}, column ${first.column}`,
+        found: duplicate.key,
+        expected: "each key once per mapping",
+        hint: "each key may appear once per mapping; merge the two entries",
+      });
+    }
+  }
   if (diagnostics.length > 0) return { ok: false, diagnostics };
   if (doc.contents === null || (isScalar(doc.contents) && (doc.contents.value === null || doc.contents.value === ""))) {
     return {
@@ -87,6 +102,32 @@ export function parseSpecText(file: string, text: string): ParseResult {
     };
   }
   return { ok: true, source: { file, text, lines, doc, lineCounter } };
+}
+
+interface DuplicateKey {
+  readonly key: unknown;
+  readonly offset: number;
+  readonly firstOffset: number;
+}
+
+/** Keys repeated within one mapping, in one pass (a hash set per mapping). Scalar keys compare by type and value. */
+export function duplicateKeys(doc: Document.Parsed): DuplicateKey[] {
+  const found: DuplicateKey[] = [];
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Map<string, number>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const value = pair.key.value;
+        const identity = `${typeof value}\u0000${String(value)}`;
+        const offset = pair.key.range?.[0] ?? 0;
+        const first = seen.get(identity);
+        if (first === undefined) seen.set(identity, offset);
+        else found.push({ key: value, offset, firstOffset: first });
+      }
+    },
+  });
+  return found;
 }
 
 function firstLine(message: string): string {

@@ -3,12 +3,11 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeBaseImageProvider, makePoolProvider } from "../../src/providers/libvirt";
 import { renderPoolXml } from "../../src/render/libvirt/storage";
-import { ROOT } from "../helpers";
+import { ROOT, tempDir } from "../helpers";
 import { leftovers, makeLab, scrub, URI, virsh, type Lab } from "./libvirt-lab";
 
 describe("base image download", () => {
@@ -19,7 +18,7 @@ describe("base image download", () => {
   let pool: { id: string; outs: unknown };
 
   beforeAll(async () => {
-    lab = makeLab(fs.mkdtempSync(path.join(os.tmpdir(), "hs-dl-")), fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8"));
+    lab = makeLab(tempDir("hs-dl-"), fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8"));
     const image = fs.readFileSync(lab.baseFile);
     sums = `${createHash("sha512").update(image).digest("hex")}  debian-12-generic-amd64.qcow2\n${"0".repeat(128)}  other.raw\n`;
     server = http.createServer((req, res) => {

@@ -3,7 +3,6 @@
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { buildPlan } from "../../src/plan";
 import type { Plan } from "../../src/plan/types";
@@ -40,7 +39,7 @@ export function makeLab(root: string, specText: string, baseSizeGiB = 1): Lab {
   if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.message).join("\n"));
   const poolPath = fs.mkdtempSync(path.join(root, `${prefix}-pool-`));
   fs.chmodSync(poolPath, 0o755);
-  const baseFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-base-`)), "base.qcow2");
+  const baseFile = path.join(fs.mkdtempSync(path.join(root, `${prefix}-base-`)), "base.qcow2");
   const made = spawnSync("qemu-img", ["create", "-q", "-f", "qcow2", baseFile, `${baseSizeGiB}G`], { encoding: "utf8" });
   if (made.status !== 0) throw new Error(`qemu-img create failed: ${made.stderr}`);
   return {

@@ -1,7 +1,6 @@
 // Providers against the real libvirtd: create every object of config/prod.yaml (networks and domains
 // defined, never started), read them back, detect drift, delete, and leave nothing behind.
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -12,11 +11,11 @@ import { renderDomain } from "../../src/render/libvirt/domain";
 import { baseVolumeName, diskVolumeName, networkName, seedVolumeName } from "../../src/render/libvirt/names";
 import { dhcpHostEntries, renderNetworkXml } from "../../src/render/libvirt/network";
 import { renderOverlayVolumeXml, renderPoolXml } from "../../src/render/libvirt/storage";
-import { ROOT } from "../helpers";
+import { ROOT, tempDir } from "../helpers";
 import { leftovers, libvirtReachable, makeLab, scrub, URI, virsh, type Lab } from "./libvirt-lab";
 
 const PROD = fs.readFileSync(path.join(ROOT, "config/prod.yaml"), "utf8");
-const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "hs-libvirt-"));
+const workDir = tempDir("hs-libvirt-");
 
 describe("libvirt providers against a real libvirtd", () => {
   let lab: Lab;

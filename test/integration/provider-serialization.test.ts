@@ -14,10 +14,10 @@ import { renderDomain } from "../../src/render/libvirt/domain";
 import { diskVolumeName, networkName, seedVolumeName } from "../../src/render/libvirt/names";
 import { dhcpHostEntries, renderNetworkXml } from "../../src/render/libvirt/network";
 import { renderOverlayVolumeXml, renderPoolXml } from "../../src/render/libvirt/storage";
-import { ROOT } from "../helpers";
+import { ROOT, tempDir } from "../helpers";
 import { leftovers, makeLab, scrub, URI } from "./libvirt-lab";
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hs-serialize-"));
+const dir = tempDir("hs-serialize-");
 const lab = makeLab(dir, fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8"));
 afterAll(() => scrub(lab.prefix));
 

@@ -13,8 +13,13 @@ import type { ClusterSpec } from "../../src/spec/types";
 import { ROOT, tempDir, freePort } from "../helpers";
 
 const daemons: ChildProcess[] = [];
-afterEach(() => {
-  for (const daemon of daemons.splice(0)) daemon.kill("SIGTERM");
+afterEach(async () => {
+  // Wait for the exit: a daemon still saving state on SIGTERM would race the removal of its directory.
+  await Promise.all(daemons.splice(0).map((daemon) => new Promise<void>((resolve) => {
+    if (daemon.exitCode !== null || daemon.signalCode !== null) return resolve();
+    daemon.once("exit", () => resolve());
+    daemon.kill("SIGTERM");
+  })));
 });
 
 function load(text: string): { spec: ClusterSpec; plan: Plan } {

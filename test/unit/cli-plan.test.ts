@@ -55,7 +55,8 @@ describe("hyperscaler plan", () => {
     fs.writeFileSync(notPlan, "{}");
     const bad = await run(["plan", PROD, "--previous", notPlan]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("is not a plan written by `hyperscaler plan --json`");
+    expect(bad.stderr).toContain(`${notPlan} is not a valid previous plan; give a plan written by \`hyperscaler plan --json\``);
+    expect(bad.stderr).toContain(`${notPlan}:1:1: error: missing required key "planVersion"`);
   });
 
   it("--previous keeps placements; --host plans against a replayed snapshot", async () => {

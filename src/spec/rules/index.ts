@@ -4,13 +4,12 @@ import type { ClusterSpec } from "../types";
 import { checkAddresses } from "./addresses";
 import { RuleContext } from "./context";
 import { checkGpus } from "./gpus";
-<<<<<<< HEAD
 import { checkIsolation } from "./isolation";
-=======
 import { checkKubernetes } from "./kubernetes";
->>>>>>> k8s
+import { checkPaths } from "./paths";
 import { checkServices } from "./services";
 import { checkSlurm } from "./slurm";
+import { checkText } from "./text";
 
 export function checkRules(spec: ClusterSpec): { errors: Finding[]; warnings: Finding[] } {
   const ctx = new RuleContext(spec);
@@ -18,10 +17,9 @@ export function checkRules(spec: ClusterSpec): { errors: Finding[]; warnings: Fi
   checkGpus(ctx);
   checkSlurm(ctx);
   checkServices(ctx);
-<<<<<<< HEAD
   checkIsolation(ctx);
-=======
   checkKubernetes(ctx);
->>>>>>> k8s
+  checkPaths(ctx);
+  checkText(ctx);
   return { errors: ctx.errors, warnings: ctx.warnings };
 }

@@ -83,10 +83,10 @@ export const IMAGES = {
  * `kubeadm config images list` prints. v1beta4 is documented from 1.31 (v1beta3 deprecated there).
  */
 export const KUBERNETES = {
+  "1.28": { kubeadmApi: "kubeadm.k8s.io/v1beta3", pause: "registry.k8s.io/pause:3.9", checkedAgainst: "kubernetes/kubernetes@v1.28.0 cmd/kubeadm/app/constants (PauseVersion 3.9)" },
+  "1.29": { kubeadmApi: "kubeadm.k8s.io/v1beta3", pause: "registry.k8s.io/pause:3.9", checkedAgainst: "kubernetes/kubernetes@v1.29.0 cmd/kubeadm/app/constants (PauseVersion 3.9)" },
   "1.30": { kubeadmApi: "kubeadm.k8s.io/v1beta3", pause: "registry.k8s.io/pause:3.9", checkedAgainst: "kubernetes/kubernetes@v1.30.0 cmd/kubeadm/app/constants (PauseVersion 3.9); v1beta4 arrives in 1.31" },
   "1.31": { kubeadmApi: "kubeadm.k8s.io/v1beta4", pause: "registry.k8s.io/pause:3.10", checkedAgainst: "kubernetes/kubernetes@v1.31.0 cmd/kubeadm/app/constants (PauseVersion 3.10); kubeadm v1beta4 docs" },
-  "1.32": { kubeadmApi: "kubeadm.k8s.io/v1beta4", pause: "registry.k8s.io/pause:3.10", checkedAgainst: "kubernetes/kubernetes@v1.32.0 cmd/kubeadm/app/constants (PauseVersion 3.10)" },
-  "1.33": { kubeadmApi: "kubeadm.k8s.io/v1beta4", pause: "registry.k8s.io/pause:3.10", checkedAgainst: "kubernetes/kubernetes@v1.33.0 cmd/kubeadm/app/constants (PauseVersion 3.10)" },
 } as const;
 
 export type KubernetesMinor = keyof typeof KUBERNETES;

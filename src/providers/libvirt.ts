@@ -457,8 +457,12 @@ export interface DomainInputs {
 }
 
 export interface DomainState {
+  /** Memory and vCPUs of the persistent definition: what the VM gets at its next boot. */
   readonly memoryMiB: number | null;
   readonly vcpus: number | null;
+  /** What the running VM has now (null when shut off). */
+  readonly liveMemoryMiB: number | null;
+  readonly liveVcpus: number | null;
   readonly running: boolean;
   readonly disks: string[];
   readonly hostdevs: string[];
@@ -473,37 +477,75 @@ export function readDomain(run: Runner, uri: string, name: string): DomainState 
     throw new Error(`libvirt domain ${name}: virsh dominfo failed: ${info.stderr.trim()}`);
   }
   const fields = keyValues(info.stdout);
-  const memoryKiB = /([0-9]+) KiB/.exec(fields["Max memory"] ?? "")?.[1];
+  const running = fields["State"] === "running";
+  const liveKiB = /([0-9]+) KiB/.exec(fields["Max memory"] ?? "")?.[1];
   const args = ["dumpxml", name, "--inactive"];
+  // The persistent definition (libvirt stores memory in KiB), not the running VM's values.
+  const memoryKiB = Number(xpathText(run, uri, args, "/domain/memory/text()")[0] ?? NaN);
+  const vcpus = Number(xpathText(run, uri, args, "/domain/vcpu/text()")[0] ?? NaN);
   const disks = xpathAttributes(run, uri, args, "//devices/disk/source").map((s) => (s.pool ? `${s.pool}/${s.volume}` : s.file ?? s.dev ?? "")).filter(Boolean);
   const hostdevs = xpathAttributes(run, uri, args, "//devices/hostdev/source/address").map((a) => (a.uuid ? `mdev:${a.uuid}` : `pci:${(a.domain ?? "").replace(/^0x/, "")}:${(a.bus ?? "").replace(/^0x/, "")}:${(a.slot ?? "").replace(/^0x/, "")}.${(a.function ?? "").replace(/^0x/, "")}`));
   const macs = xpathAttributes(run, uri, args, "//devices/interface/mac");
   const networks = xpathAttributes(run, uri, args, "//devices/interface/source");
   return {
-    memoryMiB: memoryKiB ? Math.round(Number(memoryKiB) / 1024) : null,
-    vcpus: fields["CPU(s)"] ? Number(fields["CPU(s)"]) : null,
-    running: fields["State"] === "running",
+    memoryMiB: Number.isFinite(memoryKiB) ? Math.round(memoryKiB / 1024) : null,
+    vcpus: Number.isFinite(vcpus) ? vcpus : null,
+    liveMemoryMiB: running && liveKiB ? Math.round(Number(liveKiB) / 1024) : null,
+    liveVcpus: running && fields["CPU(s)"] ? Number(fields["CPU(s)"]) : null,
+    running,
     disks,
     hostdevs,
     interfaces: macs.map((m, i) => `${m.address}@${networks[i]?.network ?? networks[i]?.bridge ?? "?"}`),
   };
 }
 
+/** The engine's marker for a value that is not known during preview (pulumi runtime/rpc unknownValue). */
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+function isUnknown(value: unknown): boolean {
+  return value === UNKNOWN;
+}
+
 /** Changes a running VM only sees after its next boot: vCPUs, memory, and its seed (cloud-init). */
 function changesAtNextBoot(olds: Partial<DomainState> & { seedSha256?: string }, news: DomainInputs): boolean {
+  if (isUnknown(news.facts) || isUnknown(news.seedSha256)) return true;
   return olds.memoryMiB !== news.facts.memoryMiB || olds.vcpus !== news.facts.vcpus || (olds.seedSha256 ?? "") !== (news.seedSha256 ?? "");
+}
+
+/**
+ * A restart is needed while the running VM differs from its definition: memory or vCPUs changed since it
+ * booted, or it booted with another seed. Derived from libvirt's state each time, so a later unrelated
+ * update cannot forget it; it clears once the VM has been restarted.
+ */
+function restartRequired(state: DomainState | null, bootedSeedSha256: string | null, seedSha256: string | undefined): boolean {
+  if (!state?.running) return false;
+  return state.liveMemoryMiB !== state.memoryMiB || state.liveVcpus !== state.vcpus || (bootedSeedSha256 ?? "") !== (seedSha256 ?? "");
+}
+
+/** Struct-encodable outputs: the engine's Struct has no undefined (Create fails with "Unexpected struct type"). */
+export function structSafe<T>(value: T): T {
+  if (value === undefined) return null as T;
+  if (Array.isArray(value)) return value.map(structSafe) as T;
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, structSafe(v)])) as T;
+  return value;
 }
 
 export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceProvider {
   const what = (name: string): string => `libvirt domain ${name}`;
+  const outputs = (inputs: DomainInputs, state: DomainState | null, bootedSeedSha256: string | null) => structSafe({
+    ...inputs,
+    ...inputs.facts,
+    ...(state ?? {}),
+    running: Boolean(state?.running),
+    bootedSeedSha256,
+    restartRequired: restartRequired(state, bootedSeedSha256, inputs.seedSha256),
+  });
   return {
     async create(inputs: DomainInputs) {
       withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, what(inputs.name), ["define", file]));
       try {
-        // One call proves the definition took; read() gathers the full state when asked.
-        virsh(run, inputs.uri, what(inputs.name), ["domstate", inputs.name]);
         if (inputs.start) virsh(run, inputs.uri, what(inputs.name), ["start", inputs.name]);
-        return { id: inputs.name, outs: { ...inputs, ...inputs.facts, running: inputs.start, restartRequired: false } };
+        return { id: inputs.name, outs: outputs(inputs, readDomain(run, inputs.uri, inputs.name), inputs.start ? inputs.seedSha256 ?? null : null) };
       } catch (error) {
         // Leave nothing half-made: a defined domain that failed to come up is removed again.
         virshMaybe(run, inputs.uri, ["destroy", inputs.name]);
@@ -512,26 +554,32 @@ export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceP
         throw error;
       }
     },
-    async read(id: string, props: DomainInputs) {
+    async read(id: string, props: DomainInputs & { bootedSeedSha256?: string | null }) {
       const state = readDomain(run, props.uri, id);
       if (!state) return { id: "", props: {} };
-      return { id, props: { ...props, ...state } };
+      const booted = state.running ? props.bootedSeedSha256 ?? null : null;
+      return { id, props: structSafe({ ...props, ...state, bootedSeedSha256: booted, restartRequired: restartRequired(state, booted, props.seedSha256) }) };
     },
     async diff(_id: string, olds: DomainInputs & Partial<DomainState>, news: DomainInputs) {
-      const desired = news.facts;
       const replaces = diffKeys(olds as never, news as never, ["uri", "name"]);
-      // libvirt cannot swap a VM's disk, GPU devices or network in place the way we manage them.
-      for (const key of ["disks", "hostdevs", "interfaces"] as const) if (JSON.stringify(olds[key] ?? []) !== JSON.stringify(desired[key])) replaces.push(key);
-      return { changes: replaces.length > 0 || changesAtNextBoot(olds, news) || olds.xml !== news.xml || olds.start !== news.start, replaces, deleteBeforeReplace: true, stables: ["name"] };
+      // libvirt cannot swap a VM's disk, GPU devices or network in place the way we manage them. Facts that
+      // are unknown in a preview (computed from other resources' outputs) prove no replacement.
+      if (!isUnknown(news.facts)) {
+        for (const key of ["disks", "hostdevs", "interfaces"] as const) if (!isUnknown(news.facts[key]) && JSON.stringify(olds[key] ?? []) !== JSON.stringify(news.facts[key])) replaces.push(key);
+      }
+      return { changes: replaces.length > 0 || changesAtNextBoot(olds, news) || olds.xml !== news.xml || olds.start !== news.start, replaces, deleteBeforeReplace: true };
     },
-    async update(_id: string, olds: DomainInputs & Partial<DomainState>, news: DomainInputs) {
+    async update(_id: string, olds: DomainInputs & { bootedSeedSha256?: string | null }, news: DomainInputs) {
       // vCPUs and memory: redefine; a running VM picks them up at its next restart, which we report.
       withTempFile(news.xml, ".xml", (file) => virsh(run, news.uri, what(news.name), ["define", file]));
-      const state = readDomain(run, news.uri, news.name);
-      const desired = news.facts;
-      if (news.start && state && !state.running) virsh(run, news.uri, what(news.name), ["start", news.name]);
-      const restartRequired = Boolean(state?.running) && changesAtNextBoot(olds, news);
-      return { outs: { ...news, ...desired, running: Boolean(state?.running) || news.start, restartRequired } };
+      let state = readDomain(run, news.uri, news.name);
+      let booted = state?.running ? olds.bootedSeedSha256 ?? null : null;
+      if (news.start && state && !state.running) {
+        virsh(run, news.uri, what(news.name), ["start", news.name]);
+        state = readDomain(run, news.uri, news.name);
+        booted = news.seedSha256 ?? null;
+      }
+      return { outs: outputs(news, state, booted) };
     },
     async delete(id: string, props: DomainInputs) {
       // Destroy before undefine; a domain already gone is not an error.

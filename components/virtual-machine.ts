@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import type { Plan, PlannedVm } from "../src/plan/types";
-import { LibvirtDomain, LibvirtVolume, SeedIso } from "../src/providers/resources";
+import { LibvirtDomain, LibvirtVolume, SeedIso, type LibvirtNetwork } from "../src/providers/resources";
 import { seedFiles, type CloudConfig } from "../src/render/cloud-init/nocloud";
 import { knownHostsLine, sshHostKeyLayer } from "../src/render/cloud-init/ssh-host-key";
 import { renderDomain } from "../src/render/libvirt/domain";
@@ -16,13 +16,14 @@ export interface VirtualMachineArgs {
   readonly plan: Plan;
   readonly vm: PlannedVm;
   readonly uri: string;
-  readonly pool: string;
+  /** The storage pool's name, as an output of the pool resource (so volumes depend on it). */
+  readonly pool: pulumi.Input<string>;
   readonly basePath: pulumi.Input<string>;
   /** The role's cloud-init layers (Slurm, Kubernetes, GPU driver); an Output when they embed secrets. */
   readonly layers: pulumi.Input<CloudConfig[]>;
   /** SSH keys added to the admin user besides the spec's. */
   readonly extraKeys: readonly string[];
-  readonly network: pulumi.Resource;
+  readonly network: LibvirtNetwork;
   readonly gpuDevices: readonly pulumi.Resource[];
   readonly vfAddresses: pulumi.Input<Record<string, string>>;
   /** Start the domain. @default true */
@@ -59,12 +60,16 @@ export class VirtualMachine extends pulumi.ComponentResource {
       name: seedVolumeName(vm),
       files: pulumi.all([args.layers, hostKeyLayer]).apply(([layers, keyLayer]) => ({ ...seedFiles(args.spec, plan, vm, [...layers, keyLayer], args.extraKeys) })),
     }, { parent: this });
-    const rendered = pulumi.output(args.vfAddresses).apply((vfAddresses) => renderDomain(plan, vm, { pool: args.pool, vfAddresses }));
+    const rendered = pulumi.all([args.pool, args.vfAddresses]).apply(([pool, vfAddresses]) => renderDomain(plan, vm, { pool, vfAddresses }));
     this.domain = new LibvirtDomain(`${name}-domain`, {
       uri: args.uri,
       name: vm.name,
       xml: rendered.apply((r) => r.xml),
       facts: rendered.apply((r) => r.facts),
+      // The network resource's name output: when the network is replaced (delete before replace), the engine
+      // sees this input become unknown, the domain's diff asks for a replacement, and the VM is removed
+      // before its network instead of being left running on a deleted one.
+      networks: pulumi.all([args.network.name]),
       start: args.start ?? true,
       seedSha256: seed.contentSha256,
     }, { parent: this, dependsOn: [disk, seed, args.network, ...args.gpuDevices] });

@@ -96,11 +96,13 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
     plan,
     vm,
     uri,
-    pool: pool.name,
+    // The pool resource's output, not the plain name: volumes depend on the pool (created after it,
+    // deleted before it).
+    pool: image.pool.name,
     basePath: image.path,
     network: networks.get(vm.network)!.network,
     gpuDevices: gpuHost.devicesByVm.get(vm.name) ?? [],
-    vfAddresses: gpuHost.vfAddresses,
+    vfAddresses: gpuHost.vfAddressesFor(vm.name),
     start: settings.start,
     extraKeys,
   });

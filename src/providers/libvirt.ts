@@ -450,6 +450,11 @@ export interface DomainInputs {
   readonly name: string;
   readonly xml: string;
   readonly facts: DomainFacts;
+  /**
+   * Names of the libvirt networks the NICs attach to, taken from the network resources' outputs: unknown
+   * while a network is replaced, which replaces the domain with it (a NIC cannot outlive its network).
+   */
+  readonly networks?: readonly string[];
   /** Start the domain after defining it (needs KVM for type='kvm'). */
   readonly start: boolean;
   /** Digest of the VM's seed ISO: a change reaches a running VM at its next boot, so it asks for a restart. */
@@ -564,6 +569,8 @@ export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceP
       const replaces = diffKeys(olds as never, news as never, ["uri", "name"]);
       // libvirt cannot swap a VM's disk, GPU devices or network in place the way we manage them. Facts that
       // are unknown in a preview (computed from other resources' outputs) prove no replacement.
+      const networks = news.networks ?? [];
+      if (isUnknown(networks) || networks.some(isUnknown) || JSON.stringify(networks) !== JSON.stringify(olds.networks ?? networks)) replaces.push("networks");
       if (!isUnknown(news.facts)) {
         for (const key of ["disks", "hostdevs", "interfaces"] as const) if (!isUnknown(news.facts[key]) && JSON.stringify(olds[key] ?? []) !== JSON.stringify(news.facts[key])) replaces.push(key);
       }

@@ -18,6 +18,7 @@ const providers = {
 type In<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
 export class LibvirtPool extends pulumi.dynamic.Resource {
+  declare readonly name: pulumi.Output<string>;
   declare readonly path: pulumi.Output<string>;
   constructor(name: string, args: In<{ uri: string; name: string; xml: string; path: string }>, opts?: pulumi.CustomResourceOptions) {
     super(providers.pool, name, { ...args, adopted: undefined }, opts, "hyperscaler", "LibvirtPool");
@@ -56,7 +57,7 @@ export class SeedIso extends pulumi.dynamic.Resource {
 
 export class LibvirtDomain extends pulumi.dynamic.Resource {
   declare readonly restartRequired: pulumi.Output<boolean>;
-  constructor(name: string, args: In<{ uri: string; name: string; xml: string; facts: DomainFacts; start: boolean; seedSha256?: string }>, opts?: pulumi.CustomResourceOptions) {
+  constructor(name: string, args: In<{ uri: string; name: string; xml: string; facts: DomainFacts; networks: string[]; start: boolean; seedSha256?: string }>, opts?: pulumi.CustomResourceOptions) {
     super(providers.domain, name, { ...args, restartRequired: undefined }, opts, "hyperscaler", "LibvirtDomain");
   }
 }

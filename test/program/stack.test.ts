@@ -106,6 +106,27 @@ describe("stack program under mocks", () => {
     expect(await promiseOf(pulumi.output(restartRequired))).toBe(false);
   });
 
+  it("volumes and seed ISOs take the pool from the pool resource: created after it, deleted before it (bug 5)", async () => {
+    const { resources } = await run("config/prod.yaml");
+    const inPool = resources.filter((r) => /:(LibvirtVolume|SeedIso|BaseImageVolume)$/.test(r.type));
+    expect(inPool).toHaveLength(23);
+    for (const resource of inPool) expect(resource.dependsOn, resource.name).toContain("base-pool");
+  });
+
+  it("each domain takes only its own GPU devices' outputs and its network's name output (bugs 4, 6)", async () => {
+    const { resources } = await run("config/prod.yaml");
+    const domains = resources.filter((r) => r.type.endsWith(":LibvirtDomain"));
+    const devices = new Set(resources.filter((r) => r.type.endsWith(":VgpuDevice")).map((r) => r.name));
+    for (const domain of domains) {
+      const vm = domain.name.replace(/-domain$/, "");
+      const own = resources.filter((r) => devices.has(r.name) && domain.dependsOn.includes(r.name));
+      // A domain depends on a vGPU device only when the device is assigned to its VM.
+      for (const device of own) expect(JSON.stringify(domain.inputs.xml) + JSON.stringify(domain.inputs.facts), `${vm} <- ${device.name}`).toContain(String(device.inputs.uuid));
+      expect(domain.dependsOn.some((d) => d.startsWith("net-")), vm).toBe(true);
+      expect(domain.inputs.networks, vm).toHaveLength(1);
+    }
+  });
+
   it("a spec error fails the program with the validator's message", async () => {
     const file = path.join(tempDir(), "bad.yaml");
     fs.writeFileSync(file, fixture("user-example.yaml").replace("cpu_cores: 4, memory_gb: 8, disk_gb: 100, ip_address: \"192.168.100.10\"", "cpu_core: 4, memory_gb: 8, disk_gb: 100, ip_address: \"192.168.100.10\""));

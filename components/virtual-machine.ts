@@ -5,6 +5,7 @@ import * as tls from "@pulumi/tls";
 import type { Plan, PlannedVm } from "../src/plan/types";
 import { LibvirtDomain, LibvirtVolume, SeedIso, type LibvirtNetwork } from "../src/providers/resources";
 import { seedFiles, type CloudConfig } from "../src/render/cloud-init/nocloud";
+import { cloudInitLayers } from "../src/render/layers";
 import { knownHostsLine, sshHostKeyLayer } from "../src/render/cloud-init/ssh-host-key";
 import { renderDomain } from "../src/render/libvirt/domain";
 import { diskVolumeName, seedVolumeName } from "../src/render/libvirt/names";
@@ -58,7 +59,8 @@ export class VirtualMachine extends pulumi.ComponentResource {
       uri: args.uri,
       pool: args.pool,
       name: seedVolumeName(vm),
-      files: pulumi.all([args.layers, hostKeyLayer]).apply(([layers, keyLayer]) => ({ ...seedFiles(args.spec, plan, vm, [...layers, keyLayer], args.extraKeys) })),
+      // The instance-id comes from render's layers (secrets as placeholders): `hyperscaler render` shows it exactly.
+      files: pulumi.all([args.layers, hostKeyLayer]).apply(([layers, keyLayer]) => ({ ...seedFiles(args.spec, plan, vm, [...layers, keyLayer], args.extraKeys, cloudInitLayers(args.spec, plan)(vm.name)) })),
     }, { parent: this });
     const rendered = pulumi.all([args.pool, args.vfAddresses]).apply(([pool, vfAddresses]) => renderDomain(plan, vm, { pool, vfAddresses }));
     this.domain = new LibvirtDomain(`${name}-domain`, {

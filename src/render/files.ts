@@ -16,7 +16,8 @@ import { stringify } from "yaml";
 /** Role layers of cloud-init per VM (Slurm, Kubernetes) with secrets as placeholders. */
 export type CloudInitLayers = (vmName: string) => CloudConfig[];
 
-export function renderAll(spec: ClusterSpec, plan: Plan, layers: CloudInitLayers = () => []): Map<string, string> {
+/** `extraKeys`: the stack's `hyperscaler:sshPublicKey`, so seeds (and their instance-ids) equal the deployed ones. */
+export function renderAll(spec: ClusterSpec, plan: Plan, layers: CloudInitLayers = () => [], extraKeys: readonly string[] = []): Map<string, string> {
   const files = new Map<string, string>();
   files.set("plan.json", planToJson(plan));
   files.set("gpu/mdev_map.json", JSON.stringify(mdevMap(plan), null, 2) + "\n");
@@ -39,7 +40,7 @@ export function renderAll(spec: ClusterSpec, plan: Plan, layers: CloudInitLayers
   const vfPlaceholders = Object.fromEntries(plan.vms.flatMap((vm) => vm.gpus).filter((g) => g.deviceUuid).map((g) => [g.deviceUuid!, "0000:00:00.0"]));
   for (const vm of plan.vms) {
     files.set(`libvirt/domains/${vm.name}.xml`, renderDomainXml(plan, vm, { pool: pool.name, vfAddresses: vfPlaceholders }));
-    const seed = seedFiles(spec, plan, vm, layers(vm.name));
+    const seed = seedFiles(spec, plan, vm, layers(vm.name), extraKeys);
     for (const [name, text] of Object.entries(seed)) files.set(`cloud-init/${vm.name}/${name}`, text);
   }
   return files;

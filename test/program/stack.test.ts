@@ -11,6 +11,8 @@ import { buildPlan } from "../../src/plan";
 import { buildStack, StackInputError, type StackSettings } from "../../src/program/stack";
 import { loadHost } from "../../src/host/load";
 import { loadSpecFile } from "../../src/spec/load";
+import { renderAll } from "../../src/render/files";
+import { cloudInitLayers } from "../../src/render/layers";
 import { fixture, ROOT, tempDir } from "../helpers";
 import { recorded, resetRecorded, settled, type Recorded } from "../mocks";
 
@@ -124,6 +126,22 @@ describe("stack program under mocks", () => {
       for (const device of own) expect(JSON.stringify(domain.inputs.xml) + JSON.stringify(domain.inputs.facts), `${vm} <- ${device.name}`).toContain(String(device.inputs.uuid));
       expect(domain.dependsOn.some((d) => d.startsWith("net-")), vm).toBe(true);
       expect(domain.inputs.networks, vm).toHaveLength(1);
+    }
+  });
+
+  it("hyperscaler render writes the instance-id the stack deploys, for every VM (bug 8)", async () => {
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJq9dHsK7yYpXwqW5xB2rV0cTn8m7lQ3cZs9aE4d1f2g ops@laptop";
+    const { resources } = await run("config/prod.yaml", { sshPublicKey: key });
+    const loaded = loadSpecFile(path.join(ROOT, "config/prod.yaml"));
+    if (!loaded.ok) throw new Error("prod.yaml invalid");
+    const plan = buildPlan({ spec: loaded.spec, host: loadHost(HOST) });
+    const rendered = renderAll(loaded.spec, plan, cloudInitLayers(loaded.spec, plan), [key]);
+    const seeds = resources.filter((r) => r.type.endsWith(":SeedIso"));
+    expect(seeds).toHaveLength(11);
+    for (const seed of seeds) {
+      const vm = seed.name.replace(/-seed$/, "");
+      const deployed = ((seed.inputs.files as { value: Record<string, string> }).value)["meta-data"];
+      expect(deployed, vm).toBe(rendered.get(`cloud-init/${vm}/meta-data`));
     }
   });
 

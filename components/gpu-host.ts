@@ -13,16 +13,16 @@ export interface GpuHostArgs {
 }
 
 export class GpuHost extends pulumi.ComponentResource {
-  /** Per VM, the GPU resources it must wait for. */
-  readonly devicesByVm: ReadonlyMap<string, pulumi.Resource[]>;
+  /** Per VM, its vGPU devices. */
+  readonly devicesByVm: ReadonlyMap<string, VgpuDevice[]>;
   /** Per VM, the SR-IOV VF address of each of its vGPU devices (device UUID -> VF), once created. */
   private readonly vfByVm = new Map<string, pulumi.Output<[string, string | null]>[]>();
   readonly layouts: MigLayout[];
 
   constructor(name: string, args: GpuHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("hyperscaler:index:GpuHost", name, {}, opts);
-    const devicesByVm = new Map<string, pulumi.Resource[]>();
-    const add = (vm: string | null, resource: pulumi.Resource): void => {
+    const devicesByVm = new Map<string, VgpuDevice[]>();
+    const add = (vm: string | null, resource: VgpuDevice): void => {
       if (vm) devicesByVm.set(vm, [...(devicesByVm.get(vm) ?? []), resource]);
     };
     this.layouts = [];

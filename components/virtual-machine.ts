@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import type { Plan, PlannedVm } from "../src/plan/types";
-import { LibvirtDomain, LibvirtVolume, SeedIso, type LibvirtNetwork } from "../src/providers/resources";
+import { LibvirtDomain, LibvirtVolume, SeedIso, type LibvirtNetwork, type VgpuDevice } from "../src/providers/resources";
 import { seedFiles, type CloudConfig } from "../src/render/cloud-init/nocloud";
 import { cloudInitLayers } from "../src/render/layers";
 import { knownHostsLine, sshHostKeyLayer } from "../src/render/cloud-init/ssh-host-key";
@@ -25,7 +25,7 @@ export interface VirtualMachineArgs {
   /** SSH keys added to the admin user besides the spec's. */
   readonly extraKeys: readonly string[];
   readonly network: LibvirtNetwork;
-  readonly gpuDevices: readonly pulumi.Resource[];
+  readonly gpuDevices: readonly VgpuDevice[];
   readonly vfAddresses: pulumi.Input<Record<string, string>>;
   /** Start the domain. @default true */
   readonly start?: boolean;
@@ -72,12 +72,18 @@ export class VirtualMachine extends pulumi.ComponentResource {
       // sees this input become unknown, the domain's diff asks for a replacement, and the VM is removed
       // before its network instead of being left running on a deleted one.
       networks: pulumi.all([args.network.name]),
+      // Likewise the disk: a replaced disk (new base image) replaces the domain rather than vanishing under it.
+      disk: disk.path,
+      // And its vGPU devices: a replaced device replaces the domain rather than vanishing under the VM.
+      devices: pulumi.all(args.gpuDevices.map((device) => device.uuid)),
       start: args.start ?? true,
       seedSha256: seed.contentSha256,
     }, { parent: this, dependsOn: [disk, seed, args.network, ...args.gpuDevices] });
     this.ip = vm.ip;
     this.vmName = vm.name;
-    this.restartRequired = this.domain.restartRequired;
+    // Memory/vCPU changes waiting for a restart, or a seed (cloud-init configuration) newer than the one the VM booted with.
+    this.restartRequired = pulumi.all([this.domain.restartRequired, this.domain.bootedSeedSha256, seed.contentSha256])
+      .apply(([pending, booted, current]) => Boolean(pending) || (booted !== null && booted !== undefined && booted !== current));
     this.registerOutputs({ ip: vm.ip, name: vm.name, knownHosts: this.knownHosts });
   }
 }

@@ -9,6 +9,7 @@ import { renderAll } from "../render/files";
 import { cloudInitLayers } from "../render/layers";
 import { planToSvg } from "../render/plan-svg";
 import { planToText } from "../render/plan-text";
+import { blastRadiusText, planBlastRadius } from "../preview/blast-radius";
 import { formatHuman } from "../spec/diagnostics";
 import { loadSpecFile } from "../spec/load";
 import type { ClusterSpec } from "../spec/types";
@@ -57,9 +58,15 @@ function readPreviousPlan(file: string): Plan {
 }
 
 export function runPlan(file: string, options: PlanOptions, io: CliIO): number {
-  const plan = planFromFiles(file, options, io);
-  if (!plan) return EXIT.failed;
+  const loaded = specAndPlan(file, options, io);
+  if (!loaded) return EXIT.failed;
+  const { spec, plan } = loaded;
   io.out(options.json ? planToJson(plan).trimEnd() : planToText(plan));
+  if (options.previous && !options.json && plan.feasible) {
+    // The previous plan carries no spec: both sides use this spec, so edits outside the plan (images,
+    // keys, services) are not seen here; `pulumi preview` shows them.
+    io.out(blastRadiusText(planBlastRadius({ spec, plan: readPreviousPlan(options.previous) }, { spec, plan })));
+  }
   if (options.svg) fs.writeFileSync(options.svg, planToSvg(plan));
   return plan.feasible ? EXIT.ok : EXIT.failed;
 }

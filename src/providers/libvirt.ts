@@ -166,6 +166,11 @@ export interface NetworkInputs {
   readonly start: boolean;
 }
 
+/** A network's outputs: its inputs and the digest of the XML it was defined with. */
+export function networkOutputs(inputs: NetworkInputs): Record<string, unknown> {
+  return { ...inputs, xmlSha256: sha256(inputs.xml) };
+}
+
 export function makeNetworkProvider(run: Runner = localRunner): dynamic.ResourceProvider {
   const what = (name: string): string => `libvirt network ${name}`;
   return {
@@ -181,7 +186,7 @@ export function makeNetworkProvider(run: Runner = localRunner): dynamic.Resource
         virshMaybe(run, inputs.uri, ["net-undefine", inputs.name]);
         throw error;
       }
-      return { id: inputs.name, outs: { ...inputs, xmlSha256: sha256(inputs.xml) } };
+      return { id: inputs.name, outs: networkOutputs(inputs) };
     },
     async read(id: string, props: NetworkInputs) {
       const info = virshMaybe(run, props.uri, ["net-info", id]);
@@ -214,7 +219,7 @@ export function makeNetworkProvider(run: Runner = localRunner): dynamic.Resource
         virsh(run, news.uri, what(news.name), ["net-start", news.name]);
         virsh(run, news.uri, what(news.name), ["net-autostart", news.name]);
       }
-      return { outs: { ...news, xmlSha256: sha256(news.xml) } };
+      return { outs: networkOutputs(news) };
     },
     async delete(id: string, props: NetworkInputs) {
       virshMaybe(run, props.uri, ["net-destroy", id]);
@@ -386,7 +391,7 @@ export interface SeedIsoInputs {
   readonly files: Readonly<Record<string, string>>;
 }
 
-function seedDigest(files: Readonly<Record<string, string>>): string {
+export function seedDigest(files: Readonly<Record<string, string>>): string {
   return sha256(Object.keys(files).sort().map((name) => `${name}\u0000${files[name]}`).join("\u0001"));
 }
 
@@ -455,6 +460,16 @@ export interface DomainInputs {
    * while a network is replaced, which replaces the domain with it (a NIC cannot outlive its network).
    */
   readonly networks?: readonly string[];
+  /**
+   * Path of the VM's system disk, from the volume resource: unknown while the disk is replaced (a new base
+   * image, a smaller disk), which replaces the domain too instead of deleting a disk under a running VM.
+   */
+  readonly disk?: string;
+  /**
+   * UUIDs of the VM's vGPU devices, from the device resources: unknown while a device is replaced (a new
+   * vGPU type), which replaces this domain with it instead of removing a device from a running VM.
+   */
+  readonly devices?: readonly string[];
   /** Start the domain after defining it (needs KVM for type='kvm'). */
   readonly start: boolean;
   /** Digest of the VM's seed ISO: a change reaches a running VM at its next boot, so it asks for a restart. */
@@ -469,6 +484,8 @@ export interface DomainState {
   readonly liveMemoryMiB: number | null;
   readonly liveVcpus: number | null;
   readonly running: boolean;
+  /** libvirt's id of the running domain: a new one after every start (a restart made outside the stack too). */
+  readonly bootId: number | null;
   readonly disks: string[];
   readonly hostdevs: string[];
   readonly interfaces: string[];
@@ -498,6 +515,7 @@ export function readDomain(run: Runner, uri: string, name: string): DomainState 
     liveMemoryMiB: running && liveKiB ? Math.round(Number(liveKiB) / 1024) : null,
     liveVcpus: running && fields["CPU(s)"] ? Number(fields["CPU(s)"]) : null,
     running,
+    bootId: running && /^[0-9]+$/.test(fields["Id"] ?? "") ? Number(fields["Id"]) : null,
     disks,
     hostdevs,
     interfaces: macs.map((m, i) => `${m.address}@${networks[i]?.network ?? networks[i]?.bridge ?? "?"}`),
@@ -511,20 +529,20 @@ function isUnknown(value: unknown): boolean {
   return value === UNKNOWN;
 }
 
-/** Changes a running VM only sees after its next boot: vCPUs, memory, and its seed (cloud-init). */
-function changesAtNextBoot(olds: Partial<DomainState> & { seedSha256?: string }, news: DomainInputs): boolean {
-  if (isUnknown(news.facts) || isUnknown(news.seedSha256)) return true;
-  return olds.memoryMiB !== news.facts.memoryMiB || olds.vcpus !== news.facts.vcpus || (olds.seedSha256 ?? "") !== (news.seedSha256 ?? "");
+/** Changes a running VM only sees after its next boot: vCPUs and memory (unknown facts may hold either). */
+function changesAtNextBoot(olds: Partial<DomainState>, news: DomainInputs): boolean {
+  if (isUnknown(news.facts)) return true;
+  return olds.memoryMiB !== news.facts.memoryMiB || olds.vcpus !== news.facts.vcpus;
 }
 
 /**
- * A restart is needed while the running VM differs from its definition: memory or vCPUs changed since it
- * booted, or it booted with another seed. Derived from libvirt's state each time, so a later unrelated
- * update cannot forget it; it clears once the VM has been restarted.
+ * A restart is needed while the running VM differs from its definition (memory or vCPUs changed since it
+ * booted). Derived from libvirt's state each time, so a later unrelated update cannot forget it; it clears
+ * once the VM has been restarted.
  */
-function restartRequired(state: DomainState | null, bootedSeedSha256: string | null, seedSha256: string | undefined): boolean {
+function restartRequired(state: DomainState | null): boolean {
   if (!state?.running) return false;
-  return state.liveMemoryMiB !== state.memoryMiB || state.liveVcpus !== state.vcpus || (bootedSeedSha256 ?? "") !== (seedSha256 ?? "");
+  return state.liveMemoryMiB !== state.memoryMiB || state.liveVcpus !== state.vcpus;
 }
 
 /** Struct-encodable outputs: the engine's Struct has no undefined (Create fails with "Unexpected struct type"). */
@@ -535,16 +553,26 @@ export function structSafe<T>(value: T): T {
   return value;
 }
 
-export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceProvider {
-  const what = (name: string): string => `libvirt domain ${name}`;
-  const outputs = (inputs: DomainInputs, state: DomainState | null, bootedSeedSha256: string | null) => structSafe({
+/**
+ * A domain's outputs: its inputs, what libvirt holds, whether it needs a restart, and the seed digest it last
+ * booted with (bootedSeedSha256): the VM compares it with its seed's digest to tell that a new cloud-init
+ * configuration waits for its next boot. The seed is not a reason to touch the domain itself, so a change
+ * that rewrites many seeds (a Slurm node added) leaves the other VMs' domains alone.
+ */
+export function domainOutputs(inputs: DomainInputs, state: DomainState | null, bootedSeedSha256: string | null): Record<string, unknown> {
+  return structSafe({
     ...inputs,
     ...inputs.facts,
     ...(state ?? {}),
     running: Boolean(state?.running),
-    bootedSeedSha256,
-    restartRequired: restartRequired(state, bootedSeedSha256, inputs.seedSha256),
+    bootedSeedSha256: state?.running ? bootedSeedSha256 : null,
+    restartRequired: restartRequired(state),
   });
+}
+
+export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceProvider {
+  const what = (name: string): string => `libvirt domain ${name}`;
+  const outputs = domainOutputs;
   return {
     async create(inputs: DomainInputs) {
       withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, what(inputs.name), ["define", file]));
@@ -559,28 +587,34 @@ export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceP
         throw error;
       }
     },
-    async read(id: string, props: DomainInputs & { bootedSeedSha256?: string | null }) {
+    async read(id: string, props: DomainInputs & { bootedSeedSha256?: string | null; bootId?: number | null }) {
       const state = readDomain(run, props.uri, id);
       if (!state) return { id: "", props: {} };
-      const booted = state.running ? props.bootedSeedSha256 ?? null : null;
-      return { id, props: structSafe({ ...props, ...state, bootedSeedSha256: booted, restartRequired: restartRequired(state, booted, props.seedSha256) }) };
+      // Started again outside the stack: it booted with the seed attached then, at the latest the one these
+      // outputs last recorded (conservative: a newer seed may still be reported as waiting).
+      const booted = state.bootId !== (props.bootId ?? null) ? props.seedSha256 ?? null : props.bootedSeedSha256 ?? null;
+      return { id, props: domainOutputs(props, state, booted) };
     },
     async diff(_id: string, olds: DomainInputs & Partial<DomainState>, news: DomainInputs) {
       const replaces = diffKeys(olds as never, news as never, ["uri", "name"]);
       // libvirt cannot swap a VM's disk, GPU devices or network in place the way we manage them. Facts that
       // are unknown in a preview (computed from other resources' outputs) prove no replacement.
+      if (news.disk !== undefined && (isUnknown(news.disk) || (olds.disk !== undefined && olds.disk !== news.disk))) replaces.push("disk");
+      const devices = news.devices ?? [];
+      if (isUnknown(devices) || devices.some(isUnknown) || JSON.stringify(devices) !== JSON.stringify(olds.devices ?? devices)) replaces.push("devices");
       const networks = news.networks ?? [];
       if (isUnknown(networks) || networks.some(isUnknown) || JSON.stringify(networks) !== JSON.stringify(olds.networks ?? networks)) replaces.push("networks");
       if (!isUnknown(news.facts)) {
         for (const key of ["disks", "hostdevs", "interfaces"] as const) if (!isUnknown(news.facts[key]) && JSON.stringify(olds[key] ?? []) !== JSON.stringify(news.facts[key])) replaces.push(key);
       }
+      // seedSha256 alone is no change: it only records which seed the VM boots with.
       return { changes: replaces.length > 0 || changesAtNextBoot(olds, news) || olds.xml !== news.xml || olds.start !== news.start, replaces, deleteBeforeReplace: true };
     },
-    async update(_id: string, olds: DomainInputs & { bootedSeedSha256?: string | null }, news: DomainInputs) {
+    async update(_id: string, olds: DomainInputs & { bootedSeedSha256?: string | null; bootId?: number | null }, news: DomainInputs) {
       // vCPUs and memory: redefine; a running VM picks them up at its next restart, which we report.
       withTempFile(news.xml, ".xml", (file) => virsh(run, news.uri, what(news.name), ["define", file]));
       let state = readDomain(run, news.uri, news.name);
-      let booted = state?.running ? olds.bootedSeedSha256 ?? null : null;
+      let booted = state?.bootId !== (olds.bootId ?? null) ? olds.seedSha256 ?? null : olds.bootedSeedSha256 ?? null;
       if (news.start && state && !state.running) {
         virsh(run, news.uri, what(news.name), ["start", news.name]);
         state = readDomain(run, news.uri, news.name);

@@ -57,8 +57,9 @@ export class SeedIso extends pulumi.dynamic.Resource {
 
 export class LibvirtDomain extends pulumi.dynamic.Resource {
   declare readonly restartRequired: pulumi.Output<boolean>;
-  constructor(name: string, args: In<{ uri: string; name: string; xml: string; facts: DomainFacts; networks: string[]; start: boolean; seedSha256?: string }>, opts?: pulumi.CustomResourceOptions) {
-    super(providers.domain, name, { ...args, restartRequired: undefined }, opts, "hyperscaler", "LibvirtDomain");
+  declare readonly bootedSeedSha256: pulumi.Output<string | null>;
+  constructor(name: string, args: In<{ uri: string; name: string; xml: string; facts: DomainFacts; networks: string[]; disk: string; devices: string[]; start: boolean; seedSha256?: string }>, opts?: pulumi.CustomResourceOptions) {
+    super(providers.domain, name, { ...args, restartRequired: undefined, bootedSeedSha256: undefined }, opts, "hyperscaler", "LibvirtDomain");
   }
 }
 
@@ -69,6 +70,7 @@ export class MigLayout extends pulumi.dynamic.Resource {
 }
 
 export class VgpuDevice extends pulumi.dynamic.Resource {
+  declare readonly uuid: pulumi.Output<string>;
   declare readonly vfAddress: pulumi.Output<string | null>;
   constructor(name: string, args: In<{ uuid: string; gpu: string; parentPciAddress: string; vgpuType: string; path: "mdev" | "sriov"; sysRoot: string }>, opts?: pulumi.CustomResourceOptions) {
     super(providers.vgpuDevice, name, { ...args, vfAddress: undefined, mdevParent: undefined }, opts, "hyperscaler", "VgpuDevice");

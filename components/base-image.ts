@@ -23,6 +23,7 @@ export class BaseImage extends pulumi.ComponentResource {
     this.volume = new BaseImageVolume(`${name}-volume`, {
       uri: args.uri,
       pool: this.pool.name,
+      poolAdopted: this.pool.adopted,
       name: baseVolumeName(args.image.name),
       source: args.image.source,
       checksum: args.image.checksum,

@@ -9,6 +9,8 @@ export interface ClusterNetworkArgs {
   readonly plan: Plan;
   readonly network: PlannedNetwork;
   readonly uri: string;
+  /** The stack's identity: the network's UUID is unique to the stack (the provider's ownership mark). */
+  readonly stackId: pulumi.Input<string>;
   /** Start (and autostart) the network. @default true */
   readonly start?: boolean;
 }
@@ -23,7 +25,7 @@ export class ClusterNetwork extends pulumi.ComponentResource {
     this.network = new LibvirtNetwork(`${name}-network`, {
       uri: args.uri,
       name: this.libvirtName,
-      xml: renderNetworkXml(args.plan, args.network),
+      xml: pulumi.output(args.stackId).apply((stackId) => renderNetworkXml(args.plan, args.network, stackId)),
       bridge: args.network.bridge,
       ip: `${args.network.gateway}/${args.network.netmask}`,
       dhcpHosts: dhcpHostEntries(args.network),

@@ -19,6 +19,8 @@ export interface VirtualMachineArgs {
   readonly uri: string;
   /** The storage pool's name, as an output of the pool resource (so volumes depend on it). */
   readonly pool: pulumi.Input<string>;
+  /** Whether the pool was adopted (then existing volumes there are never touched). */
+  readonly poolAdopted: pulumi.Input<boolean>;
   readonly basePath: pulumi.Input<string>;
   /** The role's cloud-init layers (Slurm, Kubernetes, GPU driver); an Output when they embed secrets. */
   readonly layers: pulumi.Input<CloudConfig[]>;
@@ -27,6 +29,8 @@ export interface VirtualMachineArgs {
   readonly network: LibvirtNetwork;
   readonly gpuDevices: readonly VgpuDevice[];
   readonly vfAddresses: pulumi.Input<Record<string, string>>;
+  /** The stack's identity: the domain's UUID is unique to the stack (the provider's ownership mark). */
+  readonly stackId: pulumi.Input<string>;
   /** Start the domain. @default true */
   readonly start?: boolean;
 }
@@ -50,6 +54,7 @@ export class VirtualMachine extends pulumi.ComponentResource {
     const disk = new LibvirtVolume(`${name}-disk`, {
       uri: args.uri,
       pool: args.pool,
+      poolAdopted: args.poolAdopted,
       name: diskVolumeName(vm),
       xml: pulumi.output(args.basePath).apply((backingPath) => renderOverlayVolumeXml({ name: diskVolumeName(vm), capacityGiB: vm.diskGiB, backingPath })),
       capacityGiB: vm.diskGiB,
@@ -58,11 +63,12 @@ export class VirtualMachine extends pulumi.ComponentResource {
     const seed = new SeedIso(`${name}-seed`, {
       uri: args.uri,
       pool: args.pool,
+      poolAdopted: args.poolAdopted,
       name: seedVolumeName(vm),
       // The instance-id comes from render's layers (secrets as placeholders): `hyperscaler render` shows it exactly.
       files: pulumi.all([args.layers, hostKeyLayer]).apply(([layers, keyLayer]) => ({ ...seedFiles(args.spec, plan, vm, [...layers, keyLayer], args.extraKeys, cloudInitLayers(args.spec, plan)(vm.name)) })),
     }, { parent: this });
-    const rendered = pulumi.all([args.pool, args.vfAddresses]).apply(([pool, vfAddresses]) => renderDomain(plan, vm, { pool, vfAddresses }));
+    const rendered = pulumi.all([args.pool, args.vfAddresses, args.stackId]).apply(([pool, vfAddresses, stackId]) => renderDomain(plan, vm, { pool, vfAddresses, stackId }));
     this.domain = new LibvirtDomain(`${name}-domain`, {
       uri: args.uri,
       name: vm.name,

@@ -149,6 +149,9 @@ export function computed(type: string, name: string, inputs: Record<string, unkn
       return { certPem: pki.openssl(["x509", "-req", "-in", "csr.pem", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "365"], { "csr.pem": plain(inputs.certRequestPem), "ca.pem": plain(inputs.caCertPem), "ca.key": plain(inputs.caPrivateKeyPem) }) };
     case "random:index/randomPassword:RandomPassword":
       return { result: randomString(Number(inputs.length)), bcryptHash: "mock" };
+    case "random:index/randomUuid:RandomUuid":
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return { result: (require("node:crypto") as typeof import("node:crypto")).randomUUID() };
     case "random:index/randomString:RandomString":
       return { result: randomString(Number(inputs.length)) };
     case "random:index/randomBytes:RandomBytes": {

@@ -71,7 +71,7 @@ export function runPlan(file: string, options: PlanOptions, io: CliIO): number {
   return plan.feasible ? EXIT.ok : EXIT.failed;
 }
 
-export function runRender(file: string, options: { out: string; host?: string; previous?: string; sshPublicKey?: string }, io: CliIO): number {
+export function runRender(file: string, options: { out: string; host?: string; previous?: string; sshPublicKey?: string; stackId?: string }, io: CliIO): number {
   const loaded = specAndPlan(file, options, io);
   if (!loaded) return EXIT.failed;
   const { spec, plan } = loaded;
@@ -80,7 +80,7 @@ export function runRender(file: string, options: { out: string; host?: string; p
     io.err("render: the plan is not feasible; nothing written");
     return EXIT.failed;
   }
-  const files = renderAll(spec, plan, cloudInitLayers(spec, plan), options.sshPublicKey ? [options.sshPublicKey] : []);
+  const files = renderAll(spec, plan, cloudInitLayers(spec, plan), options.sshPublicKey ? [options.sshPublicKey] : [], options.stackId);
   for (const [name, text] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
     const target = path.join(options.out, name);
     fs.mkdirSync(path.dirname(target), { recursive: true });

@@ -1,6 +1,7 @@
 // The stack program: read the stack's config once, load and validate the spec, probe or replay the host,
 // plan, then build thin components. Data flows one way: spec, host, plan, render, resources.
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import * as fs from "node:fs";
 import { BaseImage } from "../../components/base-image";
 import { ClusterNetwork } from "../../components/cluster-network";
@@ -74,6 +75,8 @@ export interface StackOutputs {
   readonly mdevMap: ReturnType<typeof mdevMap>;
   readonly plan: { stack: string; gpus: { id: string; attach: string; migEnabled: boolean; resetRequired: boolean; instances: string[] }[]; vmCount: number; warnings: string[] };
   readonly planJson: string;
+  /** The stack's identity (`hyperscaler render --stack-id` reproduces the deployed libvirt UUIDs with it). */
+  readonly stackId: pulumi.Output<string>;
 }
 
 export async function buildStack(settings: StackSettings, hostOverride?: HostInventory): Promise<StackOutputs> {
@@ -88,7 +91,10 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
 
   const pool = spec.host.storage_pool;
   const image = new BaseImage("base", { uri, pool, image: imageSource(spec) });
-  const networks = new Map(plan.networks.map((network) => [network.name, new ClusterNetwork(`net-${network.name.replace(/_/g, "-")}`, { plan, network, uri, start: settings.start })]));
+  // The stack's identity, kept in its state: libvirt UUIDs derive from it, so objects of another stack (a
+  // second checkout of the same spec) never match ours and the providers refuse to touch them.
+  const stackId = new random.RandomUuid("stack-identity", {}).result;
+  const networks = new Map(plan.networks.map((network) => [network.name, new ClusterNetwork(`net-${network.name.replace(/_/g, "-")}`, { plan, network, uri, stackId, start: settings.start })]));
   const gpuHost = new GpuHost("gpu-host", { plan, force: spec.global.gpu_allocation.force_recarve });
   const extraKeys = settings.sshPublicKey ? [settings.sshPublicKey] : [];
   const vmArgs = (vm: PlannedVm): Omit<VirtualMachineArgs, "layers"> => ({
@@ -99,12 +105,14 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
     // The pool resource's output, not the plain name: volumes depend on the pool (created after it,
     // deleted before it).
     pool: image.pool.name,
+    poolAdopted: image.pool.adopted,
     basePath: image.path,
     network: networks.get(vm.network)!.network,
     gpuDevices: gpuHost.devicesByVm.get(vm.name) ?? [],
     vfAddresses: gpuHost.vfAddressesFor(vm.name),
     start: settings.start,
     extraKeys,
+    stackId,
   });
   const slurm = spec.clusters.hpc ? new SlurmCluster("slurm", { spec, plan, vmArgs }, { dependsOn: [image] }) : undefined;
   // Add-ons need a running API server: only when the VMs are started.
@@ -135,5 +143,6 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
       warnings: plan.warnings.map((w) => w.message),
     },
     planJson: JSON.stringify(plan),
+    stackId,
   };
 }

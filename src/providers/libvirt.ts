@@ -49,6 +49,69 @@ function isNotFound(result: RunResult): boolean {
   return /not found|no (storage pool|storage vol|network|domain) with matching|failed to get (domain|network|pool|vol)/i.test(result.stderr);
 }
 
+/** The <uuid> of an object's XML (the stack-scoped UUID: this provider's ownership mark). */
+function uuidOf(xml: string): string | null {
+  return /<uuid>\s*([0-9a-fA-F-]{36})\s*<\/uuid>/.exec(xml)?.[1]?.toLowerCase() ?? null;
+}
+
+/**
+ * Before defining a domain or network: one of the same name that exists already is ours only when it has the
+ * UUID this stack gives it (a leftover of an interrupted create, continued); anything else was not made by
+ * this stack and is refused untouched. Returns whether it existed.
+ */
+function claimName(run: Runner, uri: string, what: string, uuidCommand: "domuuid" | "net-uuid", name: string, xml: string, rename: string): boolean {
+  const existing = virshMaybe(run, uri, [uuidCommand, name]);
+  if (existing.code !== 0) {
+    if (isNotFound(existing)) return false;
+    throw new Error(`${what}: virsh ${uuidCommand} failed: ${existing.stderr.trim()}`);
+  }
+  const theirs = existing.stdout.trim().toLowerCase();
+  const ours = uuidOf(xml);
+  if (ours && theirs === ours) return true;
+  throw new Error(`${what} already exists (UUID ${theirs}) and was not created by this stack (which gives it UUID ${ours}); nothing was changed. ${rename}`);
+}
+
+/** The target path of a pool, from its XML (pool-dumpxml has no --xpath in libvirt 9). */
+function poolPath(run: Runner, uri: string, name: string): string | null {
+  const dump = virshMaybe(run, uri, ["pool-dumpxml", name]);
+  if (dump.code !== 0) return null;
+  return /<target>\s*<path>([^<]+)<\/path>/.exec(dump.stdout)?.[1] ?? null;
+}
+
+/**
+ * Before creating a volume: one of the same name that exists already is this stack's own leftover (an
+ * interrupted create) only in a pool the stack created; `reuse` then decides (keep it, or remove and start
+ * clean). In a pool the stack adopted it may be another stack's: refused, untouched.
+ */
+function leftoverVolume(run: Runner, uri: string, what: string, pool: string, name: string, poolAdopted: boolean | undefined, reuse: () => "keep" | "recreate"): "none" | "keep" {
+  const info = virshMaybe(run, uri, ["vol-info", "--pool", pool, name]);
+  if (info.code !== 0) {
+    if (/storage vol|no storage vol with matching/i.test(info.stderr)) return "none";
+    throw new Error(`${what}: virsh vol-info failed: ${info.stderr.trim()}`);
+  }
+  if (poolAdopted !== false) {
+    throw new Error(`${what} already exists in pool ${pool}, which this stack did not create; nothing was changed. If it is a stale copy of yours remove it (virsh vol-delete --pool ${pool} ${name}); otherwise give this stack a pool of its own (host.storage_pool in cluster.yaml)`);
+  }
+  if (reuse() === "keep") return "keep";
+  virsh(run, uri, what, ["vol-delete", "--pool", pool, name]);
+  return "none";
+}
+
+/**
+ * Idempotent volume delete that removes the file it owns: when the pool is gone (undefined behind the
+ * stack's back) the file at the recorded path is removed directly.
+ */
+function removeVolume(run: Runner, uri: string, what: string, pool: string, name: string, path: string | null | undefined): void {
+  const result = virshMaybe(run, uri, ["vol-delete", "--pool", pool, name]);
+  if (result.code === 0 || /storage vol|no storage vol with matching/i.test(result.stderr)) return;
+  if (/storage pool|failed to get pool/i.test(result.stderr)) {
+    const fs = builtin<typeof import("node:fs")>("node:fs");
+    if (path && fs.existsSync(path) && fs.lstatSync(path).isFile()) fs.rmSync(path);
+    return;
+  }
+  throw new Error(`${what}: virsh vol-delete failed: ${result.stderr.trim()}`);
+}
+
 function withTempFile<T>(content: string, suffix: string, fn: (file: string) => T): T {
   const fs = builtin<typeof import("node:fs")>("node:fs");
   const os = builtin<typeof import("node:os")>("node:os");
@@ -112,19 +175,22 @@ export function makePoolProvider(run: Runner = localRunner): dynamic.ResourcePro
   return {
     async create(inputs: PoolInputs) {
       const existing = virshMaybe(run, inputs.uri, ["pool-info", inputs.name]);
-      // A pool of the same name and path is adopted (pools are shared by stacks on one host).
+      // A pool of the same name and path is adopted (pools are shared by stacks on one host) and never removed.
       if (existing.code === 0) {
-        const path = xpathText(run, inputs.uri, ["pool-dumpxml", inputs.name], "string(//target/path)")[0];
-        if (path !== inputs.path) throw new Error(`${what(inputs.name)}: exists with path ${path}, wanted ${inputs.path}`);
+        const path = poolPath(run, inputs.uri, inputs.name);
+        if (path !== inputs.path) throw new Error(`${what(inputs.name)} exists with path ${path ?? "(unreadable)"}, not ${inputs.path}; nothing was changed. Set host.storage_pool.path to ${path} to adopt it, or choose another host.storage_pool.name`);
         return { id: inputs.name, outs: { ...inputs, adopted: true } };
       }
+      if (!isNotFound(existing)) throw new Error(`${what(inputs.name)}: virsh pool-info failed: ${existing.stderr.trim()}`);
       withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, what(inputs.name), ["pool-define", file]));
       try {
         virsh(run, inputs.uri, what(inputs.name), ["pool-build", inputs.name]);
         virsh(run, inputs.uri, what(inputs.name), ["pool-start", inputs.name]);
         virsh(run, inputs.uri, what(inputs.name), ["pool-autostart", inputs.name]);
       } catch (error) {
+        // Only what this create made: the definition (the directory only if pool-build made it and it is empty).
         virshMaybe(run, inputs.uri, ["pool-destroy", inputs.name]);
+        virshMaybe(run, inputs.uri, ["pool-delete", inputs.name]);
         virshMaybe(run, inputs.uri, ["pool-undefine", inputs.name]);
         throw error;
       }
@@ -136,8 +202,8 @@ export function makePoolProvider(run: Runner = localRunner): dynamic.ResourcePro
         if (isNotFound(info)) return { id: "", props: {} };
         throw new Error(`${what(id)}: virsh pool-info failed: ${info.stderr.trim()}`);
       }
-      const path = xpathText(run, props.uri, ["pool-dumpxml", id], "string(//target/path)")[0] ?? props.path;
-      return { id, props: { ...props, name: id, path, state: keyValues(info.stdout)["State"] ?? null } };
+      // The path libvirt holds (drift shows), not the one recorded.
+      return { id, props: structSafe({ ...props, name: id, path: poolPath(run, props.uri, id), state: keyValues(info.stdout)["State"] ?? null }) };
     },
     async diff(_id: string, olds: PoolInputs, news: PoolInputs) {
       const replaces = diffKeys(olds as never, news as never, ["uri", "name", "path"]);
@@ -146,6 +212,8 @@ export function makePoolProvider(run: Runner = localRunner): dynamic.ResourcePro
     async delete(id: string, props: PoolInputs & { adopted?: boolean }) {
       if (props.adopted) return;
       virshMaybe(run, props.uri, ["pool-destroy", id]);
+      // The pool's directory goes with it when empty (its volumes were deleted first); foreign files stay.
+      virshMaybe(run, props.uri, ["pool-delete", id]);
       remove(run, props.uri, what(id), ["pool-undefine", id]);
     },
   };
@@ -175,15 +243,18 @@ export function makeNetworkProvider(run: Runner = localRunner): dynamic.Resource
   const what = (name: string): string => `libvirt network ${name}`;
   return {
     async create(inputs: NetworkInputs) {
+      const existed = claimName(run, inputs.uri, what(inputs.name), "net-uuid", inputs.name, inputs.xml, "Rename the stack (metadata.name in cluster.yaml) or remove the old network (virsh net-destroy/net-undefine) if it is stale.");
       withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, what(inputs.name), ["net-define", file]));
       try {
-        if (inputs.start) {
-          virsh(run, inputs.uri, what(inputs.name), ["net-start", inputs.name]);
-          virsh(run, inputs.uri, what(inputs.name), ["net-autostart", inputs.name]);
-        }
+        const active = keyValues(virsh(run, inputs.uri, what(inputs.name), ["net-info", inputs.name]))["Active"] === "yes";
+        if (inputs.start && !active) virsh(run, inputs.uri, what(inputs.name), ["net-start", inputs.name]);
+        if (inputs.start) virsh(run, inputs.uri, what(inputs.name), ["net-autostart", inputs.name]);
       } catch (error) {
-        virshMaybe(run, inputs.uri, ["net-destroy", inputs.name]);
-        virshMaybe(run, inputs.uri, ["net-undefine", inputs.name]);
+        // Only this create's work: a network that existed (our own leftover) stays for the retry.
+        if (!existed) {
+          virshMaybe(run, inputs.uri, ["net-destroy", inputs.name]);
+          virshMaybe(run, inputs.uri, ["net-undefine", inputs.name]);
+        }
         throw error;
       }
       return { id: inputs.name, outs: networkOutputs(inputs) };
@@ -233,6 +304,8 @@ export function makeNetworkProvider(run: Runner = localRunner): dynamic.Resource
 export interface VolumeInputs {
   readonly uri: string;
   readonly pool: string;
+  /** Whether the pool was adopted (not created by this stack): existing volumes there are never touched. */
+  readonly poolAdopted?: boolean;
   readonly name: string;
   /** Volume XML (a qcow2 overlay with its backing store). */
   readonly xml: string;
@@ -257,9 +330,17 @@ export function makeVolumeProvider(run: Runner = localRunner): dynamic.ResourceP
   const what = (pool: string, name: string): string => `libvirt volume ${pool}/${name}`;
   return {
     async create(inputs: VolumeInputs) {
-      withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, what(inputs.pool, inputs.name), ["vol-create", "--pool", inputs.pool, file]));
-      const path = virsh(run, inputs.uri, what(inputs.pool, inputs.name), ["vol-path", "--pool", inputs.pool, inputs.name]).trim();
-      return { id: `${inputs.pool}/${inputs.name}`, outs: { ...inputs, path } };
+      const w = what(inputs.pool, inputs.name);
+      // A leftover overlay of ours with the same backing file is kept (it may hold the VM's data); another is redone.
+      const leftover = leftoverVolume(run, inputs.uri, w, inputs.pool, inputs.name, inputs.poolAdopted, () => (volumeState(run, inputs.uri, inputs.pool, inputs.name).backingPath === inputs.backingPath ? "keep" : "recreate"));
+      if (leftover === "none") withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, w, ["vol-create", "--pool", inputs.pool, file]));
+      try {
+        const path = virsh(run, inputs.uri, w, ["vol-path", "--pool", inputs.pool, inputs.name]).trim();
+        return { id: `${inputs.pool}/${inputs.name}`, outs: { ...inputs, path } };
+      } catch (error) {
+        if (leftover === "none") virshMaybe(run, inputs.uri, ["vol-delete", "--pool", inputs.pool, inputs.name]);
+        throw error;
+      }
     },
     async read(id: string, props: VolumeInputs) {
       const state = volumeState(run, props.uri, props.pool, props.name);
@@ -276,8 +357,8 @@ export function makeVolumeProvider(run: Runner = localRunner): dynamic.ResourceP
       virsh(run, news.uri, what(news.pool, news.name), ["vol-resize", "--pool", news.pool, news.name, `${news.capacityGiB}G`]);
       return { outs: { ...news, path: volumeState(run, news.uri, news.pool, news.name).path } };
     },
-    async delete(_id: string, props: VolumeInputs) {
-      remove(run, props.uri, what(props.pool, props.name), ["vol-delete", "--pool", props.pool, props.name]);
+    async delete(_id: string, props: VolumeInputs & { path?: string | null }) {
+      removeVolume(run, props.uri, what(props.pool, props.name), props.pool, props.name, props.path);
     },
   };
 }
@@ -287,6 +368,8 @@ export function makeVolumeProvider(run: Runner = localRunner): dynamic.ResourceP
 export interface BaseImageInputs {
   readonly uri: string;
   readonly pool: string;
+  /** Whether the pool was adopted (see VolumeInputs). */
+  readonly poolAdopted?: boolean;
   readonly name: string;
   /** Local file (air-gapped hosts) or http(s) URL. */
   readonly source: string;
@@ -355,6 +438,7 @@ export function makeBaseImageProvider(run: Runner = localRunner): dynamic.Resour
         const actual = await fileDigest(file, expected.algorithm);
         if (actual !== expected.hex) throw new Error(`${what(inputs.pool, inputs.name)}: ${expected.algorithm} mismatch for ${inputs.source}: got ${actual}, expected ${expected.hex}`);
         const size = fs.statSync(file).size;
+        leftoverVolume(run, inputs.uri, what(inputs.pool, inputs.name), inputs.pool, inputs.name, inputs.poolAdopted, () => "recreate");
         virsh(run, inputs.uri, what(inputs.pool, inputs.name), ["vol-create-as", inputs.pool, inputs.name, String(size), "--format", inputs.format]);
         created = true;
         virsh(run, inputs.uri, what(inputs.pool, inputs.name), ["vol-upload", "--pool", inputs.pool, inputs.name, file]);
@@ -375,8 +459,8 @@ export function makeBaseImageProvider(run: Runner = localRunner): dynamic.Resour
       const replaces = diffKeys(olds as never, news as never, ["uri", "pool", "name", "source", "checksum", "format"]);
       return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
     },
-    async delete(_id: string, props: BaseImageInputs) {
-      remove(run, props.uri, what(props.pool, props.name), ["vol-delete", "--pool", props.pool, props.name]);
+    async delete(_id: string, props: BaseImageInputs & { path?: string | null }) {
+      removeVolume(run, props.uri, what(props.pool, props.name), props.pool, props.name, props.path);
     },
   };
 }
@@ -386,6 +470,8 @@ export function makeBaseImageProvider(run: Runner = localRunner): dynamic.Resour
 export interface SeedIsoInputs {
   readonly uri: string;
   readonly pool: string;
+  /** Whether the pool was adopted (see VolumeInputs). */
+  readonly poolAdopted?: boolean;
   readonly name: string;
   /** user-data, meta-data, network-config. May hold secrets: never copied into outputs. */
   readonly files: Readonly<Record<string, string>>;
@@ -413,6 +499,7 @@ export function makeSeedIsoProvider(run: Runner = localRunner): dynamic.Resource
         // NoCloud finds its seed by the volume label "cidata".
         const built = run("xorriso", ["-as", "mkisofs", "-quiet", "-output", iso, "-volid", "cidata", "-joliet", "-rock", content]);
         if (built.code !== 0) throw new Error(`${what(inputs.pool, inputs.name)}: xorriso failed: ${(built.stderr || built.stdout).trim() || `exit code ${built.code}`}`);
+        leftoverVolume(run, inputs.uri, what(inputs.pool, inputs.name), inputs.pool, inputs.name, inputs.poolAdopted, () => "recreate");
         virsh(run, inputs.uri, what(inputs.pool, inputs.name), ["vol-create-as", inputs.pool, inputs.name, String(fs.statSync(iso).size), "--format", "raw"]);
         created = true;
         virsh(run, inputs.uri, what(inputs.pool, inputs.name), ["vol-upload", "--pool", inputs.pool, inputs.name, iso]);
@@ -433,8 +520,8 @@ export function makeSeedIsoProvider(run: Runner = localRunner): dynamic.Resource
       if (olds.contentSha256 !== seedDigest(news.files)) replaces.push("files");
       return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
     },
-    async delete(_id: string, props: { uri: string; pool: string; name: string }) {
-      remove(run, props.uri, what(props.pool, props.name), ["vol-delete", "--pool", props.pool, props.name]);
+    async delete(_id: string, props: { uri: string; pool: string; name: string; path?: string | null }) {
+      removeVolume(run, props.uri, what(props.pool, props.name), props.pool, props.name, props.path);
     },
   };
 }
@@ -575,15 +662,19 @@ export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceP
   const outputs = domainOutputs;
   return {
     async create(inputs: DomainInputs) {
+      const existed = claimName(run, inputs.uri, what(inputs.name), "domuuid", inputs.name, inputs.xml, "Rename the VM (metadata.name in cluster.yaml names every VM) or remove the old domain (virsh destroy/undefine) if it is stale.");
       withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, what(inputs.name), ["define", file]));
       try {
-        if (inputs.start) virsh(run, inputs.uri, what(inputs.name), ["start", inputs.name]);
+        const running = readDomain(run, inputs.uri, inputs.name)?.running ?? false;
+        if (inputs.start && !running) virsh(run, inputs.uri, what(inputs.name), ["start", inputs.name]);
         return { id: inputs.name, outs: outputs(inputs, readDomain(run, inputs.uri, inputs.name), inputs.start ? inputs.seedSha256 ?? null : null) };
       } catch (error) {
-        // Leave nothing half-made: a defined domain that failed to come up is removed again.
-        virshMaybe(run, inputs.uri, ["destroy", inputs.name]);
-        virshMaybe(run, inputs.uri, ["undefine", inputs.name, "--nvram"]);
-        virshMaybe(run, inputs.uri, ["undefine", inputs.name]);
+        // Leave nothing half-made by this create; a domain that existed (our own leftover) stays for the retry.
+        if (!existed) {
+          virshMaybe(run, inputs.uri, ["destroy", inputs.name]);
+          virshMaybe(run, inputs.uri, ["undefine", inputs.name, "--nvram"]);
+          virshMaybe(run, inputs.uri, ["undefine", inputs.name]);
+        }
         throw error;
       }
     },

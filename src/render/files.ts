@@ -17,7 +17,8 @@ import { stringify } from "yaml";
 export type CloudInitLayers = (vmName: string) => CloudConfig[];
 
 /** `extraKeys`: the stack's `hyperscaler:sshPublicKey`, so seeds (and their instance-ids) equal the deployed ones. */
-export function renderAll(spec: ClusterSpec, plan: Plan, layers: CloudInitLayers = () => [], extraKeys: readonly string[] = []): Map<string, string> {
+/** `stackId`: the stack's identity (stack output stackId), so libvirt UUIDs equal the deployed ones. */
+export function renderAll(spec: ClusterSpec, plan: Plan, layers: CloudInitLayers = () => [], extraKeys: readonly string[] = [], stackId?: string): Map<string, string> {
   const files = new Map<string, string>();
   files.set("plan.json", planToJson(plan));
   files.set("gpu/mdev_map.json", JSON.stringify(mdevMap(plan), null, 2) + "\n");
@@ -35,11 +36,11 @@ export function renderAll(spec: ClusterSpec, plan: Plan, layers: CloudInitLayers
   }
   const pool = spec.host.storage_pool;
   files.set(`libvirt/pools/${pool.name}.xml`, renderPoolXml(pool.name, pool.path));
-  for (const network of plan.networks) files.set(`libvirt/networks/${networkName(plan, network)}.xml`, renderNetworkXml(plan, network));
+  for (const network of plan.networks) files.set(`libvirt/networks/${networkName(plan, network)}.xml`, renderNetworkXml(plan, network, stackId));
   // SR-IOV VFs get their addresses when the GPU host is set up; render shows where they go.
   const vfPlaceholders = Object.fromEntries(plan.vms.flatMap((vm) => vm.gpus).filter((g) => g.deviceUuid).map((g) => [g.deviceUuid!, "0000:00:00.0"]));
   for (const vm of plan.vms) {
-    files.set(`libvirt/domains/${vm.name}.xml`, renderDomainXml(plan, vm, { pool: pool.name, vfAddresses: vfPlaceholders }));
+    files.set(`libvirt/domains/${vm.name}.xml`, renderDomainXml(plan, vm, { pool: pool.name, vfAddresses: vfPlaceholders, stackId }));
     const seed = seedFiles(spec, plan, vm, layers(vm.name), extraKeys);
     for (const [name, text] of Object.entries(seed)) files.set(`cloud-init/${vm.name}/${name}`, text);
   }

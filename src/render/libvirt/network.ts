@@ -22,12 +22,13 @@ export function dhcpHostEntries(network: PlannedNetwork): string[] {
   return network.hosts.map((h) => `<host mac="${h.mac}" name="${h.name}" ip="${h.ip}"/>`);
 }
 
-export function renderNetworkXml(plan: Plan, network: PlannedNetwork): string {
+/** `stackId`: the stack's identity, making the UUID unique per stack (see domainUuid). */
+export function renderNetworkXml(plan: Plan, network: PlannedNetwork, stackId?: string): string {
   const range = dhcpRange(network);
   return toXml({
     network: {
       name: networkName(plan, network),
-      uuid: uuidV5(`${plan.stack}/network/${network.name}`),
+      uuid: stackId ? uuidV5(`${plan.stack}/network/${network.name}`, stackId) : uuidV5(`${plan.stack}/network/${network.name}`),
       forward: network.mode === "nat" ? { "@mode": "nat" } : undefined,
       bridge: { "@name": network.bridge, "@stp": "on", "@delay": "0" },
       domain: { "@name": network.domain, "@localOnly": "yes" },

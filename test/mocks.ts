@@ -135,7 +135,7 @@ export function computed(type: string, name: string, inputs: Record<string, unkn
       const domain = inputs as unknown as DomainInputs;
       if (!domain.facts || isUnknown(domain.facts)) return { restartRequired: unknownOutput };
       const { facts } = domain;
-      const state = { ...facts, disks: [...facts.disks], hostdevs: [...facts.hostdevs], interfaces: [...facts.interfaces], liveMemoryMiB: domain.start ? facts.memoryMiB : null, liveVcpus: domain.start ? facts.vcpus : null, running: domain.start, bootId: domain.start ? 1 : null };
+      const state = { ...facts, disks: [...facts.disks], hostdevs: [...facts.hostdevs], interfaces: [...facts.interfaces], liveMemoryMiB: domain.start ? facts.memoryMiB : null, liveVcpus: domain.start ? facts.vcpus : null, running: domain.start, bootId: domain.start ? 1 : null, seedInserted: domain.start };
       const { uri: _u, name: _n, xml: _x, facts: _f, start: _s, seedSha256: _d, networks: _w, disk: _k, devices: _v, ...outputs } = domainOutputs(domain, state, domain.start && !isUnknown(domain.seedSha256) ? domain.seedSha256 ?? null : null);
       return outputs;
     }

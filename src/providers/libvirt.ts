@@ -573,9 +573,50 @@ export interface DomainState {
   readonly running: boolean;
   /** libvirt's id of the running domain: a new one after every start (a restart made outside the stack too). */
   readonly bootId: number | null;
+  /** Whether the running VM has its seed (cloud-init data, with secrets) in its drive now. */
+  readonly seedInserted: boolean;
   readonly disks: string[];
   readonly hostdevs: string[];
   readonly interfaces: string[];
+}
+
+/** The seed's cdrom target in the domain XML (render/libvirt/domain.ts). */
+const SEED_TARGET = "sda";
+
+/** Whether the running domain has media in its seed cdrom now (domblklist shows "-" once ejected). */
+function seedInsertedLive(run: Runner, uri: string, name: string): boolean {
+  const list = virshMaybe(run, uri, ["domblklist", name]);
+  if (list.code !== 0) return false;
+  const line = list.stdout.split("\n").map((l) => l.trim().split(/\s+/)).find((cols) => cols[0] === SEED_TARGET);
+  return Boolean(line && line[1] && line[1] !== "-");
+}
+
+/**
+ * Whether cloud-init inside the guest has finished (`cloud-init status` says done or error), asked through
+ * the QEMU guest agent; null when the agent does not answer (not installed yet, still booting).
+ */
+export function cloudInitFinished(run: Runner, uri: string, name: string): boolean | null {
+  const agent = (command: object): Record<string, unknown> | null => {
+    const result = run("virsh", ["-q", "-c", uri, "qemu-agent-command", name, "--timeout", "2", JSON.stringify(command)]);
+    if (result.code !== 0) return null;
+    try {
+      return (JSON.parse(result.stdout) as { return?: Record<string, unknown> }).return ?? null;
+    } catch {
+      return null;
+    }
+  };
+  const started = agent({ execute: "guest-exec", arguments: { path: "/usr/bin/cloud-init", arg: ["status"], "capture-output": true } });
+  if (!started || typeof started.pid !== "number") return null;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const status = agent({ execute: "guest-exec-status", arguments: { pid: started.pid } });
+    if (!status) return null;
+    if (status.exited) {
+      const out = Buffer.from(String(status["out-data"] ?? ""), "base64").toString("utf8");
+      return /status:\s*(done|error)/.test(out);
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+  }
+  return null;
 }
 
 /** What libvirt really holds, for refresh: sizes, disks, GPU hostdevs and NICs. */
@@ -603,6 +644,7 @@ export function readDomain(run: Runner, uri: string, name: string): DomainState 
     liveVcpus: running && fields["CPU(s)"] ? Number(fields["CPU(s)"]) : null,
     running,
     bootId: running && /^[0-9]+$/.test(fields["Id"] ?? "") ? Number(fields["Id"]) : null,
+    seedInserted: running && seedInsertedLive(run, uri, name),
     disks,
     hostdevs,
     interfaces: macs.map((m, i) => `${m.address}@${networks[i]?.network ?? networks[i]?.bridge ?? "?"}`),
@@ -660,6 +702,8 @@ export function domainOutputs(inputs: DomainInputs, state: DomainState | null, b
 export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceProvider {
   const what = (name: string): string => `libvirt domain ${name}`;
   const outputs = domainOutputs;
+  /** The seed is still in the running VM's drive and its cloud-init is done with it. */
+  const seedToEject = (inputs: DomainInputs): boolean => !isUnknown(inputs.name) && seedInsertedLive(run, inputs.uri, inputs.name) && cloudInitFinished(run, inputs.uri, inputs.name) === true;
   return {
     async create(inputs: DomainInputs) {
       const existed = claimName(run, inputs.uri, what(inputs.name), "domuuid", inputs.name, inputs.xml, "Rename the VM (metadata.name in cluster.yaml names every VM) or remove the old domain (virsh destroy/undefine) if it is stale.");
@@ -698,12 +742,17 @@ export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceP
       if (!isUnknown(news.facts)) {
         for (const key of ["disks", "hostdevs", "interfaces"] as const) if (!isUnknown(news.facts[key]) && JSON.stringify(olds[key] ?? []) !== JSON.stringify(news.facts[key])) replaces.push(key);
       }
-      // seedSha256 alone is no change: it only records which seed the VM boots with.
-      return { changes: replaces.length > 0 || changesAtNextBoot(olds, news) || olds.xml !== news.xml || olds.start !== news.start, replaces, deleteBeforeReplace: true };
+      // seedSha256 alone is no change: it only records which seed the VM boots with. A running VM whose
+      // cloud-init has finished but still has its seed (keys, tokens) in the drive gets it ejected.
+      const eject = replaces.length === 0 && Boolean(olds.running) && seedToEject(news);
+      return { changes: replaces.length > 0 || changesAtNextBoot(olds, news) || olds.xml !== news.xml || olds.start !== news.start || eject, replaces, deleteBeforeReplace: true };
     },
     async update(_id: string, olds: DomainInputs & { bootedSeedSha256?: string | null; bootId?: number | null }, news: DomainInputs) {
       // vCPUs and memory: redefine; a running VM picks them up at its next restart, which we report.
       withTempFile(news.xml, ".xml", (file) => virsh(run, news.uri, what(news.name), ["define", file]));
+      // Eject from the running VM only (--live): the definition keeps the seed, so the next boot reads the
+      // newest one (re-configuration), and the next up after its cloud-init ejects it again.
+      if (seedToEject(news)) virsh(run, news.uri, what(news.name), ["change-media", news.name, SEED_TARGET, "--eject", "--live"]);
       let state = readDomain(run, news.uri, news.name);
       let booted = state?.bootId !== (olds.bootId ?? null) ? olds.seedSha256 ?? null : olds.bootedSeedSha256 ?? null;
       if (news.start && state && !state.running) {

@@ -151,7 +151,7 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
       return { uri: URI, name: vm.name, xml, facts, start: false, seedSha256: "a".repeat(64) };
     };
     const bigger = { ...vm, memoryMiB: vm.memoryMiB * 2, vcpus: vm.vcpus + 1 };
-    const otherGpu = { ...vm, gpus: vm.gpus.map((g) => ({ ...g, deviceUuid: g.deviceUuid ? g.deviceUuid.replace(/^./, "f") : g.deviceUuid, pciAddress: g.pciAddress.replace(/\.0$/, ".1") })) };
+    const otherGpu = { ...vm, gpus: vm.gpus.map((g) => ({ ...g, deviceUuid: g.deviceUuid ? g.deviceUuid.replace(/^./, (c) => (c === "f" ? "e" : "f")) : g.deviceUuid, pciAddress: g.pciAddress.replace(/\.0$/, ".1") })) };
     const otherNic = { ...bigger, mac: "52:54:00:aa:bb:cc" };
     const domain = await resource("LibvirtDomain", "gpu-vm", "makeDomainProvider");
     figures["domain (defined)"] = await runContract({

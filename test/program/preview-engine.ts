@@ -22,13 +22,16 @@ interface State {
   readonly outputs: Record<string, unknown>;
 }
 
+/** The simulation has no host: a diff that asks libvirt (the domain's seed check) hears that nothing is there. */
+const noHost: providers.Runner = () => ({ code: 1, stdout: "", stderr: "error: no host in a preview simulation" });
+
 const DYNAMIC: Record<string, () => pulumi.dynamic.ResourceProvider> = {
-  LibvirtPool: () => providers.makePoolProvider(),
-  LibvirtNetwork: () => providers.makeNetworkProvider(),
-  LibvirtVolume: () => providers.makeVolumeProvider(),
-  BaseImageVolume: () => providers.makeBaseImageProvider(),
-  SeedIso: () => providers.makeSeedIsoProvider(),
-  LibvirtDomain: () => providers.makeDomainProvider(),
+  LibvirtPool: () => providers.makePoolProvider(noHost),
+  LibvirtNetwork: () => providers.makeNetworkProvider(noHost),
+  LibvirtVolume: () => providers.makeVolumeProvider(noHost),
+  BaseImageVolume: () => providers.makeBaseImageProvider(noHost),
+  SeedIso: () => providers.makeSeedIsoProvider(noHost),
+  LibvirtDomain: () => providers.makeDomainProvider(noHost),
   MigLayout: () => gpuProviders.makeMigLayoutProvider(),
   VgpuDevice: () => gpuProviders.makeVgpuDeviceProvider(),
 };

@@ -3,9 +3,11 @@
 // sees at its next boot (the domain then reports restartRequired). UNKNOWN is the engine's preview marker.
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { makeBaseImageProvider, makeDomainProvider, makeNetworkProvider, makePoolProvider, makeSeedIsoProvider, makeVolumeProvider, seedDigest } from "../../src/providers/libvirt";
+import { makeBaseImageProvider, makeDomainProvider, makeNetworkProvider, makePoolProvider, makeSeedIsoProvider, makeVolumeProvider, seedDigest, type Runner } from "../../src/providers/libvirt";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+/** No host: a diff that asks libvirt (the domain's seed check on a running VM) hears that nothing is there. */
+const noHost: Runner = () => ({ code: 1, stdout: "", stderr: "error: no host in a unit test" });
 type Outcome = "no-op" | "update" | "restart" | `replace:${string}`;
 
 const facts = { memoryMiB: 4096, vcpus: 2, disks: ["p/vm.qcow2", "p/vm-seed.iso"], hostdevs: ["mdev:u1"], interfaces: ["52:54:00:00:00:01@net"] };
@@ -47,7 +49,7 @@ describe("libvirt providers' diff", () => {
     ["disk replaced (its path output unknown)", { disk: UNKNOWN }, "replace:disk"],
     ["vGPU device replaced (its UUID output unknown)", { devices: [UNKNOWN] }, "replace:devices"],
   ])("domain: %s -> %s", async (_label, change, expected) => {
-    expect(await outcome(makeDomainProvider(), domainState, { ...domain, ...change }, memoryOrCpus as never)).toBe(expected);
+    expect(await outcome(makeDomainProvider(noHost), domainState, { ...domain, ...change }, memoryOrCpus as never)).toBe(expected);
   });
 
   it.each<[string, object, Outcome]>([
@@ -55,7 +57,7 @@ describe("libvirt providers' diff", () => {
     ["path", { path: "/q" }, "replace:path"],
     ["name", { name: "q" }, "replace:name"],
   ])("pool: %s -> %s", async (_label, change, expected) => {
-    expect(await outcome(makePoolProvider(), pool, { ...pool, ...change })).toBe(expected);
+    expect(await outcome(makePoolProvider(noHost), pool, { ...pool, ...change })).toBe(expected);
   });
 
   it.each<[string, object, Outcome]>([
@@ -67,7 +69,7 @@ describe("libvirt providers' diff", () => {
     ["bridge", { bridge: "br1" }, "replace:bridge"],
   ])("network: %s -> %s", async (_label, change, expected) => {
     const olds = { ...network, xmlSha256: createHash("sha256").update(network.xml).digest("hex") };
-    expect(await outcome(makeNetworkProvider(), olds, { ...network, ...change })).toBe(expected);
+    expect(await outcome(makeNetworkProvider(noHost), olds, { ...network, ...change })).toBe(expected);
   });
 
   it.each<[string, object, Outcome]>([
@@ -77,7 +79,7 @@ describe("libvirt providers' diff", () => {
     ["base image (backing file)", { backingPath: "/p/base2" }, "replace:backingPath"],
     ["pool unknown (pool replaced)", { pool: UNKNOWN }, "replace:pool"],
   ])("disk volume: %s -> %s", async (_label, change, expected) => {
-    expect(await outcome(makeVolumeProvider(), volume, { ...volume, ...change })).toBe(expected);
+    expect(await outcome(makeVolumeProvider(noHost), volume, { ...volume, ...change })).toBe(expected);
   });
 
   it.each<[string, object, Outcome]>([
@@ -85,7 +87,7 @@ describe("libvirt providers' diff", () => {
     ["source", { source: "/img2" }, "replace:source"],
     ["checksum", { checksum: "sha256:11" }, "replace:checksum"],
   ])("base image: %s -> %s", async (_label, change, expected) => {
-    expect(await outcome(makeBaseImageProvider(), image, { ...image, ...change })).toBe(expected);
+    expect(await outcome(makeBaseImageProvider(noHost), image, { ...image, ...change })).toBe(expected);
   });
 
   it.each<[string, object, Outcome]>([
@@ -93,6 +95,6 @@ describe("libvirt providers' diff", () => {
     ["files", { files: { ...seedFilesA, "user-data": "changed" } }, "replace:files"],
     ["pool", { pool: "q" }, "replace:pool"],
   ])("seed ISO: %s -> %s", async (_label, change, expected) => {
-    expect(await outcome(makeSeedIsoProvider(), seedState, { ...seed, ...change })).toBe(expected);
+    expect(await outcome(makeSeedIsoProvider(noHost), seedState, { ...seed, ...change })).toBe(expected);
   });
 });

@@ -129,13 +129,21 @@ describe("stack program under mocks", () => {
     }
   });
 
-  it("hyperscaler render writes the instance-id the stack deploys, for every VM (bug 8)", async () => {
+  it("hyperscaler render writes the instance-id the stack deploys, for every VM, and (given --stack-id) its libvirt XML (bug 8)", async () => {
     const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJq9dHsK7yYpXwqW5xB2rV0cTn8m7lQ3cZs9aE4d1f2g ops@laptop";
-    const { resources } = await run("config/prod.yaml", { sshPublicKey: key });
+    const { resources, outputs } = await run("config/prod.yaml", { sshPublicKey: key });
     const loaded = loadSpecFile(path.join(ROOT, "config/prod.yaml"));
     if (!loaded.ok) throw new Error("prod.yaml invalid");
     const plan = buildPlan({ spec: loaded.spec, host: loadHost(HOST) });
-    const rendered = renderAll(loaded.spec, plan, cloudInitLayers(loaded.spec, plan), [key]);
+    const stackId = String(resources.find((r) => r.name === "stack-identity")!.inputs.result ?? (await promiseOf(outputs.stackId)));
+    const rendered = renderAll(loaded.spec, plan, cloudInitLayers(loaded.spec, plan), [key], stackId);
+    // With the stack's identity, render's libvirt XML is the deployed XML too.
+    for (const domain of resources.filter((r) => r.type.endsWith(":LibvirtDomain"))) {
+      expect(domain.inputs.xml, domain.name).toBe(rendered.get(`libvirt/domains/${domain.inputs.name}.xml`));
+    }
+    for (const network of resources.filter((r) => r.type.endsWith(":LibvirtNetwork"))) {
+      expect(network.inputs.xml, network.name).toBe(rendered.get(`libvirt/networks/${network.inputs.name}.xml`));
+    }
     const seeds = resources.filter((r) => r.type.endsWith(":SeedIso"));
     expect(seeds).toHaveLength(11);
     for (const seed of seeds) {

@@ -22,7 +22,8 @@ export class BaseImage extends pulumi.ComponentResource {
     this.pool = new LibvirtPool(`${name}-pool`, { uri: args.uri, name: args.pool.name, xml: renderPoolXml(args.pool.name, args.pool.path), path: args.pool.path }, { parent: this });
     this.volume = new BaseImageVolume(`${name}-volume`, {
       uri: args.uri,
-      pool: args.pool.name,
+      pool: this.pool.name,
+      poolAdopted: this.pool.adopted,
       name: baseVolumeName(args.image.name),
       source: args.image.source,
       checksum: args.image.checksum,

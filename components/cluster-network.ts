@@ -9,6 +9,8 @@ export interface ClusterNetworkArgs {
   readonly plan: Plan;
   readonly network: PlannedNetwork;
   readonly uri: string;
+  /** The stack's identity: the network's UUID is unique to the stack (the provider's ownership mark). */
+  readonly stackId: pulumi.Input<string>;
   /** Start (and autostart) the network. @default true */
   readonly start?: boolean;
   /** The stack's host firewall filters and NATs this network (libvirt routes it). @default false */
@@ -25,7 +27,7 @@ export class ClusterNetwork extends pulumi.ComponentResource {
     this.network = new LibvirtNetwork(`${name}-network`, {
       uri: args.uri,
       name: this.libvirtName,
-      xml: renderNetworkXml(args.plan, args.network, args.hostFirewall ?? false),
+      xml: pulumi.output(args.stackId).apply((stackId) => renderNetworkXml(args.plan, args.network, { hostFirewall: args.hostFirewall ?? false, stackId })),
       bridge: args.network.bridge,
       ip: `${args.network.gateway}/${args.network.netmask}`,
       dhcpHosts: dhcpHostEntries(args.network),

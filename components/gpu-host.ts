@@ -13,19 +13,18 @@ export interface GpuHostArgs {
 }
 
 export class GpuHost extends pulumi.ComponentResource {
-  /** Per VM, the GPU resources it must wait for. */
-  readonly devicesByVm: ReadonlyMap<string, pulumi.Resource[]>;
-  /** SR-IOV VF address of each vGPU device UUID (empty for mdev devices), once created. */
-  readonly vfAddresses: pulumi.Output<Record<string, string>>;
+  /** Per VM, its vGPU devices. */
+  readonly devicesByVm: ReadonlyMap<string, VgpuDevice[]>;
+  /** Per VM, the SR-IOV VF address of each of its vGPU devices (device UUID -> VF), once created. */
+  private readonly vfByVm = new Map<string, pulumi.Output<[string, string | null]>[]>();
   readonly layouts: MigLayout[];
 
   constructor(name: string, args: GpuHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("hyperscaler:index:GpuHost", name, {}, opts);
-    const devicesByVm = new Map<string, pulumi.Resource[]>();
-    const add = (vm: string | null, resource: pulumi.Resource): void => {
+    const devicesByVm = new Map<string, VgpuDevice[]>();
+    const add = (vm: string | null, resource: VgpuDevice): void => {
       if (vm) devicesByVm.set(vm, [...(devicesByVm.get(vm) ?? []), resource]);
     };
-    const vf: pulumi.Output<[string, string | null]>[] = [];
     this.layouts = [];
     for (const gpu of args.plan.gpus) {
       let layout: MigLayout | undefined;
@@ -54,11 +53,26 @@ export class GpuHost extends pulumi.ComponentResource {
           sysRoot: args.sysRoot ?? "/sys",
         }, { parent: this, dependsOn: layout ? [layout] : [] });
         add(vgpu.vm, device);
-        vf.push(pulumi.all([vgpu.uuid, device.vfAddress]));
+        // Only SR-IOV devices have an address the domain XML needs; mdev devices are named by their UUID.
+        if (vgpu.vm && gpu.vgpuPath === "sriov") this.vfByVm.set(vgpu.vm, [...(this.vfByVm.get(vgpu.vm) ?? []), pulumi.all([vgpu.uuid, device.vfAddress])]);
       }
     }
     this.devicesByVm = devicesByVm;
-    this.vfAddresses = pulumi.all(vf).apply((pairs) => Object.fromEntries(pairs.filter(([, address]) => address).map(([uuid, address]) => [uuid, address as string])));
-    this.registerOutputs({ vfAddresses: this.vfAddresses });
+    this.registerOutputs({});
+  }
+
+  /**
+   * The VF addresses one VM's domain needs: only its own devices' outputs, so replacing one vGPU device
+   * changes the inputs of that VM alone (a plain {} for VMs without SR-IOV vGPUs: known in every preview).
+   */
+  vfAddressesFor(vm: string): pulumi.Input<Record<string, string>> {
+    const pairs = this.vfByVm.get(vm);
+    if (!pairs) return {};
+    return pulumi.all(pairs).apply((known) => Object.fromEntries(known.filter(([, address]) => address).map(([uuid, address]) => [uuid, address as string])));
+  }
+
+  /** Every SR-IOV vGPU's VF address (device UUID -> VF), for outputs about the whole host (not for domains). */
+  allVfAddresses(): pulumi.Output<Record<string, string>> {
+    return pulumi.all([...this.vfByVm.keys()].map((vm) => pulumi.output(this.vfAddressesFor(vm)))).apply((maps) => Object.assign({}, ...maps) as Record<string, string>);
   }
 }

@@ -3,8 +3,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import type { Plan, PlannedVm } from "../src/plan/types";
-import { LibvirtDomain, LibvirtVolume, SeedIso } from "../src/providers/resources";
+import { LibvirtDomain, LibvirtVolume, SeedIso, type LibvirtNetwork, type VgpuDevice } from "../src/providers/resources";
 import { seedFiles, type CloudConfig } from "../src/render/cloud-init/nocloud";
+import { cloudInitLayers } from "../src/render/layers";
 import { knownHostsLine, sshHostKeyLayer } from "../src/render/cloud-init/ssh-host-key";
 import { renderDomain } from "../src/render/libvirt/domain";
 import { diskVolumeName, seedVolumeName } from "../src/render/libvirt/names";
@@ -16,15 +17,20 @@ export interface VirtualMachineArgs {
   readonly plan: Plan;
   readonly vm: PlannedVm;
   readonly uri: string;
-  readonly pool: string;
+  /** The storage pool's name, as an output of the pool resource (so volumes depend on it). */
+  readonly pool: pulumi.Input<string>;
+  /** Whether the pool was adopted (then existing volumes there are never touched). */
+  readonly poolAdopted: pulumi.Input<boolean>;
   readonly basePath: pulumi.Input<string>;
   /** The role's cloud-init layers (Slurm, Kubernetes, GPU driver); an Output when they embed secrets. */
   readonly layers: pulumi.Input<CloudConfig[]>;
   /** SSH keys added to the admin user besides the spec's. */
   readonly extraKeys: readonly string[];
-  readonly network: pulumi.Resource;
-  readonly gpuDevices: readonly pulumi.Resource[];
+  readonly network: LibvirtNetwork;
+  readonly gpuDevices: readonly VgpuDevice[];
   readonly vfAddresses: pulumi.Input<Record<string, string>>;
+  /** The stack's identity: the domain's UUID is unique to the stack (the provider's ownership mark). */
+  readonly stackId: pulumi.Input<string>;
   /** Start the domain. @default true */
   readonly start?: boolean;
 }
@@ -48,6 +54,7 @@ export class VirtualMachine extends pulumi.ComponentResource {
     const disk = new LibvirtVolume(`${name}-disk`, {
       uri: args.uri,
       pool: args.pool,
+      poolAdopted: args.poolAdopted,
       name: diskVolumeName(vm),
       xml: pulumi.output(args.basePath).apply((backingPath) => renderOverlayVolumeXml({ name: diskVolumeName(vm), capacityGiB: vm.diskGiB, backingPath })),
       capacityGiB: vm.diskGiB,
@@ -56,21 +63,33 @@ export class VirtualMachine extends pulumi.ComponentResource {
     const seed = new SeedIso(`${name}-seed`, {
       uri: args.uri,
       pool: args.pool,
+      poolAdopted: args.poolAdopted,
       name: seedVolumeName(vm),
-      files: pulumi.all([args.layers, hostKeyLayer]).apply(([layers, keyLayer]) => ({ ...seedFiles(args.spec, plan, vm, [...layers, keyLayer], args.extraKeys) })),
+      // The instance-id comes from render's layers (secrets as placeholders): `hyperscaler render` shows it exactly.
+      files: pulumi.all([args.layers, hostKeyLayer]).apply(([layers, keyLayer]) => ({ ...seedFiles(args.spec, plan, vm, [...layers, keyLayer], args.extraKeys, cloudInitLayers(args.spec, plan)(vm.name)) })),
     }, { parent: this });
-    const rendered = pulumi.output(args.vfAddresses).apply((vfAddresses) => renderDomain(plan, vm, { pool: args.pool, vfAddresses }));
+    const rendered = pulumi.all([args.pool, args.vfAddresses, args.stackId]).apply(([pool, vfAddresses, stackId]) => renderDomain(plan, vm, { pool, vfAddresses, stackId }));
     this.domain = new LibvirtDomain(`${name}-domain`, {
       uri: args.uri,
       name: vm.name,
       xml: rendered.apply((r) => r.xml),
       facts: rendered.apply((r) => r.facts),
+      // The network resource's name output: when the network is replaced (delete before replace), the engine
+      // sees this input become unknown, the domain's diff asks for a replacement, and the VM is removed
+      // before its network instead of being left running on a deleted one.
+      networks: pulumi.all([args.network.name]),
+      // Likewise the disk: a replaced disk (new base image) replaces the domain rather than vanishing under it.
+      disk: disk.path,
+      // And its vGPU devices: a replaced device replaces the domain rather than vanishing under the VM.
+      devices: pulumi.all(args.gpuDevices.map((device) => device.uuid)),
       start: args.start ?? true,
       seedSha256: seed.contentSha256,
     }, { parent: this, dependsOn: [disk, seed, args.network, ...args.gpuDevices] });
     this.ip = vm.ip;
     this.vmName = vm.name;
-    this.restartRequired = this.domain.restartRequired;
+    // Memory/vCPU changes waiting for a restart, or a seed (cloud-init configuration) newer than the one the VM booted with.
+    this.restartRequired = pulumi.all([this.domain.restartRequired, this.domain.bootedSeedSha256, seed.contentSha256])
+      .apply(([pending, booted, current]) => Boolean(pending) || (booted !== null && booted !== undefined && booted !== current));
     this.registerOutputs({ ip: vm.ip, name: vm.name, knownHosts: this.knownHosts });
   }
 }

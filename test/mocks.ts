@@ -1,6 +1,10 @@
 // Pulumi mock runtime for program tests: records every registered resource with its inputs, gives
 // dynamic resources the outputs their providers would, and refuses any unexpected invoke (strict).
 import * as pulumi from "@pulumi/pulumi";
+import { domainOutputs, networkOutputs, seedDigest, type DomainInputs, type NetworkInputs } from "../src/providers/libvirt";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { unknown: unknownOutput, isUnknown } = require("@pulumi/pulumi/output") as { unknown: unknown; isUnknown(v: unknown): boolean };
 
 export interface Recorded {
   readonly type: string;
@@ -18,13 +22,20 @@ export const recorded: Recorded[] = [];
 
 const nameOf = (urn: string): string => urn.split("::").pop() ?? urn;
 /** Dependencies the program sent with each registration (the mock hook does not pass them on). */
-const requests = new Map<string, { dependsOn: string[]; parent: string | null }>();
+const requests = new Map<string, { dependsOn: string[]; parent: string | null; propertyDependencies: Record<string, string[]> }>();
+
+/** What the program sent when it registered a resource: dependencies, parent, and per-property dependencies. */
+export function lastRequest(name: string): { dependsOn: string[]; parent: string | null; propertyDependencies: Record<string, string[]> } | undefined {
+  return requests.get(name);
+}
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks") as { MockMonitor: { prototype: { registerResource(req: unknown, cb: unknown): Promise<void> } } };
 const register = MockMonitor.prototype.registerResource;
-MockMonitor.prototype.registerResource = function (req: { getName(): string; getDependenciesList(): string[]; getParent(): string }, callback: unknown) {
-  requests.set(req.getName(), { dependsOn: req.getDependenciesList().map(nameOf), parent: req.getParent() ? nameOf(req.getParent()) : null });
+type PropertyDependencies = { toArray(): [string, [string[]]][] };
+MockMonitor.prototype.registerResource = function (req: { getName(): string; getDependenciesList(): string[]; getParent(): string; getPropertydependenciesMap(): PropertyDependencies }, callback: unknown) {
+  const propertyDependencies = Object.fromEntries(req.getPropertydependenciesMap().toArray().map(([property, [urns]]) => [property, (urns ?? []).map(nameOf)]));
+  requests.set(req.getName(), { dependsOn: req.getDependenciesList().map(nameOf), parent: req.getParent() ? nameOf(req.getParent()) : null, propertyDependencies });
   return register.call(this, req, callback);
 };
 
@@ -102,8 +113,8 @@ function randomString(length: number): string {
   return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
 }
 
-/** Outputs a real provider would add, keyed by resource type. */
-function computed(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+/** Outputs a real provider would add, keyed by resource type (the providers' own code where it runs without a host). */
+export function computed(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
   switch (type) {
     case "pulumi-nodejs:dynamic/hyperscaler:LibvirtPool":
       return { path: inputs.path, adopted: false };
@@ -111,12 +122,23 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
       return { path: `/pool/${inputs.name}`, verified: "sha512:mock" };
     case "pulumi-nodejs:dynamic/hyperscaler:LibvirtVolume":
       return { path: `/pool/${inputs.name}` };
-    case "pulumi-nodejs:dynamic/hyperscaler:SeedIso":
-      return { contentSha256: "0".repeat(64), path: `/pool/${inputs.name}` };
+    case "pulumi-nodejs:dynamic/hyperscaler:LibvirtNetwork":
+      return typeof inputs.xml === "string" ? { xmlSha256: (networkOutputs(inputs as unknown as NetworkInputs) as { xmlSha256: string }).xmlSha256 } : {};
+    case "pulumi-nodejs:dynamic/hyperscaler:SeedIso": {
+      const files = (inputs.files as { value?: unknown })?.value ?? inputs.files;
+      return { contentSha256: files && typeof files === "object" && !isUnknown(files) ? seedDigest(files as Record<string, string>) : unknownOutput, path: `/pool/${inputs.name}` };
+    }
     case "pulumi-nodejs:dynamic/hyperscaler:VgpuDevice":
       return { vfAddress: inputs.path === "sriov" ? `0000:${String(name.length % 90 + 10)}:00.4` : null, mdevParent: inputs.path === "mdev" ? inputs.parentPciAddress : null };
-    case "pulumi-nodejs:dynamic/hyperscaler:LibvirtDomain":
-      return { restartRequired: false };
+    case "pulumi-nodejs:dynamic/hyperscaler:LibvirtDomain": {
+      // What libvirt reports right after the provider's create: the facts it defined, running if started.
+      const domain = inputs as unknown as DomainInputs;
+      if (!domain.facts || isUnknown(domain.facts)) return { restartRequired: unknownOutput };
+      const { facts } = domain;
+      const state = { ...facts, disks: [...facts.disks], hostdevs: [...facts.hostdevs], interfaces: [...facts.interfaces], liveMemoryMiB: domain.start ? facts.memoryMiB : null, liveVcpus: domain.start ? facts.vcpus : null, running: domain.start, bootId: domain.start ? 1 : null, seedInserted: domain.start };
+      const { uri: _u, name: _n, xml: _x, facts: _f, start: _s, seedSha256: _d, networks: _w, disk: _k, devices: _v, ...outputs } = domainOutputs(domain, state, domain.start && !isUnknown(domain.seedSha256) ? domain.seedSha256 ?? null : null);
+      return outputs;
+    }
     case "tls:index/privateKey:PrivateKey":
       return inputs.algorithm === "ED25519" ? pki.ed25519() : pki.key();
     case "tls:index/selfSignedCert:SelfSignedCert":
@@ -127,6 +149,9 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
       return { certPem: pki.openssl(["x509", "-req", "-in", "csr.pem", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "365"], { "csr.pem": plain(inputs.certRequestPem), "ca.pem": plain(inputs.caCertPem), "ca.key": plain(inputs.caPrivateKeyPem) }) };
     case "random:index/randomPassword:RandomPassword":
       return { result: randomString(Number(inputs.length)), bcryptHash: "mock" };
+    case "random:index/randomUuid:RandomUuid":
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return { result: (require("node:crypto") as typeof import("node:crypto")).randomUUID() };
     case "random:index/randomString:RandomString":
       return { result: randomString(Number(inputs.length)) };
     case "random:index/randomBytes:RandomBytes": {

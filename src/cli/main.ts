@@ -64,6 +64,8 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .requiredOption("--out <dir>", "output directory")
     .option("--host <path>", "host snapshot directory or inventory JSON")
     .option("--previous <plan>", "previous plan JSON")
+    .option("--ssh-public-key <key>", "the stack's hyperscaler:sshPublicKey, so seeds equal the deployed ones")
+    .option("--stack-id <uuid>", "the stack's identity (pulumi stack output stackId), so libvirt UUIDs equal the deployed ones")
     .action(async (file: string, options) => setCode((await import("./plan")).runRender(file, options, io)));
 
   program

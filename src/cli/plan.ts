@@ -10,6 +10,7 @@ import { renderAll } from "../render/files";
 import { cloudInitLayers } from "../render/layers";
 import { planToSvg } from "../render/plan-svg";
 import { planToText } from "../render/plan-text";
+import { blastRadiusText, planBlastRadius } from "../preview/blast-radius";
 import { formatHuman } from "../spec/diagnostics";
 import { loadSpecFile } from "../spec/load";
 import type { ClusterSpec } from "../spec/types";
@@ -43,14 +44,20 @@ export function specAndPlan(file: string, options: Pick<PlanOptions, "host" | "p
 
 export function runPlan(file: string, options: PlanOptions, io: CliIO): number {
   if (options.svg !== undefined) checkOutputFile(options.svg, "--svg");
-  const plan = planFromFiles(file, options, io);
-  if (!plan) return EXIT.failed;
+  const loaded = specAndPlan(file, options, io);
+  if (!loaded) return EXIT.failed;
+  const { spec, plan } = loaded;
   io.out(options.json ? planToJson(plan).trimEnd() : planToText(plan));
+  if (options.previous && !options.json && plan.feasible) {
+    // The previous plan carries no spec: both sides use this spec, so edits outside the plan (images,
+    // keys, services) are not seen here; `pulumi preview` shows them.
+    io.out(blastRadiusText(planBlastRadius({ spec, plan: loadPreviousPlan(options.previous) }, { spec, plan })));
+  }
   if (options.svg) fs.writeFileSync(options.svg, planToSvg(plan));
   return plan.feasible ? EXIT.ok : EXIT.failed;
 }
 
-export function runRender(file: string, options: { out: string; host?: string; previous?: string }, io: CliIO): number {
+export function runRender(file: string, options: { out: string; host?: string; previous?: string; sshPublicKey?: string; stackId?: string }, io: CliIO): number {
   checkOutputDirectory(options.out, "--out");
   const loaded = specAndPlan(file, options, io);
   if (!loaded) return EXIT.failed;
@@ -60,7 +67,7 @@ export function runRender(file: string, options: { out: string; host?: string; p
     io.err("render: the plan is not feasible; nothing written");
     return EXIT.failed;
   }
-  const files = renderAll(spec, plan, cloudInitLayers(spec, plan));
+  const files = renderAll(spec, plan, cloudInitLayers(spec, plan), options.sshPublicKey ? [options.sshPublicKey] : [], options.stackId);
   for (const [name, text] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
     const target = path.join(options.out, name);
     fs.mkdirSync(path.dirname(target), { recursive: true });

@@ -1,6 +1,7 @@
 // The stack program: read the stack's config once, load and validate the spec, probe or replay the host,
 // plan, then build thin components. Data flows one way: spec, host, plan, render, resources.
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import * as fs from "node:fs";
 import { BaseImage } from "../../components/base-image";
 import { ClusterNetwork } from "../../components/cluster-network";
@@ -76,6 +77,8 @@ export interface StackOutputs {
   readonly mdevMap: pulumi.Output<ReturnType<typeof mdevMap>>;
   readonly plan: { stack: string; gpus: { id: string; attach: string; migEnabled: boolean; resetRequired: boolean; instances: string[] }[]; vmCount: number; warnings: string[] };
   readonly planJson: string;
+  /** The stack's identity (`hyperscaler render --stack-id` reproduces the deployed libvirt UUIDs with it). */
+  readonly stackId: pulumi.Output<string>;
 }
 
 export async function buildStack(settings: StackSettings, hostOverride?: HostInventory): Promise<StackOutputs> {
@@ -90,9 +93,12 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
 
   const pool = spec.host.storage_pool;
   const image = new BaseImage("base", { uri, pool, image: imageSource(spec) });
+  // The stack's identity, kept in its state: libvirt UUIDs derive from it, so objects of another stack (a
+  // second checkout of the same spec) never match ours and the providers refuse to touch them.
+  const stackId = new random.RandomUuid("stack-identity", {}).result;
   // Network isolation: the stack's nftables table exists before libvirt routes any VM network.
   const firewall = spec.security.network_isolation && plan.networks.length ? new HostFirewall("host-firewall", { spec, plan, uri }) : undefined;
-  const networks = new Map(plan.networks.map((network) => [network.name, new ClusterNetwork(`net-${network.name.replace(/_/g, "-")}`, { plan, network, uri, start: settings.start, hostFirewall: firewall !== undefined }, { dependsOn: firewall ? [firewall] : [] })]));
+  const networks = new Map(plan.networks.map((network) => [network.name, new ClusterNetwork(`net-${network.name.replace(/_/g, "-")}`, { plan, network, uri, stackId, start: settings.start, hostFirewall: firewall !== undefined }, { dependsOn: firewall ? [firewall] : [] })]));
   const gpuHost = new GpuHost("gpu-host", { plan, force: spec.global.gpu_allocation.force_recarve });
   const extraKeys = settings.sshPublicKey ? [settings.sshPublicKey] : [];
   const vmArgs = (vm: PlannedVm): Omit<VirtualMachineArgs, "layers"> => ({
@@ -100,13 +106,17 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
     plan,
     vm,
     uri,
-    pool: pool.name,
+    // The pool resource's output, not the plain name: volumes depend on the pool (created after it,
+    // deleted before it).
+    pool: image.pool.name,
+    poolAdopted: image.pool.adopted,
     basePath: image.path,
     network: networks.get(vm.network)!.network,
     gpuDevices: gpuHost.devicesByVm.get(vm.name) ?? [],
-    vfAddresses: gpuHost.vfAddresses,
+    vfAddresses: gpuHost.vfAddressesFor(vm.name),
     start: settings.start,
     extraKeys,
+    stackId,
   });
   const slurm = spec.clusters.hpc ? new SlurmCluster("slurm", { spec, plan, vmArgs }, { dependsOn: [image] }) : undefined;
   // Add-ons need a running API server: only when the VMs are started.
@@ -130,7 +140,7 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
     }])),
     knownHosts: pulumi.all(vmsBuilt.map((vm) => vm.knownHosts)).apply((lines) => lines.join("\n") + "\n"),
     // SR-IOV vGPUs name their VF as parent, known once the GPU host has created them.
-    mdevMap: gpuHost.vfAddresses.apply((vf) => mdevMap(plan, vf)),
+    mdevMap: gpuHost.allVfAddresses().apply((vf) => mdevMap(plan, vf)),
     plan: {
       stack: plan.stack,
       gpus: plan.gpus.map((g) => ({ id: g.id, attach: g.attach, migEnabled: g.migEnabled, resetRequired: g.resetRequired, instances: g.instances.map((i) => `${i.profile}@${i.start}->${i.assignedTo}`) })),
@@ -138,5 +148,6 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
       warnings: plan.warnings.map((w) => w.message),
     },
     planJson: JSON.stringify(plan),
+    stackId,
   };
 }

@@ -18,7 +18,10 @@ const providers = {
 type In<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
 export class LibvirtPool extends pulumi.dynamic.Resource {
+  declare readonly name: pulumi.Output<string>;
   declare readonly path: pulumi.Output<string>;
+  /** True when the pool existed and was adopted: the stack never removes it nor touches volumes it did not make. */
+  declare readonly adopted: pulumi.Output<boolean>;
   constructor(name: string, args: In<{ uri: string; name: string; xml: string; path: string }>, opts?: pulumi.CustomResourceOptions) {
     super(providers.pool, name, { ...args, adopted: undefined }, opts, "hyperscaler", "LibvirtPool");
   }
@@ -33,7 +36,7 @@ export class LibvirtNetwork extends pulumi.dynamic.Resource {
 
 export class LibvirtVolume extends pulumi.dynamic.Resource {
   declare readonly path: pulumi.Output<string>;
-  constructor(name: string, args: In<{ uri: string; pool: string; name: string; xml: string; capacityGiB: number; backingPath: string }>, opts?: pulumi.CustomResourceOptions) {
+  constructor(name: string, args: In<{ uri: string; pool: string; poolAdopted: boolean; name: string; xml: string; capacityGiB: number; backingPath: string }>, opts?: pulumi.CustomResourceOptions) {
     super(providers.volume, name, { ...args, path: undefined }, opts, "hyperscaler", "LibvirtVolume");
   }
 }
@@ -41,14 +44,14 @@ export class LibvirtVolume extends pulumi.dynamic.Resource {
 export class BaseImageVolume extends pulumi.dynamic.Resource {
   declare readonly path: pulumi.Output<string>;
   declare readonly verified: pulumi.Output<string>;
-  constructor(name: string, args: In<{ uri: string; pool: string; name: string; source: string; checksum: string; checksumUrl: string; format: "qcow2" | "raw" }>, opts?: pulumi.CustomResourceOptions) {
+  constructor(name: string, args: In<{ uri: string; pool: string; poolAdopted: boolean; name: string; source: string; checksum: string; checksumUrl: string; format: "qcow2" | "raw" }>, opts?: pulumi.CustomResourceOptions) {
     super(providers.baseImage, name, { ...args, path: undefined, verified: undefined }, opts, "hyperscaler", "BaseImageVolume");
   }
 }
 
 export class SeedIso extends pulumi.dynamic.Resource {
   declare readonly contentSha256: pulumi.Output<string>;
-  constructor(name: string, args: In<{ uri: string; pool: string; name: string; files: Record<string, string> }>, opts?: pulumi.CustomResourceOptions) {
+  constructor(name: string, args: In<{ uri: string; pool: string; poolAdopted: boolean; name: string; files: Record<string, string> }>, opts?: pulumi.CustomResourceOptions) {
     // The files can hold secrets (munge key, join token): always a secret input, never an output.
     super(providers.seedIso, name, { ...args, files: pulumi.secret(args.files), contentSha256: undefined, path: undefined }, opts, "hyperscaler", "SeedIso");
   }
@@ -56,8 +59,9 @@ export class SeedIso extends pulumi.dynamic.Resource {
 
 export class LibvirtDomain extends pulumi.dynamic.Resource {
   declare readonly restartRequired: pulumi.Output<boolean>;
-  constructor(name: string, args: In<{ uri: string; name: string; xml: string; facts: DomainFacts; start: boolean; seedSha256?: string }>, opts?: pulumi.CustomResourceOptions) {
-    super(providers.domain, name, { ...args, restartRequired: undefined }, opts, "hyperscaler", "LibvirtDomain");
+  declare readonly bootedSeedSha256: pulumi.Output<string | null>;
+  constructor(name: string, args: In<{ uri: string; name: string; xml: string; facts: DomainFacts; networks: string[]; disk: string; devices: string[]; start: boolean; seedSha256?: string }>, opts?: pulumi.CustomResourceOptions) {
+    super(providers.domain, name, { ...args, restartRequired: undefined, bootedSeedSha256: undefined }, opts, "hyperscaler", "LibvirtDomain");
   }
 }
 
@@ -68,6 +72,7 @@ export class MigLayout extends pulumi.dynamic.Resource {
 }
 
 export class VgpuDevice extends pulumi.dynamic.Resource {
+  declare readonly uuid: pulumi.Output<string>;
   declare readonly vfAddress: pulumi.Output<string | null>;
   constructor(name: string, args: In<{ uuid: string; gpu: string; parentPciAddress: string; vgpuType: string; path: "mdev" | "sriov"; sysRoot: string }>, opts?: pulumi.CustomResourceOptions) {
     super(providers.vgpuDevice, name, { ...args, vfAddress: undefined, mdevParent: undefined }, opts, "hyperscaler", "VgpuDevice");

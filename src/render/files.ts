@@ -18,7 +18,9 @@ import { kubernetesWorkloads, renderWorkload, workloadPath } from "./workloads";
 /** Role layers of cloud-init per VM (Slurm, Kubernetes) with secrets as placeholders. */
 export type CloudInitLayers = (vmName: string) => CloudConfig[];
 
-export function renderAll(spec: ClusterSpec, plan: Plan, layers: CloudInitLayers = () => []): Map<string, string> {
+/** `extraKeys`: the stack's `hyperscaler:sshPublicKey`, so seeds (and their instance-ids) equal the deployed ones. */
+/** `stackId`: the stack's identity (stack output stackId), so libvirt UUIDs equal the deployed ones. */
+export function renderAll(spec: ClusterSpec, plan: Plan, layers: CloudInitLayers = () => [], extraKeys: readonly string[] = [], stackId?: string): Map<string, string> {
   const files = new Map<string, string>();
   files.set("plan.json", planToJson(plan));
   files.set("gpu/mdev_map.json", JSON.stringify(mdevMap(plan), null, 2) + "\n");
@@ -38,13 +40,13 @@ export function renderAll(spec: ClusterSpec, plan: Plan, layers: CloudInitLayers
   const pool = spec.host.storage_pool;
   files.set(`libvirt/pools/${pool.name}.xml`, renderPoolXml(pool.name, pool.path));
   const isolation = spec.security.network_isolation && plan.networks.length > 0;
-  for (const network of plan.networks) files.set(`libvirt/networks/${networkName(plan, network)}.xml`, renderNetworkXml(plan, network, isolation));
+  for (const network of plan.networks) files.set(`libvirt/networks/${networkName(plan, network)}.xml`, renderNetworkXml(plan, network, { hostFirewall: isolation, stackId }));
   if (isolation) files.set("firewall.nft", renderFirewall(spec, plan));
   // SR-IOV VFs get their addresses when the GPU host is set up; render shows where they go.
   const vfPlaceholders = Object.fromEntries(plan.vms.flatMap((vm) => vm.gpus).filter((g) => g.deviceUuid).map((g) => [g.deviceUuid!, "0000:00:00.0"]));
   for (const vm of plan.vms) {
-    files.set(`libvirt/domains/${vm.name}.xml`, renderDomainXml(plan, vm, { pool: pool.name, vfAddresses: vfPlaceholders }));
-    const seed = seedFiles(spec, plan, vm, layers(vm.name));
+    files.set(`libvirt/domains/${vm.name}.xml`, renderDomainXml(plan, vm, { pool: pool.name, vfAddresses: vfPlaceholders, stackId }));
+    const seed = seedFiles(spec, plan, vm, layers(vm.name), extraKeys);
     for (const [name, text] of Object.entries(seed)) files.set(`cloud-init/${vm.name}/${name}`, text);
   }
   return files;

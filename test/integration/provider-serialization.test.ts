@@ -1,25 +1,31 @@
-// Providers are serialized the way the Pulumi engine does (runtime.serializeFunction of () => provider),
-// loaded in a fresh Node process, and their create/read/delete run there against the real libvirtd.
+// Providers of the built package (dist, as `npm run build` makes it) are serialized the way the Pulumi engine
+// does (runtime.serializeFunction of () => provider), loaded in a fresh Node process, and their
+// create/read/delete run there against the real libvirtd.
 import * as pulumi from "@pulumi/pulumi";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  makeBaseImageProvider, makeDomainProvider, makeNetworkProvider, makePoolProvider, makeSeedIsoProvider, makeVolumeProvider,
-} from "../../src/providers/libvirt";
+import type * as Libvirt from "../../src/providers/libvirt";
 import { seedFiles } from "../../src/render/cloud-init/nocloud";
 import { renderDomain } from "../../src/render/libvirt/domain";
 import { diskVolumeName, networkName, seedVolumeName } from "../../src/render/libvirt/names";
 import { dhcpHostEntries, renderNetworkXml } from "../../src/render/libvirt/network";
 import { renderOverlayVolumeXml, renderPoolXml } from "../../src/render/libvirt/storage";
 import { ROOT, tempDir } from "../helpers";
-import { leftovers, makeLab, scrub, URI } from "./libvirt-lab";
+import { requireBuilt } from "../engine/built-package";
+import { leftovers, libvirtReachable, makeLab, scrub, URI } from "./libvirt-lab";
 
+const reachable = libvirtReachable();
+const { makeBaseImageProvider, makeDomainProvider, makeNetworkProvider, makePoolProvider, makeSeedIsoProvider, makeVolumeProvider } = requireBuilt<typeof Libvirt>("src/providers/libvirt.js");
 const dir = tempDir("hs-serialize-");
 const lab = makeLab(dir, fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8"));
-afterAll(() => scrub(lab.prefix));
+fs.chmodSync(path.dirname(lab.baseFile), 0o755);
+afterAll(() => {
+  if (reachable) scrub(lab.prefix);
+  fs.rmSync(path.dirname(lab.baseFile), { recursive: true, force: true });
+});
 
 async function serialize(name: string, provider: pulumi.dynamic.ResourceProvider): Promise<string> {
   const serialized = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
@@ -46,7 +52,7 @@ function crudInFreshProcess(file: string, inputs: unknown): { created: { id: str
   return JSON.parse(result.stdout);
 }
 
-describe("provider serialization", () => {
+describe.skipIf(!reachable)("provider serialization (built package)", () => {
   it("serialized text captures no module imports", async () => {
     for (const [name, provider] of Object.entries({ pool: makePoolProvider(), network: makeNetworkProvider(), volume: makeVolumeProvider(), image: makeBaseImageProvider(), seed: makeSeedIsoProvider(), domain: makeDomainProvider() })) {
       const text = fs.readFileSync(await serialize(`check-${name}`, provider), "utf8");
@@ -86,4 +92,8 @@ describe("provider serialization", () => {
     await poolProvider.delete!(pool.id, pool.outs);
     expect(leftovers(lab.prefix)).toEqual([]);
   });
+});
+
+describe.skipIf(reachable)("provider serialization", () => {
+  it.skip("skipped: libvirtd (qemu:///system) is not reachable; run scripts/start-services.sh", () => undefined);
 });

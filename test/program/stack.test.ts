@@ -11,6 +11,8 @@ import { buildPlan } from "../../src/plan";
 import { buildStack, StackInputError, type StackSettings } from "../../src/program/stack";
 import { loadHost } from "../../src/host/load";
 import { loadSpecFile } from "../../src/spec/load";
+import { renderAll } from "../../src/render/files";
+import { cloudInitLayers } from "../../src/render/layers";
 import { fixture, ROOT, tempDir } from "../helpers";
 import { recorded, resetRecorded, settled, type Recorded } from "../mocks";
 
@@ -104,6 +106,51 @@ describe("stack program under mocks", () => {
     const { restartRequired, ...controller } = outputs.vms["hs-prod-slurm-ctl"];
     expect(controller).toEqual({ ip: "192.168.100.10", ssh: "ssh hyperscaler@192.168.100.10", cluster: "hpc", role: "slurm-controller", gpus: [] });
     expect(await promiseOf(pulumi.output(restartRequired))).toBe(false);
+  });
+
+  it("volumes and seed ISOs take the pool from the pool resource: created after it, deleted before it (bug 5)", async () => {
+    const { resources } = await run("config/prod.yaml");
+    const inPool = resources.filter((r) => /:(LibvirtVolume|SeedIso|BaseImageVolume)$/.test(r.type));
+    expect(inPool).toHaveLength(23);
+    for (const resource of inPool) expect(resource.dependsOn, resource.name).toContain("base-pool");
+  });
+
+  it("each domain takes only its own GPU devices' outputs and its network's name output (bugs 4, 6)", async () => {
+    const { resources } = await run("config/prod.yaml");
+    const domains = resources.filter((r) => r.type.endsWith(":LibvirtDomain"));
+    const devices = new Set(resources.filter((r) => r.type.endsWith(":VgpuDevice")).map((r) => r.name));
+    for (const domain of domains) {
+      const vm = domain.name.replace(/-domain$/, "");
+      const own = resources.filter((r) => devices.has(r.name) && domain.dependsOn.includes(r.name));
+      // A domain depends on a vGPU device only when the device is assigned to its VM.
+      for (const device of own) expect(JSON.stringify(domain.inputs.xml) + JSON.stringify(domain.inputs.facts), `${vm} <- ${device.name}`).toContain(String(device.inputs.uuid));
+      expect(domain.dependsOn.some((d) => d.startsWith("net-")), vm).toBe(true);
+      expect(domain.inputs.networks, vm).toHaveLength(1);
+    }
+  });
+
+  it("hyperscaler render writes the instance-id the stack deploys, for every VM, and (given --stack-id) its libvirt XML (bug 8)", async () => {
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJq9dHsK7yYpXwqW5xB2rV0cTn8m7lQ3cZs9aE4d1f2g ops@laptop";
+    const { resources, outputs } = await run("config/prod.yaml", { sshPublicKey: key });
+    const loaded = loadSpecFile(path.join(ROOT, "config/prod.yaml"));
+    if (!loaded.ok) throw new Error("prod.yaml invalid");
+    const plan = buildPlan({ spec: loaded.spec, host: loadHost(HOST) });
+    const stackId = String(resources.find((r) => r.name === "stack-identity")!.inputs.result ?? (await promiseOf(outputs.stackId)));
+    const rendered = renderAll(loaded.spec, plan, cloudInitLayers(loaded.spec, plan), [key], stackId);
+    // With the stack's identity, render's libvirt XML is the deployed XML too.
+    for (const domain of resources.filter((r) => r.type.endsWith(":LibvirtDomain"))) {
+      expect(domain.inputs.xml, domain.name).toBe(rendered.get(`libvirt/domains/${domain.inputs.name}.xml`));
+    }
+    for (const network of resources.filter((r) => r.type.endsWith(":LibvirtNetwork"))) {
+      expect(network.inputs.xml, network.name).toBe(rendered.get(`libvirt/networks/${network.inputs.name}.xml`));
+    }
+    const seeds = resources.filter((r) => r.type.endsWith(":SeedIso"));
+    expect(seeds).toHaveLength(11);
+    for (const seed of seeds) {
+      const vm = seed.name.replace(/-seed$/, "");
+      const deployed = ((seed.inputs.files as { value: Record<string, string> }).value)["meta-data"];
+      expect(deployed, vm).toBe(rendered.get(`cloud-init/${vm}/meta-data`));
+    }
   });
 
   it("a spec error fails the program with the validator's message", async () => {

@@ -203,7 +203,7 @@ describe("libvirt side", () => {
     expect(libvirtForwardMode({ mode: "isolated" }, true)).toBeNull();
     const files = renderAll(spec, plan);
     for (const network of plan.networks) {
-      const xml = renderNetworkXml(plan, network, true);
+      const xml = renderNetworkXml(plan, network, { hostFirewall: true });
       expect(xml).toContain('<forward mode="route"/>');
       expect([...files.values()]).toContain(xml);
       validate(`${network.name}.xml`, xml, "network");

@@ -1,7 +1,7 @@
 // GPU host providers against a stateful fake nvidia-smi / mdevctl and fake sysfs trees (no GPU here).
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { makeMigLayoutProvider, makeVgpuDeviceProvider, type GpuRunResult, type GpuRunner } from "../../src/providers/gpu";
 import { tempDir } from "../helpers";
 
@@ -114,8 +114,12 @@ describe("MIG layout provider", () => {
   });
 });
 
+const trees: string[] = [];
+afterAll(() => trees.forEach((root) => fs.rmSync(root, { recursive: true, force: true })));
+
 function sysTree(): string {
   const root = tempDir("hs-vgpu-sys-");
+  trees.push(root);
   const write = (file: string, text: string) => {
     fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
     fs.writeFileSync(path.join(root, file), text);

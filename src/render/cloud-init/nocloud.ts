@@ -63,9 +63,13 @@ export function renderUserData(config: CloudConfig): string {
  * The instance-id carries a digest of the VM's configuration: cloud-init runs its per-instance modules
  * again when the id changes, so a changed spec (a new partition, a new key) reaches an existing VM at its
  * next boot, and an unchanged one never re-runs. The role layers are written to be re-run safely.
+ *
+ * The digest covers the configuration with its secrets as placeholders (`identityUserData`), which is what
+ * `hyperscaler render` writes: render and the stack give the same id, and the id reveals nothing of a secret.
+ * A rotated secret alone does not re-run cloud-init.
  */
-export function renderMetaData(plan: Plan, vm: PlannedVm, userData: string, networkConfig: string): string {
-  const digest = createHash("sha256").update(userData).update("\0").update(networkConfig).digest("hex").slice(0, 12);
+export function renderMetaData(plan: Plan, vm: PlannedVm, identityUserData: string, networkConfig: string): string {
+  const digest = createHash("sha256").update(identityUserData).update("\0").update(networkConfig).digest("hex").slice(0, 12);
   return stringify({ "instance-id": `${domainUuid(plan, vm)}-${digest}`, "local-hostname": vm.name });
 }
 
@@ -86,8 +90,13 @@ export function renderNetworkConfig(plan: Plan, vm: PlannedVm): string {
   });
 }
 
-export function seedFiles(spec: ClusterSpec, plan: Plan, vm: PlannedVm, layers: CloudConfig[] = [], extraKeys: readonly string[] = []): SeedFiles {
+/**
+ * The VM's seed. `layers` carry the real secrets; `identityLayers` are the same layers with secrets as
+ * placeholders (render's), from which the instance-id is derived. Without them the layers are used as is.
+ */
+export function seedFiles(spec: ClusterSpec, plan: Plan, vm: PlannedVm, layers: CloudConfig[] = [], extraKeys: readonly string[] = [], identityLayers: CloudConfig[] = layers): SeedFiles {
   const userData = renderUserData(mergeCloudConfig(baseCloudConfig(spec, plan, vm, extraKeys), ...layers));
+  const identity = identityLayers === layers ? userData : renderUserData(mergeCloudConfig(baseCloudConfig(spec, plan, vm, extraKeys), ...identityLayers));
   const networkConfig = renderNetworkConfig(plan, vm);
-  return { "user-data": userData, "meta-data": renderMetaData(plan, vm, userData, networkConfig), "network-config": networkConfig };
+  return { "user-data": userData, "meta-data": renderMetaData(plan, vm, identity, networkConfig), "network-config": networkConfig };
 }

@@ -15,6 +15,8 @@ export interface DomainOptions {
   readonly cpuPinning?: readonly number[];
   /** SR-IOV vGPU VFs are only known once the GPU host is set up: device UUID -> VF PCI address. */
   readonly vfAddresses?: Readonly<Record<string, string>>;
+  /** The stack's identity (a UUID kept in its state): domain UUIDs are unique per stack, not only per spec. */
+  readonly stackId?: string;
   /** Domain type: kvm on real hosts; qemu (emulation) where KVM is missing. */
   readonly domainType?: "kvm" | "qemu";
 }
@@ -48,8 +50,12 @@ export function hostdevsFor(gpu: VmGpu, vfAddresses: Readonly<Record<string, str
   return [hostdevFor(gpu, vfAddresses, vgpuPath), ...companions];
 }
 
-export function domainUuid(plan: Pick<Plan, "stack">, vm: Pick<PlannedVm, "name">): string {
-  return uuidV5(`${plan.stack}/domain/${vm.name}`);
+/**
+ * The domain's UUID: from the spec alone, or, given the stack's identity, unique to that stack, so a second
+ * checkout of the same spec never takes (and the provider never redefines) the first one's domains.
+ */
+export function domainUuid(plan: Pick<Plan, "stack">, vm: Pick<PlannedVm, "name">, stackId?: string): string {
+  return stackId ? uuidV5(`${plan.stack}/domain/${vm.name}`, stackId) : uuidV5(`${plan.stack}/domain/${vm.name}`);
 }
 
 /** What the domain provider compares with libvirt's state: the same strings readDomain produces. */
@@ -112,7 +118,7 @@ export function renderDomainXml(plan: Plan, vm: PlannedVm, options: DomainOption
   const domain: XmlNode = {
     "@type": options.domainType ?? "kvm",
     name: vm.name,
-    uuid: domainUuid(plan, vm),
+    uuid: domainUuid(plan, vm, options.stackId),
     metadata: { "hs:vm": { "@xmlns:hs": METADATA_NS, "hs:stack": plan.stack, "hs:cluster": vm.cluster, "hs:role": vm.role } },
     memory: { "@unit": "MiB", "#text": vm.memoryMiB },
     currentMemory: { "@unit": "MiB", "#text": vm.memoryMiB },

@@ -23,14 +23,18 @@ export function dhcpHostEntries(network: PlannedNetwork): string[] {
   return network.hosts.map((h) => `<host mac="${h.mac}" name="${h.name}" ip="${h.ip}"/>`);
 }
 
-/** `hostFirewall`: the stack's nftables table does NAT and filtering, libvirt only routes (render/firewall.ts). */
-export function renderNetworkXml(plan: Plan, network: PlannedNetwork, hostFirewall = false): string {
+/**
+ * `hostFirewall`: the stack's nftables table does NAT and filtering, libvirt only routes (render/firewall.ts).
+ * `stackId`: the stack's identity, making the UUID unique per stack (see domainUuid).
+ */
+export function renderNetworkXml(plan: Plan, network: PlannedNetwork, options: { readonly hostFirewall?: boolean; readonly stackId?: string } = {}): string {
+  const { hostFirewall = false, stackId } = options;
   const range = dhcpRange(network);
   const forward = libvirtForwardMode(network, hostFirewall);
   return toXml({
     network: {
       name: networkName(plan, network),
-      uuid: uuidV5(`${plan.stack}/network/${network.name}`),
+      uuid: stackId ? uuidV5(`${plan.stack}/network/${network.name}`, stackId) : uuidV5(`${plan.stack}/network/${network.name}`),
       forward: forward ? { "@mode": forward } : undefined,
       bridge: { "@name": network.bridge, "@stp": "on", "@delay": "0" },
       domain: { "@name": network.domain, "@localOnly": "yes" },

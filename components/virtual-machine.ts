@@ -18,6 +18,10 @@ export interface VirtualMachineArgs {
   readonly uri: string;
   readonly pool: string;
   readonly basePath: pulumi.Input<string>;
+  /** Direct kernel boot of a golden image (kernel and initrd in the pool); null boots the disk's bootloader. */
+  readonly directBoot?: { readonly kernel: pulumi.Input<string>; readonly initrd: pulumi.Input<string>; readonly cmdline: string } | null;
+  /** libvirt domain type: kvm, or qemu under host.virtualization: emulated. */
+  readonly domainType?: "kvm" | "qemu";
   /** The role's cloud-init layers (Slurm, Kubernetes, GPU driver); an Output when they embed secrets. */
   readonly layers: pulumi.Input<CloudConfig[]>;
   /** SSH keys added to the admin user besides the spec's. */
@@ -59,7 +63,9 @@ export class VirtualMachine extends pulumi.ComponentResource {
       name: seedVolumeName(vm),
       files: pulumi.all([args.layers, hostKeyLayer]).apply(([layers, keyLayer]) => ({ ...seedFiles(args.spec, plan, vm, [...layers, keyLayer], args.extraKeys) })),
     }, { parent: this });
-    const rendered = pulumi.output(args.vfAddresses).apply((vfAddresses) => renderDomain(plan, vm, { pool: args.pool, vfAddresses }));
+    const boot = args.directBoot;
+    const rendered = pulumi.all([args.vfAddresses, boot?.kernel ?? "", boot?.initrd ?? ""]).apply(([vfAddresses, kernel, initrd]) =>
+      renderDomain(plan, vm, { pool: args.pool, vfAddresses, domainType: args.domainType, directBoot: boot ? { kernel, initrd, cmdline: boot.cmdline } : undefined }));
     this.domain = new LibvirtDomain(`${name}-domain`, {
       uri: args.uri,
       name: vm.name,

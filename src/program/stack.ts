@@ -15,7 +15,7 @@ import type { HostInventory } from "../host/types";
 import { buildPlan } from "../plan";
 import type { Plan, PlannedVm } from "../plan/types";
 import { mdevMap } from "../render/gpu-files";
-import { imageSource } from "../render/images";
+import { roleImage, type RoleImage } from "../render/images";
 import { formatHuman } from "../spec/diagnostics";
 import { loadSpecFile } from "../spec/load";
 import type { ClusterSpec } from "../spec/types";
@@ -87,7 +87,8 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
   for (const warning of plan.warnings) void pulumi.log.warn(warning.message);
 
   const pool = spec.host.storage_pool;
-  const image = new BaseImage("base", { uri, pool, image: imageSource(spec) });
+  const imageOf = new Map<string, RoleImage>(plan.vms.map((vm) => [vm.role, roleImage(spec, vm.role)]));
+  const image = new BaseImage("base", { uri, pool, images: [...new Map([...imageOf.values()].map((i) => [i.disk.name, i])).values()] });
   const networks = new Map(plan.networks.map((network) => [network.name, new ClusterNetwork(`net-${network.name.replace(/_/g, "-")}`, { plan, network, uri, start: settings.start })]));
   const gpuHost = new GpuHost("gpu-host", { plan, force: spec.global.gpu_allocation.force_recarve });
   const extraKeys = settings.sshPublicKey ? [settings.sshPublicKey] : [];
@@ -97,7 +98,9 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
     vm,
     uri,
     pool: pool.name,
-    basePath: image.path,
+    basePath: image.images.get(imageOf.get(vm.role)!.disk.name)!.path,
+    directBoot: image.images.get(imageOf.get(vm.role)!.disk.name)!.boot,
+    domainType: spec.host.virtualization === "emulated" ? "qemu" : "kvm",
     network: networks.get(vm.network)!.network,
     gpuDevices: gpuHost.devicesByVm.get(vm.name) ?? [],
     vfAddresses: gpuHost.vfAddresses,

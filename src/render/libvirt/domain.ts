@@ -17,6 +17,24 @@ export interface DomainOptions {
   readonly vfAddresses?: Readonly<Record<string, string>>;
   /** Domain type: kvm on real hosts; qemu (emulation) where KVM is missing. */
   readonly domainType?: "kvm" | "qemu";
+  /** Direct kernel boot (golden images): kernel and initrd paths in the pool and the command line. */
+  readonly directBoot?: DirectBoot;
+}
+
+export interface DirectBoot {
+  readonly kernel: string;
+  readonly initrd: string;
+  readonly cmdline: string;
+}
+
+/** TCG's translation cache per VM: QEMU's 1 GiB default roughly doubles each emulated VM's host memory. */
+export const TCG_TB_CACHE_MIB = 256;
+
+/** Boot: the image's bootloader from the disk, or the golden image's kernel given to QEMU directly. */
+function osElement(boot: DirectBoot | undefined): XmlNode {
+  const type = { "@arch": "x86_64", "@machine": "q35", "#text": "hvm" };
+  if (!boot) return { type, boot: { "@dev": "hd" } };
+  return { type, kernel: boot.kernel, initrd: boot.initrd, cmdline: boot.cmdline };
 }
 
 function pciAddress(address: string): XmlNode {
@@ -94,7 +112,9 @@ export function renderDomainXml(plan: Plan, vm: PlannedVm, options: DomainOption
     memballoon: { "@model": hasGpu ? "none" : "virtio" },
     rng: { "@model": "virtio", backend: { "@model": "random", "#text": "/dev/urandom" } },
   };
-  const cpu: XmlNode = { "@mode": "host-passthrough", "@check": "none", "@migratable": "off" };
+  const emulated = options.domainType === "qemu";
+  // Under emulation there is no host CPU to pass through: QEMU's "max" model offers every feature TCG can.
+  const cpu: XmlNode = emulated ? { "@mode": "maximum", "@check": "none" } : { "@mode": "host-passthrough", "@check": "none", "@migratable": "off" };
   const domain: XmlNode = {
     "@type": options.domainType ?? "kvm",
     name: vm.name,
@@ -105,9 +125,9 @@ export function renderDomainXml(plan: Plan, vm: PlannedVm, options: DomainOption
     memoryBacking: options.hugepages ? { hugepages: "" } : undefined,
     vcpu: { "@placement": "static", "#text": vm.vcpus },
     cputune: options.cpuPinning?.length ? { vcpupin: Array.from({ length: vm.vcpus }, (_, i) => ({ "@vcpu": i, "@cpuset": options.cpuPinning![i % options.cpuPinning!.length] })) } : undefined,
-    os: { type: { "@arch": "x86_64", "@machine": "q35", "#text": "hvm" }, boot: { "@dev": "hd" } },
+    os: osElement(options.directBoot),
     // Large-BAR GPUs need the 64-bit MMIO window sized by firmware; ioapic split is what q35 + vfio expect.
-    features: { acpi: "", apic: "", ioapic: hasGpu ? { "@driver": "kvm" } : undefined },
+    features: { acpi: "", apic: "", ioapic: hasGpu ? { "@driver": "kvm" } : undefined, tcg: emulated ? { "tb-cache": { "@unit": "MiB", "#text": TCG_TB_CACHE_MIB } } : undefined },
     cpu,
     clock: { "@offset": "utc" },
     on_poweroff: "destroy",

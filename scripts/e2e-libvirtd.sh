@@ -7,7 +7,7 @@
 #   usage: e2e-libvirtd.sh NS STATE
 set -euo pipefail
 NS="$1"; STATE="$2"
-for dir in run etc lib cache log; do mkdir -p "$STATE/$dir"; done
+for dir in run etc lib/images cache log/qemu; do mkdir -p "$STATE/$dir"; done
 # The daemons' own configuration (qemu.conf, network defaults); no defined objects.
 if [ ! -e "$STATE/etc/libvirtd.conf" ]; then
   cp -a /etc/libvirt/. "$STATE/etc/"

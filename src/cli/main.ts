@@ -100,6 +100,7 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .option("--user <name>", "SSH user (default: the spec's security.admin_user)")
     .option("--identity <file>", "SSH private key")
     .option("--known-hosts <file>", "the stack's pinned host keys (pulumi stack output knownHosts > FILE): checked strictly")
+    .option("--ssh-wrapper <command>", "run ssh under this command, e.g. \"ip netns exec NS\" when the VMs' network is in a network namespace")
     .action(async (file: string, options) => setCode(await (await import("./verify")).runVerifyCommand(file, options, io)));
 
   return program;

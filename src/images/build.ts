@@ -114,7 +114,8 @@ export async function customizeRoot(root: string, log: (line: string) => void): 
     fs.writeFileSync(path.join(root, file), content);
   }
   const units = RECIPE.disabled.filter((unit) => fs.existsSync(path.join(root, "lib/systemd/system", `${unit}.service`)));
-  if (units.length) await run("systemctl", ["--root", root, "disable", ...units], log);
+  // The image's own systemctl, offline in a chroot: the build host needs no systemd.
+  if (units.length) await run("chroot", [root, "systemctl", "disable", ...units], log);
 }
 
 /** name -> version of every installed package, read from the root's dpkg database. */

@@ -21,6 +21,11 @@ export interface SshOptions {
   readonly knownHostsFile?: string;
   /** @default 22 */
   readonly port?: number;
+  /**
+   * A command ssh runs under, e.g. `ip netns exec NS` when the VMs' network lives in a network namespace
+   * (the bring-up test). Host keys are still checked as above.
+   */
+  readonly wrapper?: readonly string[];
 }
 
 /** The ssh(1) arguments for one command on one host. */
@@ -39,9 +44,9 @@ export function sshArgs(options: SshOptions, host: string, command: string): str
 export function sshRemote(options: SshOptions): Remote {
   return {
     run(host, command, timeoutMs = 120_000) {
-      const args = sshArgs(options, host, command);
+      const [program, ...args] = [...(options.wrapper ?? []), "ssh", ...sshArgs(options, host, command)];
       return new Promise((resolve) => {
-        const child = spawn("ssh", args, { stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
         const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);

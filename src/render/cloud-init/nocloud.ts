@@ -83,7 +83,8 @@ export function renderNetworkConfig(plan: Plan, vm: PlannedVm): string {
         match: { macaddress: vm.mac },
         "set-name": "eth0",
         addresses: [`${vm.ip}/${network.prefix}`],
-        routes: network.mode === "nat" ? [{ to: "default", via: network.gateway }] : [],
+        // cloud-init 22.4 (Debian 12) rejects `to: default`; 0.0.0.0/0 means the same to every renderer.
+        routes: network.mode === "nat" ? [{ to: "0.0.0.0/0", via: network.gateway }] : [],
         nameservers: { addresses: [network.gateway], search: [network.domain] },
       },
     },

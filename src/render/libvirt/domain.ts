@@ -1,5 +1,5 @@
 // libvirt domain XML for a planned VM: q35, host-passthrough CPU, virtio disk on a qcow2 overlay, virtio NIC
-// with the planned MAC, serial console, guest agent channel, the seed ISO as a cdrom, and GPU hostdevs.
+// with the planned MAC, serial console, guest agent channel, the seed ISO as a read-only disk, and GPU hostdevs.
 import { uuidV5 } from "../../plan/ids";
 import type { Plan, PlannedVm, VmGpu } from "../../plan/types";
 import { diskVolumeName, networkName, seedVolumeName } from "./names";
@@ -25,6 +25,11 @@ export interface DirectBoot {
   readonly kernel: string;
   readonly initrd: string;
   readonly cmdline: string;
+}
+
+/** Where libvirt logs a VM's serial console (inside libvirt's own log directory). */
+export function serialLogPath(vm: Pick<PlannedVm, "name">): string {
+  return `/var/log/libvirt/qemu/${vm.name}-serial.log`;
 }
 
 /** TCG's translation cache per VM: QEMU's 1 GiB default roughly doubles each emulated VM's host memory. */
@@ -101,10 +106,13 @@ export function renderDomainXml(plan: Plan, vm: PlannedVm, options: DomainOption
   const devices: XmlNode = {
     disk: [
       { "@type": "volume", "@device": "disk", driver: { "@name": "qemu", "@type": "qcow2", "@discard": "unmap" }, source: { "@pool": options.pool, "@volume": diskVolumeName(vm) }, target: { "@dev": "vda", "@bus": "virtio" } },
-      { "@type": "volume", "@device": "cdrom", driver: { "@name": "qemu", "@type": "raw" }, source: { "@pool": options.pool, "@volume": seedVolumeName(vm) }, target: { "@dev": "sda", "@bus": "sata" }, readonly: "" },
+      // The seed is a read-only virtio disk, not a SATA cdrom: Debian's cloud kernel (golden images) has no
+      // AHCI driver, and NoCloud finds the seed by its filesystem label on any block device.
+      { "@type": "volume", "@device": "disk", driver: { "@name": "qemu", "@type": "raw" }, source: { "@pool": options.pool, "@volume": seedVolumeName(vm) }, target: { "@dev": "vdb", "@bus": "virtio" }, readonly: "" },
     ],
     interface: { "@type": "network", mac: { "@address": vm.mac }, source: { "@network": networkName(plan, network) }, model: { "@type": "virtio" } },
-    serial: { "@type": "pty", target: { "@port": "0" } },
+    // The console is also logged (by virtlogd): boot and cloud-init failures can be read after the fact.
+    serial: { "@type": "pty", log: { "@file": serialLogPath(vm), "@append": "off" }, target: { "@port": "0" } },
     console: { "@type": "pty", target: { "@type": "serial", "@port": "0" } },
     channel: { "@type": "unix", target: { "@type": "virtio", "@name": "org.qemu.guest_agent.0" } },
     hostdev: vm.gpus.length ? vm.gpus.map((gpu) => hostdevFor(gpu, options.vfAddresses, paths.get(gpu.gpu) ?? null)) : undefined,

@@ -28,6 +28,11 @@ export const RECIPE = {
   } as Record<string, string>,
   /** Enabled on first boot by cloud-init on the nodes that run them (they fail without their config). */
   disabled: ["slurmctld", "slurmd", "munge"],
+  /**
+   * SysV scripts dropped where a native systemd unit exists: with them, every `systemctl enable` runs
+   * systemd-sysv-install (perl), which takes most of a minute per unit under emulation.
+   */
+  sysvDropped: ["munge", "slurmd", "slurmctld", "chrony", "qemu-guest-agent"],
 } as const;
 
 export interface BuildOptions {
@@ -101,7 +106,7 @@ function removeGlob(root: string, pattern: string): void {
   const dir = path.join(root, path.dirname(pattern));
   const base = path.basename(pattern);
   if (!fs.existsSync(dir)) return;
-  const regex = new RegExp(`^${base.replace(/[.+]/g, "\\$&").replace(/\*/g, ".*")}$`);
+  const regex = new RegExp(`^${base.replace(/[.+]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
   for (const entry of fs.readdirSync(dir)) if (regex.test(entry)) fs.rmSync(path.join(dir, entry), { force: true });
 }
 
@@ -112,6 +117,11 @@ export async function customizeRoot(root: string, log: (line: string) => void): 
   for (const [file, content] of Object.entries(RECIPE.files)) {
     fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
     fs.writeFileSync(path.join(root, file), content);
+  }
+  for (const unit of RECIPE.sysvDropped) {
+    if (!fs.existsSync(path.join(root, "lib/systemd/system", `${unit}.service`))) continue;
+    fs.rmSync(path.join(root, "etc/init.d", unit), { force: true });
+    for (const level of ["0", "1", "2", "3", "4", "5", "6", "S"]) removeGlob(root, `etc/rc${level}.d/[SK]??${unit}`);
   }
   const units = RECIPE.disabled.filter((unit) => fs.existsSync(path.join(root, "lib/systemd/system", `${unit}.service`)));
   // The image's own systemctl, offline in a chroot: the build host needs no systemd.

@@ -1,4 +1,5 @@
-// How verify reaches the VMs: commands over SSH (batch mode, short timeouts). Injectable for tests.
+// How verify reaches the VMs: commands over SSH (batch mode; 15 s to connect, which a VM under emulation
+// and load needs). Injectable for tests.
 import { spawn } from "node:child_process";
 
 export interface RemoteResult {
@@ -34,7 +35,7 @@ export function sshArgs(options: SshOptions, host: string, command: string): str
     ? ["-o", `UserKnownHostsFile=${options.knownHostsFile}`, "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null"]
     : ["-o", "StrictHostKeyChecking=accept-new"];
   return [
-    "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", ...hostKeys,
+    "-o", "BatchMode=yes", "-o", "ConnectTimeout=15", ...hostKeys,
     ...(options.port ? ["-p", String(options.port)] : []),
     ...(options.identityFile ? ["-o", "IdentitiesOnly=yes", "-i", options.identityFile] : []),
     `${options.user}@${host}`, "--", command,

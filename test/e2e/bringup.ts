@@ -28,7 +28,7 @@ const SPEC = process.env.HYPERSCALER_E2E_SPEC ?? path.join(ROOT, "config/example
 const REPORT = path.resolve(process.env.HYPERSCALER_E2E_REPORT ?? "e2e-report.json");
 const MINUTE = 60_000;
 /** Per-phase limits: generous for 2 shared cores under emulation, each with its own message. */
-const LIMITS = { image: 20 * MINUTE, create: 10 * MINUTE, cloudInit: 15 * MINUTE, slurmIdle: 5 * MINUTE, job: 3 * MINUTE, verify: 5 * MINUTE, noop: 3 * MINUTE, destroy: 5 * MINUTE };
+const LIMITS = { image: 20 * MINUTE, create: 10 * MINUTE, cloudInit: 20 * MINUTE, slurmIdle: 5 * MINUTE, job: 3 * MINUTE, verify: 5 * MINUTE, noop: 3 * MINUTE, destroy: 5 * MINUTE };
 
 const log = (line: string): void => void process.stderr.write(`[e2e ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const seconds = (since: number): number => Math.round((Date.now() - since) / 100) / 10;

@@ -15,7 +15,7 @@ import type { HostInventory } from "../host/types";
 import { buildPlan } from "../plan";
 import type { Plan, PlannedVm } from "../plan/types";
 import { mdevMap } from "../render/gpu-files";
-import { roleImage, type RoleImage } from "../render/images";
+import { MissingImageError, roleImage, type RoleImage } from "../render/images";
 import { formatHuman } from "../spec/diagnostics";
 import { loadSpecFile } from "../spec/load";
 import type { ClusterSpec } from "../spec/types";
@@ -87,7 +87,15 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
   for (const warning of plan.warnings) void pulumi.log.warn(warning.message);
 
   const pool = spec.host.storage_pool;
-  const imageOf = new Map<string, RoleImage>(plan.vms.map((vm) => [vm.role, roleImage(spec, vm.role)]));
+  const imageOf = new Map<string, RoleImage>();
+  for (const vm of plan.vms) {
+    try {
+      imageOf.set(vm.role, roleImage(spec, vm.role));
+    } catch (error) {
+      // An unbuilt golden image is the user's to fix (the message says how), not a program bug.
+      throw error instanceof MissingImageError ? new StackInputError(error.message) : error;
+    }
+  }
   const image = new BaseImage("base", { uri, pool, images: [...new Map([...imageOf.values()].map((i) => [i.disk.name, i])).values()] });
   const networks = new Map(plan.networks.map((network) => [network.name, new ClusterNetwork(`net-${network.name.replace(/_/g, "-")}`, { plan, network, uri, start: settings.start })]));
   const gpuHost = new GpuHost("gpu-host", { plan, force: spec.global.gpu_allocation.force_recarve });

@@ -169,4 +169,25 @@ describe("golden images in the stack", () => {
     const bad = loadSpecText("cluster.yaml", text + "images: { roles: { slurm-compute: \"hpc@latest\" } }\n");
     expect(bad.ok).toBe(false);
   });
+
+  it("a role naming an image images/golden does not define is an error at its line, listing the defined ones", () => {
+    const text = fs.readFileSync(path.join(ROOT, "config/examples/e2e-cpu-emulated.yaml"), "utf8").replace(/^  roles: .*$/m, "  roles: { slurm-compute: hcp }");
+    const result = loadSpecText("cluster.yaml", text);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const error = result.errors.find((e) => e.path === "/images/roles/slurm-compute")!;
+    expect(error.message).toMatch(/names golden image "hcp", which images\/golden does not define/);
+    expect(error.line).toBe(text.split("\n").findIndex((l) => l.includes("slurm-compute: hcp")) + 1);
+    expect(error.hint).toMatch(/base, hpc, k8s/);
+  });
+
+  it("emulated hosts with GPU devices get a warning", () => {
+    const loaded = loadSpecFile(path.join(ROOT, "config/dev.yaml"));
+    if (!loaded.ok) throw new Error("dev.yaml invalid");
+    const text = fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8");
+    const emulated = loadSpecText("dev.yaml", /^host:/m.test(text) ? text.replace(/^host:\n/m, "host:\n  virtualization: emulated\n") : `${text}\nhost:\n  virtualization: emulated\n`);
+    expect(emulated.ok).toBe(true);
+    if (!emulated.ok) return;
+    expect(emulated.warnings.map((w) => w.message)).toEqual(expect.arrayContaining([expect.stringMatching(/virtualization is emulated but gpu_allocation lists GPUs/)]));
+  });
 });

@@ -4,6 +4,7 @@ import type { ClusterSpec } from "../types";
 import { checkAddresses } from "./addresses";
 import { RuleContext } from "./context";
 import { checkGpus } from "./gpus";
+import { checkImages } from "./images";
 import { checkServices } from "./services";
 import { checkSlurm } from "./slurm";
 
@@ -13,5 +14,6 @@ export function checkRules(spec: ClusterSpec): { errors: Finding[]; warnings: Fi
   checkGpus(ctx);
   checkSlurm(ctx);
   checkServices(ctx);
+  checkImages(ctx);
   return { errors: ctx.errors, warnings: ctx.warnings };
 }

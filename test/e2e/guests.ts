@@ -49,7 +49,8 @@ export async function waitForCloudInit(remote: Remote, vm: PlannedVm, serialLog:
   let last: RemoteResult | null = null;
   let sshAnswered = false;
   while (Date.now() < deadline) {
-    last = await remote.run(vm.ip, "cloud-init status --long", 20_000);
+    // cloud-init is Python: under emulation and load one status call can take half a minute.
+    last = await remote.run(vm.ip, "cloud-init status --long", 90_000);
     if (last.code !== 255 && last.code !== null) sshAnswered = true;
     const status = /^status:\s*(\S+)/m.exec(last.stdout)?.[1];
     if (status === "done") return { name: vm.name, bootSeconds: (Date.now() - startedAt) / 1000 };

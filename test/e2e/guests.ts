@@ -21,7 +21,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Lines of the serial log that say why a boot or cloud-init failed. */
 export function serialFailures(log: string): string[] {
-  return log.split("\n").filter((line) => /Kernel panic|end Kernel panic|Failed to start|cc_[a-z_]+\.py\[WARNING\]|Running module \S+ .* failed|\[CRITICAL\]|Traceback/.test(line)).map((l) => l.trim()).slice(0, 10);
+  return log.split("\n").filter((line) => /Kernel panic|Failed to start|cc_[a-z_]+\.py\[WARNING\]|Running module \S+ .* failed|\[ERROR\]|\[CRITICAL\]|failed run of stage|Traceback/.test(line)).map((l) => l.trim()).slice(0, 10);
 }
 
 /** Modules `cloud-init status --long` lists as failed (its "errors:" and "recoverable_errors" parts). */

@@ -25,12 +25,14 @@ function needsVfio(device: GpuDeviceSpec): boolean {
 
 export function runDoctor(host: HostInventory, spec?: ClusterSpec): Check[] {
   const checks: Check[] = [];
+  // An emulated spec runs without hardware virtualization: its absence is worth knowing, not a failure.
+  const missing = spec?.host.virtualization === "emulated" ? warn : fail;
   checks.push(host.cpu.virtualization
     ? pass("cpu-virtualization", `CPU virtualization flag ${host.cpu.virtualization} present`)
-    : fail("cpu-virtualization", "CPU shows no vmx/svm flag", "enable Intel VT-x / AMD-V (SVM) in the firmware setup"));
+    : missing("cpu-virtualization", "CPU shows no vmx/svm flag", "enable Intel VT-x / AMD-V (SVM) in the firmware setup"));
   checks.push(!host.kvm.device
-    ? fail("kvm", "/dev/kvm is missing", "load kvm_intel or kvm_amd (modprobe) after enabling virtualization in the firmware")
-    : host.kvm.accessible ? pass("kvm", "/dev/kvm present and accessible") : fail("kvm", "/dev/kvm exists but cannot be opened", "add the user to the kvm group (usermod -aG kvm $USER) and log in again"));
+    ? missing("kvm", "/dev/kvm is missing", "load kvm_intel or kvm_amd (modprobe) after enabling virtualization in the firmware")
+    : host.kvm.accessible ? pass("kvm", "/dev/kvm present and accessible") : missing("kvm", "/dev/kvm exists but cannot be opened", "add the user to the kvm group (usermod -aG kvm $USER) and log in again"));
   checks.push(host.iommu.enabled === true
     ? pass("iommu", `IOMMU enabled (${host.iommu.groups.length} groups)`)
     : host.iommu.enabled === false

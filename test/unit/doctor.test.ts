@@ -23,7 +23,9 @@ const with_ = (fields: Partial<HostInventory>): HostInventory => ({ ...healthy()
 const CASES: Case[] = [
   ["cpu-virtualization", "PASS", healthy()],
   ["cpu-virtualization", "FAIL", with_({ cpu: { ...healthy().cpu, virtualization: null } })],
+  ["cpu-virtualization", "WARN", with_({ cpu: { ...healthy().cpu, virtualization: null } }), spec((t) => `${t}\nhost:\n  virtualization: emulated\n`)],
   ["kvm", "PASS", healthy()],
+  ["kvm", "WARN", with_({ kvm: { device: false, accessible: false } }), spec((t) => `${t}\nhost:\n  virtualization: emulated\n`)],
   ["kvm", "FAIL", with_({ kvm: { device: false, accessible: false } })],
   ["kvm", "FAIL", with_({ kvm: { device: true, accessible: false } })],
   ["virtualization", "PASS", healthy()],

@@ -20,6 +20,7 @@ exec ip netns exec "$NS" unshare --mount --propagation private -- bash -c '
   mount -t tmpfs -o mode=0755 e2e-run /run
   mkdir -p /run/libvirt /run/lock
   mount --bind "$STATE/run" /run/libvirt
+  mkdir -p /etc/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt
   mount --bind "$STATE/etc" /etc/libvirt
   mount --bind "$STATE/lib" /var/lib/libvirt
   mount --bind "$STATE/cache" /var/cache/libvirt

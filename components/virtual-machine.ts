@@ -22,6 +22,10 @@ export interface VirtualMachineArgs {
   /** Whether the pool was adopted (then existing volumes there are never touched). */
   readonly poolAdopted: pulumi.Input<boolean>;
   readonly basePath: pulumi.Input<string>;
+  /** Direct kernel boot of a golden image (kernel and initrd in the pool); null boots the disk's bootloader. */
+  readonly directBoot?: { readonly kernel: pulumi.Input<string>; readonly initrd: pulumi.Input<string>; readonly cmdline: string } | null;
+  /** libvirt domain type: kvm, or qemu under host.virtualization: emulated. */
+  readonly domainType?: "kvm" | "qemu";
   /** The role's cloud-init layers (Slurm, Kubernetes, GPU driver); an Output when they embed secrets. */
   readonly layers: pulumi.Input<CloudConfig[]>;
   /** SSH keys added to the admin user besides the spec's. */
@@ -68,7 +72,9 @@ export class VirtualMachine extends pulumi.ComponentResource {
       // The instance-id comes from render's layers (secrets as placeholders): `hyperscaler render` shows it exactly.
       files: pulumi.all([args.layers, hostKeyLayer]).apply(([layers, keyLayer]) => ({ ...seedFiles(args.spec, plan, vm, [...layers, keyLayer], args.extraKeys, cloudInitLayers(args.spec, plan)(vm.name)) })),
     }, { parent: this });
-    const rendered = pulumi.all([args.pool, args.vfAddresses, args.stackId]).apply(([pool, vfAddresses, stackId]) => renderDomain(plan, vm, { pool, vfAddresses, stackId }));
+    const boot = args.directBoot;
+    const rendered = pulumi.all([args.pool, args.vfAddresses, args.stackId, boot?.kernel ?? "", boot?.initrd ?? ""]).apply(([pool, vfAddresses, stackId, kernel, initrd]) =>
+      renderDomain(plan, vm, { pool, vfAddresses, stackId, domainType: args.domainType, directBoot: boot ? { kernel, initrd, cmdline: boot.cmdline } : undefined }));
     this.domain = new LibvirtDomain(`${name}-domain`, {
       uri: args.uri,
       name: vm.name,

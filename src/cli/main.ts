@@ -68,6 +68,32 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .option("--stack-id <uuid>", "the stack's identity (pulumi stack output stackId), so libvirt UUIDs equal the deployed ones")
     .action(async (file: string, options) => setCode((await import("./plan")).runRender(file, options, io)));
 
+  const image = program.command("image").description("golden VM images: build with mmdebstrap, list, verify checksums");
+  const imageDir = "image store directory (default: $HYPERSCALER_IMAGES_DIR or ~/.local/state/hyperscaler/images)";
+  image
+    .command("build")
+    .description("build a golden image (images/golden/<name>.yaml); unchanged inputs reuse the stored version")
+    .argument("<name>", "image name: base, hpc, k8s")
+    .option("--mirror <url>", "Debian mirror to build from (default: the host's apt sources)")
+    .option("--dir <dir>", imageDir)
+    .option("--keep <count>", "versions of this image to keep, the new one included", "3")
+    .option("--force", "rebuild even when the inputs are unchanged")
+    .option("--json", "print { name, version, reused, seconds, path, sha256 }")
+    .action(async (name: string, options) => setCode(await (await import("./image")).runImageBuild(name, options, io)));
+  image
+    .command("list")
+    .description("every stored image version: name, version, path, sha256, packages")
+    .option("--dir <dir>", imageDir)
+    .option("--json", "print { dir, images: [...] } with each image's packages as name -> version")
+    .action(async (options) => setCode((await import("./image")).runImageList(options, io)));
+  image
+    .command("verify")
+    .description("recompute every stored file's sha256 and compare it with the manifest")
+    .argument("[image]", "name or name@version (default: every stored image)")
+    .option("--dir <dir>", imageDir)
+    .option("--json", "print { ok, images: [...] }")
+    .action(async (reference: string | undefined, options) => setCode(await (await import("./image")).runImageVerify(reference, options, io)));
+
   program
     .command("verify")
     .description("after `pulumi up`: check every layer (SSH, Slurm GPU job, Kubernetes GPU pod, MLflow + MinIO, DCGM metrics)")
@@ -77,6 +103,7 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .option("--user <name>", "SSH user (default: the spec's security.admin_user)")
     .option("--identity <file>", "SSH private key")
     .option("--known-hosts <file>", "the stack's pinned host keys (pulumi stack output knownHosts > FILE): checked strictly")
+    .option("--ssh-wrapper <command>", "run ssh under this command, e.g. \"ip netns exec NS\" when the VMs' network is in a network namespace")
     .action(async (file: string, options) => setCode(await (await import("./verify")).runVerifyCommand(file, options, io)));
 
   return program;

@@ -13,6 +13,8 @@ export interface VerifyOptions {
   readonly user?: string;
   readonly identity?: string;
   readonly knownHosts?: string;
+  /** Command ssh runs under (`ip netns exec NS`), split on spaces. */
+  readonly sshWrapper?: string;
 }
 
 export function verifyReport(results: readonly VerifyResult[], json: boolean): string {
@@ -32,7 +34,7 @@ export async function runVerifyCommand(file: string, options: VerifyOptions, io:
       return EXIT.usage;
     }
   }
-  const ssh = { user: options.user ?? spec.security.admin_user, identityFile: options.identity, knownHostsFile: options.knownHosts };
+  const ssh = { user: options.user ?? spec.security.admin_user, identityFile: options.identity, knownHostsFile: options.knownHosts, wrapper: options.sshWrapper?.trim().split(/\s+/).filter(Boolean) };
   const results = await runVerify({ spec, plan, remote: remote ?? sshRemote(ssh) });
   io.out(verifyReport(results, Boolean(options.json)));
   return results.some((r) => r.status === "FAIL") ? EXIT.failed : EXIT.ok;

@@ -25,12 +25,14 @@ function needsVfio(device: GpuDeviceSpec): boolean {
 
 export function runDoctor(host: HostInventory, spec?: ClusterSpec): Check[] {
   const checks: Check[] = [];
+  // An emulated spec runs without hardware virtualization: its absence is worth knowing, not a failure.
+  const missing = spec?.host.virtualization === "emulated" ? warn : fail;
   checks.push(host.cpu.virtualization
     ? pass("cpu-virtualization", `CPU virtualization flag ${host.cpu.virtualization} present`)
-    : fail("cpu-virtualization", "CPU shows no vmx/svm flag", "enable Intel VT-x / AMD-V (SVM) in the firmware setup"));
+    : missing("cpu-virtualization", "CPU shows no vmx/svm flag", "enable Intel VT-x / AMD-V (SVM) in the firmware setup"));
   checks.push(!host.kvm.device
-    ? fail("kvm", "/dev/kvm is missing", "load kvm_intel or kvm_amd (modprobe) after enabling virtualization in the firmware")
-    : host.kvm.accessible ? pass("kvm", "/dev/kvm present and accessible") : fail("kvm", "/dev/kvm exists but cannot be opened", "add the user to the kvm group (usermod -aG kvm $USER) and log in again"));
+    ? missing("kvm", "/dev/kvm is missing", "load kvm_intel or kvm_amd (modprobe) after enabling virtualization in the firmware")
+    : host.kvm.accessible ? pass("kvm", "/dev/kvm present and accessible") : missing("kvm", "/dev/kvm exists but cannot be opened", "add the user to the kvm group (usermod -aG kvm $USER) and log in again"));
   checks.push(host.iommu.enabled === true
     ? pass("iommu", `IOMMU enabled (${host.iommu.groups.length} groups)`)
     : host.iommu.enabled === false
@@ -47,8 +49,32 @@ export function runDoctor(host: HostInventory, spec?: ClusterSpec): Check[] {
         : pass("nouveau", host.nouveau.blacklisted ? "nouveau blacklisted" : "nouveau not loaded"));
   }
   for (const gpu of host.gpus) checks.push(iommuIsolation(gpu));
+  checks.push(virtualizationCheck(host, spec));
   if (spec) checks.push(...specChecks(host, spec));
   return checks;
+}
+
+/** Which host.virtualization this host supports, and why; against the spec's choice when given. */
+export function supportedVirtualization(host: HostInventory): { mode: "kvm" | "emulated"; reason: string } {
+  if (!host.kvm.device) return { mode: "emulated", reason: "/dev/kvm is missing" };
+  if (!host.kvm.accessible) return { mode: "emulated", reason: "/dev/kvm exists but cannot be opened" };
+  // PVM (paravirtual KVM in a cloud VM) offers /dev/kvm without vmx/svm; stock guest kernels die in it.
+  if (!host.cpu.virtualization) return { mode: "emulated", reason: "/dev/kvm is present but the CPU shows no vmx/svm flag (a paravirtual KVM such as PVM, which stock Debian kernels cannot run under)" };
+  return { mode: "kvm", reason: `/dev/kvm is usable and the CPU has ${host.cpu.virtualization}` };
+}
+
+function virtualizationCheck(host: HostInventory, spec?: ClusterSpec): Check {
+  const { mode, reason } = supportedVirtualization(host);
+  const wanted = spec?.host.virtualization;
+  if (mode === "kvm") {
+    return wanted === "emulated"
+      ? warn("virtualization", `host supports kvm (${reason}) but the spec asks for emulated`, "set host.virtualization: kvm; emulation is 10-50x slower")
+      : pass("virtualization", `host supports kvm: ${reason}`);
+  }
+  if (wanted === "emulated") return pass("virtualization", `host supports emulated only (${reason}); the spec asks for emulated`);
+  return (wanted === "kvm" ? fail : warn)("virtualization", `host supports emulated only: ${reason}`, wanted === "kvm"
+    ? "set host.virtualization: emulated in cluster.yaml (QEMU TCG: slow, for laptops and CI), or fix KVM as the kvm check says"
+    : "VMs need host.virtualization: emulated here (QEMU TCG: slow, for laptops and CI)");
 }
 
 function iommuIsolation(gpu: HostGpu): Check {

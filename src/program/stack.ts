@@ -18,7 +18,7 @@ import { buildPlan } from "../plan";
 import { loadPreviousPlan } from "../plan/previous";
 import type { Plan, PlannedVm } from "../plan/types";
 import { mdevMap } from "../render/gpu-files";
-import { imageSource } from "../render/images";
+import { MissingImageError, roleImage, type RoleImage } from "../render/images";
 import { formatHuman } from "../spec/diagnostics";
 import { loadSpecFile } from "../spec/load";
 import type { ClusterSpec } from "../spec/types";
@@ -92,7 +92,16 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
   for (const warning of plan.warnings) void pulumi.log.warn(warning.message);
 
   const pool = spec.host.storage_pool;
-  const image = new BaseImage("base", { uri, pool, image: imageSource(spec) });
+  const imageOf = new Map<string, RoleImage>();
+  for (const vm of plan.vms) {
+    try {
+      imageOf.set(vm.role, roleImage(spec, vm.role));
+    } catch (error) {
+      // An unbuilt golden image is the user's to fix (the message says how), not a program bug.
+      throw error instanceof MissingImageError ? new StackInputError(error.message) : error;
+    }
+  }
+  const image = new BaseImage("base", { uri, pool, images: [...new Map([...imageOf.values()].map((i) => [i.disk.name, i])).values()] });
   // The stack's identity, kept in its state: libvirt UUIDs derive from it, so objects of another stack (a
   // second checkout of the same spec) never match ours and the providers refuse to touch them.
   const stackId = new random.RandomUuid("stack-identity", {}).result;
@@ -110,7 +119,9 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
     // deleted before it).
     pool: image.pool.name,
     poolAdopted: image.pool.adopted,
-    basePath: image.path,
+    basePath: image.images.get(imageOf.get(vm.role)!.disk.name)!.path,
+    directBoot: image.images.get(imageOf.get(vm.role)!.disk.name)!.boot,
+    domainType: spec.host.virtualization === "emulated" ? "qemu" : "kvm",
     network: networks.get(vm.network)!.network,
     gpuDevices: gpuHost.devicesByVm.get(vm.name) ?? [],
     vfAddresses: gpuHost.vfAddressesFor(vm.name),

@@ -1,14 +1,32 @@
-// The base image a spec asks for: a catalog entry (downloaded and verified) or a local file.
+// The base image each VM role boots: a golden image from the image store (built by `hyperscaler image
+// build`, the default) or the published Debian cloud image from images/catalog.json (`catalog`).
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { defaultImagesDir, findImage } from "../images/store";
+import type { PlannedVm } from "../plan/types";
 import type { ClusterSpec } from "../spec/types";
 
 export interface ImageSource {
+  /** Names the base volume in the pool (golden images carry their version). */
   readonly name: string;
   readonly source: string;
   readonly checksum: string;
   readonly checksumUrl: string;
   readonly format: "qcow2" | "raw";
+}
+
+/** Direct kernel boot files of a golden image, imported into the pool beside its disk. */
+export interface BootFiles {
+  readonly kernel: ImageSource;
+  readonly initrd: ImageSource;
+  readonly cmdline: string;
+}
+
+export interface RoleImage {
+  readonly kind: "golden" | "catalog";
+  readonly disk: ImageSource;
+  /** Golden images boot their own kernel directly; catalog images boot their bootloader. */
+  readonly boot: BootFiles | null;
 }
 
 interface CatalogEntry {
@@ -26,6 +44,7 @@ function catalog(): Record<string, CatalogEntry> {
   throw new Error("images/catalog.json not found");
 }
 
+/** The published cloud image of `images.base` (downloaded and verified, or the local `images.path`). */
 export function imageSource(spec: ClusterSpec): ImageSource {
   const entry = catalog()[spec.images.base];
   if (!entry) throw new Error(`image ${spec.images.base} is not in images/catalog.json`);
@@ -33,4 +52,34 @@ export function imageSource(spec: ClusterSpec): ImageSource {
     return { name: spec.images.base, source: spec.images.path, checksum: spec.images.checksum ?? "", checksumUrl: spec.images.checksum ? "" : entry.checksumUrl, format: entry.format };
   }
   return { name: spec.images.base, source: entry.url, checksum: entry.checksum, checksumUrl: entry.checksumUrl, format: entry.format };
+}
+
+/** True when the VM's role boots a golden image: its packages are in the image, cloud-init installs none. */
+export function bootsGoldenImage(spec: ClusterSpec, vm: Pick<PlannedVm, "role">): boolean {
+  return spec.images.roles[vm.role] !== "catalog";
+}
+
+/** Thrown when a golden image a role needs is not in the store. */
+export class MissingImageError extends Error {}
+
+export function goldenImagesDir(spec: ClusterSpec): string {
+  return spec.images.golden_dir ?? defaultImagesDir();
+}
+
+/** The image a role boots, with the files the pool imports (checksums from the image's manifest). */
+export function roleImage(spec: ClusterSpec, role: PlannedVm["role"]): RoleImage {
+  const reference = spec.images.roles[role];
+  if (reference === "catalog") return { kind: "catalog", disk: imageSource(spec), boot: null };
+  const dir = goldenImagesDir(spec);
+  const image = findImage(dir, reference);
+  if (!image) {
+    throw new MissingImageError(`images.roles.${role} is ${reference}, but the golden image store ${dir} holds no such image; build it with \`hyperscaler image build ${reference.split("@")[0]}${spec.images.golden_dir ? ` --dir ${dir}` : ""}\` (or set images.roles.${role}: catalog for the published Debian cloud image)`);
+  }
+  const m = image.manifest;
+  const file = (name: string, volume: string, format: "qcow2" | "raw"): ImageSource => ({ name: volume, source: path.join(image.dir, name), checksum: `sha256:${m.files[name].sha256}`, checksumUrl: "", format });
+  return {
+    kind: "golden",
+    disk: file(m.disk, `${m.name}-${m.version}`, "qcow2"),
+    boot: { kernel: file(m.boot.kernel, `${m.name}-${m.version}-vmlinuz`, "raw"), initrd: file(m.boot.initrd, `${m.name}-${m.version}-initrd`, "raw"), cmdline: m.boot.cmdline },
+  };
 }

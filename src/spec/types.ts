@@ -1,6 +1,9 @@
 // The typed, defaults-filled cluster spec, as the loader returns it. Field names follow cluster.yaml.
 // schemas/cluster.schema.json is the source of truth for shapes, descriptions and defaults.
 
+/** VM roles, as the plan names them (the keys of images.roles). */
+export type VmRoleName = "slurm-controller" | "slurm-compute" | "k8s-control-plane" | "k8s-cpu-worker" | "k8s-gpu-worker";
+
 export type ClusterName = "hpc" | "cloud";
 export const CLUSTER_NAMES: readonly ClusterName[] = ["hpc", "cloud"];
 
@@ -122,7 +125,14 @@ export interface ClusterSpec {
     readonly hpc?: HpcClusterSpec;
     readonly cloud?: CloudClusterSpec;
   };
-  readonly images: { readonly base: "debian-12"; readonly path?: string; readonly checksum?: string };
+  readonly images: {
+    readonly base: "debian-12";
+    readonly path?: string;
+    readonly checksum?: string;
+    /** Image per VM role: a golden image name (or name@version), or "catalog" for `base`. */
+    readonly roles: Readonly<Record<VmRoleName, string>>;
+    readonly golden_dir?: string;
+  };
   readonly services: Readonly<Record<ServiceName, ServiceSpec>>;
   readonly security: {
     readonly admin_user: string;
@@ -133,6 +143,8 @@ export interface ClusterSpec {
   };
   readonly host: {
     readonly libvirt_uri: string;
+    /** Domain type: kvm, or qemu (TCG emulation) where KVM is missing or unusable. */
+    readonly virtualization: "kvm" | "emulated";
     readonly storage_pool: { readonly name: string; readonly path: string };
     readonly reserved: { readonly cpu_cores: number; readonly memory_gb: number };
   };

@@ -1,4 +1,5 @@
-// How verify reaches the VMs: commands over SSH (batch mode, short timeouts). Injectable for tests.
+// How verify reaches the VMs: commands over SSH (batch mode; 15 s to connect, which a VM under emulation
+// and load needs). Injectable for tests.
 import { spawn } from "node:child_process";
 
 export interface RemoteResult {
@@ -21,6 +22,11 @@ export interface SshOptions {
   readonly knownHostsFile?: string;
   /** @default 22 */
   readonly port?: number;
+  /**
+   * A command ssh runs under, e.g. `ip netns exec NS` when the VMs' network lives in a network namespace
+   * (the bring-up test). Host keys are still checked as above.
+   */
+  readonly wrapper?: readonly string[];
 }
 
 /** The ssh(1) arguments for one command on one host. */
@@ -29,7 +35,7 @@ export function sshArgs(options: SshOptions, host: string, command: string): str
     ? ["-o", `UserKnownHostsFile=${options.knownHostsFile}`, "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null"]
     : ["-o", "StrictHostKeyChecking=accept-new"];
   return [
-    "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", ...hostKeys,
+    "-o", "BatchMode=yes", "-o", "ConnectTimeout=15", ...hostKeys,
     ...(options.port ? ["-p", String(options.port)] : []),
     ...(options.identityFile ? ["-o", "IdentitiesOnly=yes", "-i", options.identityFile] : []),
     `${options.user}@${host}`, "--", command,
@@ -39,9 +45,9 @@ export function sshArgs(options: SshOptions, host: string, command: string): str
 export function sshRemote(options: SshOptions): Remote {
   return {
     run(host, command, timeoutMs = 120_000) {
-      const args = sshArgs(options, host, command);
+      const [program, ...args] = [...(options.wrapper ?? []), "ssh", ...sshArgs(options, host, command)];
       return new Promise((resolve) => {
-        const child = spawn("ssh", args, { stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
         const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);

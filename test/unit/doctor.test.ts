@@ -23,9 +23,18 @@ const with_ = (fields: Partial<HostInventory>): HostInventory => ({ ...healthy()
 const CASES: Case[] = [
   ["cpu-virtualization", "PASS", healthy()],
   ["cpu-virtualization", "FAIL", with_({ cpu: { ...healthy().cpu, virtualization: null } })],
+  ["cpu-virtualization", "WARN", with_({ cpu: { ...healthy().cpu, virtualization: null } }), spec((t) => `${t}\nhost:\n  virtualization: emulated\n`)],
   ["kvm", "PASS", healthy()],
+  ["kvm", "WARN", with_({ kvm: { device: false, accessible: false } }), spec((t) => `${t}\nhost:\n  virtualization: emulated\n`)],
   ["kvm", "FAIL", with_({ kvm: { device: false, accessible: false } })],
   ["kvm", "FAIL", with_({ kvm: { device: true, accessible: false } })],
+  ["virtualization", "PASS", healthy()],
+  ["virtualization", "PASS", healthy(), spec()],
+  ["virtualization", "WARN", healthy(), spec((t) => `${t}\nhost:\n  virtualization: emulated\n`)],
+  // PVM: /dev/kvm without vmx/svm. Without a spec: a warning naming the cause; a kvm spec fails; emulated passes.
+  ["virtualization", "WARN", with_({ cpu: { ...healthy().cpu, virtualization: null } })],
+  ["virtualization", "FAIL", with_({ cpu: { ...healthy().cpu, virtualization: null } }), spec()],
+  ["virtualization", "PASS", with_({ kvm: { device: false, accessible: false } }), spec((t) => `${t}\nhost:\n  virtualization: emulated\n`)],
   ["iommu", "PASS", healthy()],
   ["iommu", "FAIL", with_({ iommu: { enabled: false, groups: [] } })],
   ["iommu", "WARN", with_({ iommu: { enabled: null, groups: [] } })],

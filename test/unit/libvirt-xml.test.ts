@@ -42,6 +42,25 @@ describe("libvirt XML validates with virt-xml-validate", () => {
     const p = plan("config/dev.yaml");
     validate("pinned.xml", renderDomainXml(p, p.vms[0], { pool: "hs", hugepages: true, cpuPinning: [2, 3] }), "domain");
   });
+
+  it("emulated domain with direct kernel boot (golden image)", () => {
+    const p = plan("config/examples/e2e-cpu-emulated.yaml");
+    const xml = renderDomainXml(p, p.vms[0], { pool: "hs", domainType: "qemu", directBoot: { kernel: "/pool/hpc-v-vmlinuz", initrd: "/pool/hpc-v-initrd", cmdline: "root=/dev/vda rw console=ttyS0" } });
+    validate("emulated.xml", xml, "domain");
+    expect(xml).toContain(`<domain type="qemu">`);
+    expect(xml).toMatch(/<cpu mode="maximum" check="none"><\/cpu>|<cpu mode="maximum" check="none"\/>/);
+    expect(xml).toMatch(/<tcg>\s*<tb-cache unit="MiB">256<\/tb-cache>\s*<\/tcg>/);
+    expect(xml).toContain("<kernel>/pool/hpc-v-vmlinuz</kernel>");
+    expect(xml).toContain("<initrd>/pool/hpc-v-initrd</initrd>");
+    expect(xml).toContain("<cmdline>root=/dev/vda rw console=ttyS0</cmdline>");
+    expect(xml).not.toContain("<boot ");
+    expect(xml).not.toContain("host-passthrough");
+    // KVM domains keep host-passthrough and no TCG settings.
+    const kvm = renderDomainXml(p, p.vms[0], { pool: "hs" });
+    expect(kvm).toContain(`<domain type="kvm">`);
+    expect(kvm).toContain(`mode="host-passthrough"`);
+    expect(kvm).not.toContain("<tcg>");
+  });
 });
 
 describe("domain XML content", () => {

@@ -98,8 +98,8 @@ describe("verify", () => {
 
   it("ssh arguments: strict checking against the stack's known_hosts when given, trust-on-first-use otherwise", () => {
     const strict = sshArgs({ user: "ops", knownHostsFile: "/s/prod.known_hosts", identityFile: "/k/id" }, "192.168.100.10", "sinfo -h");
-    expect(strict).toEqual(["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "UserKnownHostsFile=/s/prod.known_hosts", "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes", "-i", "/k/id", "ops@192.168.100.10", "--", "sinfo -h"]);
-    expect(sshArgs({ user: "ops" }, "10.0.0.1", "true")).toEqual(["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=accept-new", "ops@10.0.0.1", "--", "true"]);
+    expect(strict).toEqual(["-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-o", "UserKnownHostsFile=/s/prod.known_hosts", "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes", "-i", "/k/id", "ops@192.168.100.10", "--", "sinfo -h"]);
+    expect(sshArgs({ user: "ops" }, "10.0.0.1", "true")).toEqual(["-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-o", "StrictHostKeyChecking=accept-new", "ops@10.0.0.1", "--", "true"]);
   });
 
   it("an unreachable control plane fails every Kubernetes and MLOps check, naming it", async () => {

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { stringify } from "yaml";
 import type { Plan, PlannedVm } from "../../plan/types";
 import type { ClusterSpec } from "../../spec/types";
+import { bootsGoldenImage } from "../images";
 import { domainUuid } from "../libvirt/domain";
 
 /** A part of a cloud-config: lists concatenate, other keys must not collide. */
@@ -49,8 +50,11 @@ export function baseCloudConfig(spec: ClusterSpec, plan: Plan, vm: PlannedVm, ex
     }],
     ssh_pwauth: false,
     disable_root: true,
-    package_update: true,
-    packages: ["qemu-guest-agent", "chrony"],
+    // A golden image carries every package: cloud-init only configures (no mirror needed at boot). Its
+    // minimal root has no locales package, so the locale is one every glibc has built in.
+    ...(bootsGoldenImage(spec, vm)
+      ? { locale: "C.UTF-8" }
+      : { package_update: true, packages: ["qemu-guest-agent", "chrony"] }),
     runcmd: [["systemctl", "enable", "--now", "qemu-guest-agent"]],
   };
 }
@@ -83,7 +87,8 @@ export function renderNetworkConfig(plan: Plan, vm: PlannedVm): string {
         match: { macaddress: vm.mac },
         "set-name": "eth0",
         addresses: [`${vm.ip}/${network.prefix}`],
-        routes: network.mode === "nat" ? [{ to: "default", via: network.gateway }] : [],
+        // cloud-init 22.4 (Debian 12) rejects `to: default`; 0.0.0.0/0 means the same to every renderer.
+        routes: network.mode === "nat" ? [{ to: "0.0.0.0/0", via: network.gateway }] : [],
         nameservers: { addresses: [network.gateway], search: [network.domain] },
       },
     },

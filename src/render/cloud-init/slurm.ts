@@ -2,6 +2,7 @@
 // slurmctld on the controller, slurmd on compute nodes.
 import type { Plan, PlannedVm } from "../../plan/types";
 import type { ClusterSpec } from "../../spec/types";
+import { bootsGoldenImage } from "../images";
 import { renderCgroupConf, renderGresConf, renderSlurmConf } from "../slurm";
 import type { CloudConfig } from "./nocloud";
 
@@ -11,8 +12,10 @@ export const MUNGE_KEY_PLACEHOLDER = "${MUNGE_KEY_BASE64}";
 export function slurmLayer(spec: ClusterSpec, plan: Plan, vm: PlannedVm, mungeKeyBase64: string): CloudConfig {
   const controller = vm.role === "slurm-controller";
   const daemon = controller ? "slurmctld" : "slurmd";
+  const other = controller ? "slurmd" : "slurmctld";
   return {
-    packages: ["munge", controller ? "slurmctld" : "slurmd", "slurm-client"],
+    // The golden hpc image holds munge and every Slurm daemon (all disabled until configured here).
+    packages: bootsGoldenImage(spec, vm) ? undefined : ["munge", daemon, "slurm-client"],
     write_files: [
       { path: "/etc/munge/munge.key", encoding: "b64", content: mungeKeyBase64, permissions: "0400", owner: "root:root", defer: false },
       { path: "/etc/slurm/slurm.conf", content: renderSlurmConf(spec, plan), permissions: "0644" },
@@ -27,6 +30,8 @@ export function slurmLayer(spec: ClusterSpec, plan: Plan, vm: PlannedVm, mungeKe
       ["systemctl", "restart", "munge"],
       ["systemctl", "enable", "--now", daemon],
       ["systemctl", "restart", daemon],
+      // An image with both daemons runs only this node's own.
+      ["sh", "-c", `systemctl disable --now ${other} 2>/dev/null || true`],
     ],
   };
 }

@@ -19,6 +19,32 @@ export interface DomainOptions {
   readonly stackId?: string;
   /** Domain type: kvm on real hosts; qemu (emulation) where KVM is missing. */
   readonly domainType?: "kvm" | "qemu";
+  /** Direct kernel boot (golden images): kernel and initrd paths in the pool and the command line. */
+  readonly directBoot?: DirectBoot;
+}
+
+export interface DirectBoot {
+  readonly kernel: string;
+  readonly initrd: string;
+  readonly cmdline: string;
+}
+
+/** The seed cdrom's target device: the domain provider ejects it by this name after first boot. */
+export const SEED_TARGET = "sda";
+
+/** Where libvirt logs a VM's serial console (inside libvirt's own log directory). */
+export function serialLogPath(vm: Pick<PlannedVm, "name">): string {
+  return `/var/log/libvirt/qemu/${vm.name}-serial.log`;
+}
+
+/** TCG's translation cache per VM: QEMU's 1 GiB default roughly doubles each emulated VM's host memory. */
+export const TCG_TB_CACHE_MIB = 256;
+
+/** Boot: the image's bootloader from the disk, or the golden image's kernel given to QEMU directly. */
+function osElement(boot: DirectBoot | undefined): XmlNode {
+  const type = { "@arch": "x86_64", "@machine": "q35", "#text": "hvm" };
+  if (!boot) return { type, boot: { "@dev": "hd" } };
+  return { type, kernel: boot.kernel, initrd: boot.initrd, cmdline: boot.cmdline };
 }
 
 function pciAddress(address: string): XmlNode {
@@ -98,15 +124,19 @@ export function renderDomainXml(plan: Plan, vm: PlannedVm, options: DomainOption
   const devices: XmlNode = {
     disk: [
       { "@type": "volume", "@device": "disk", driver: { "@name": "qemu", "@type": "qcow2", "@discard": "unmap" }, source: { "@pool": options.pool, "@volume": diskVolumeName(vm) }, target: { "@dev": "vda", "@bus": "virtio" } },
-      { "@type": "volume", "@device": "cdrom", driver: { "@name": "qemu", "@type": "raw" }, source: { "@pool": options.pool, "@volume": seedVolumeName(vm) }, target: { "@dev": "sda", "@bus": "sata" }, readonly: "" },
+      // The seed is a cdrom (so the provider can eject it once cloud-init is done) on virtio-scsi, not SATA:
+      // Debian's cloud kernel (golden images) has no AHCI driver, but has virtio_scsi and sr_mod.
+      { "@type": "volume", "@device": "cdrom", driver: { "@name": "qemu", "@type": "raw" }, source: { "@pool": options.pool, "@volume": seedVolumeName(vm) }, target: { "@dev": SEED_TARGET, "@bus": "scsi" }, readonly: "" },
     ],
+    controller: { "@type": "scsi", "@index": "0", "@model": "virtio-scsi" },
     // Anti-spoofing: libvirt's built-in clean-traffic nwfilter lets the NIC send only its own MAC and the
     // planned IP (DHCP and ARP included), whatever the guest configures.
     interface: {
       "@type": "network", mac: { "@address": vm.mac }, source: { "@network": networkName(plan, network) }, model: { "@type": "virtio" },
       filterref: { "@filter": "clean-traffic", parameter: { "@name": "IP", "@value": vm.ip } },
     },
-    serial: { "@type": "pty", target: { "@port": "0" } },
+    // The console is also logged (by virtlogd): boot and cloud-init failures can be read after the fact.
+    serial: { "@type": "pty", log: { "@file": serialLogPath(vm), "@append": "off" }, target: { "@port": "0" } },
     console: { "@type": "pty", target: { "@type": "serial", "@port": "0" } },
     channel: { "@type": "unix", target: { "@type": "virtio", "@name": "org.qemu.guest_agent.0" } },
     hostdev: vm.gpus.length ? vm.gpus.flatMap((gpu) => hostdevsFor(gpu, options.vfAddresses, paths.get(gpu.gpu) ?? null)) : undefined,
@@ -114,7 +144,9 @@ export function renderDomainXml(plan: Plan, vm: PlannedVm, options: DomainOption
     memballoon: { "@model": hasGpu ? "none" : "virtio" },
     rng: { "@model": "virtio", backend: { "@model": "random", "#text": "/dev/urandom" } },
   };
-  const cpu: XmlNode = { "@mode": "host-passthrough", "@check": "none", "@migratable": "off" };
+  const emulated = options.domainType === "qemu";
+  // Under emulation there is no host CPU to pass through: QEMU's "max" model offers every feature TCG can.
+  const cpu: XmlNode = emulated ? { "@mode": "maximum", "@check": "none" } : { "@mode": "host-passthrough", "@check": "none", "@migratable": "off" };
   const domain: XmlNode = {
     "@type": options.domainType ?? "kvm",
     name: vm.name,
@@ -125,9 +157,9 @@ export function renderDomainXml(plan: Plan, vm: PlannedVm, options: DomainOption
     memoryBacking: options.hugepages ? { hugepages: "" } : undefined,
     vcpu: { "@placement": "static", "#text": vm.vcpus },
     cputune: options.cpuPinning?.length ? { vcpupin: Array.from({ length: vm.vcpus }, (_, i) => ({ "@vcpu": i, "@cpuset": options.cpuPinning![i % options.cpuPinning!.length] })) } : undefined,
-    os: { type: { "@arch": "x86_64", "@machine": "q35", "#text": "hvm" }, boot: { "@dev": "hd" } },
+    os: osElement(options.directBoot),
     // Large-BAR GPUs need the 64-bit MMIO window sized by firmware; ioapic split is what q35 + vfio expect.
-    features: { acpi: "", apic: "", ioapic: hasGpu ? { "@driver": "kvm" } : undefined },
+    features: { acpi: "", apic: "", ioapic: hasGpu ? { "@driver": "kvm" } : undefined, tcg: emulated ? { "tb-cache": { "@unit": "MiB", "#text": TCG_TB_CACHE_MIB } } : undefined },
     cpu,
     clock: { "@offset": "utc" },
     on_poweroff: "destroy",

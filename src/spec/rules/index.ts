@@ -4,6 +4,7 @@ import type { ClusterSpec } from "../types";
 import { checkAddresses } from "./addresses";
 import { RuleContext } from "./context";
 import { checkGpus } from "./gpus";
+import { checkImages } from "./images";
 import { checkIsolation } from "./isolation";
 import { checkKubernetes } from "./kubernetes";
 import { checkPaths } from "./paths";
@@ -21,5 +22,6 @@ export function checkRules(spec: ClusterSpec): { errors: Finding[]; warnings: Fi
   checkKubernetes(ctx);
   checkPaths(ctx);
   checkText(ctx);
+  checkImages(ctx);
   return { errors: ctx.errors, warnings: ctx.warnings };
 }

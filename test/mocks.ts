@@ -2,6 +2,7 @@
 // dynamic resources the outputs their providers would, and refuses any unexpected invoke (strict).
 import * as pulumi from "@pulumi/pulumi";
 import { domainOutputs, networkOutputs, seedDigest, type DomainInputs, type NetworkInputs } from "../src/providers/libvirt";
+import { poolVolumePath } from "../src/render/images";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { unknown: unknownOutput, isUnknown } = require("@pulumi/pulumi/output") as { unknown: unknown; isUnknown(v: unknown): boolean };
@@ -113,20 +114,25 @@ function randomString(length: number): string {
   return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
 }
 
+/** Pools by name -> target path, so volumes report the path libvirt gives them (`vol-path`: pool path/name). */
+const poolPaths = new Map<string, string>();
+const volumePath = (inputs: Record<string, unknown>): string => poolVolumePath(poolPaths.get(String(inputs.pool)) ?? "/pool", String(inputs.name));
+
 /** Outputs a real provider would add, keyed by resource type (the providers' own code where it runs without a host). */
 export function computed(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
   switch (type) {
     case "pulumi-nodejs:dynamic/hyperscaler:LibvirtPool":
+      poolPaths.set(String(inputs.name), String(inputs.path));
       return { path: inputs.path, adopted: false };
     case "pulumi-nodejs:dynamic/hyperscaler:BaseImageVolume":
-      return { path: `/pool/${inputs.name}`, verified: "sha512:mock" };
+      return { path: volumePath(inputs), verified: "sha512:mock" };
     case "pulumi-nodejs:dynamic/hyperscaler:LibvirtVolume":
-      return { path: `/pool/${inputs.name}` };
+      return { path: volumePath(inputs) };
     case "pulumi-nodejs:dynamic/hyperscaler:LibvirtNetwork":
       return typeof inputs.xml === "string" ? { xmlSha256: (networkOutputs(inputs as unknown as NetworkInputs) as { xmlSha256: string }).xmlSha256 } : {};
     case "pulumi-nodejs:dynamic/hyperscaler:SeedIso": {
       const files = (inputs.files as { value?: unknown })?.value ?? inputs.files;
-      return { contentSha256: files && typeof files === "object" && !isUnknown(files) ? seedDigest(files as Record<string, string>) : unknownOutput, path: `/pool/${inputs.name}` };
+      return { contentSha256: files && typeof files === "object" && !isUnknown(files) ? seedDigest(files as Record<string, string>) : unknownOutput, path: volumePath(inputs) };
     }
     case "pulumi-nodejs:dynamic/hyperscaler:VgpuDevice":
       return { vfAddress: inputs.path === "sriov" ? `0000:${String(name.length % 90 + 10)}:00.4` : null, mdevParent: inputs.path === "mdev" ? inputs.parentPciAddress : null };

@@ -7,6 +7,7 @@ import { buildPlan, planToJson } from "../plan";
 import { loadPreviousPlan } from "../plan/previous";
 import type { Plan } from "../plan/types";
 import { renderAll } from "../render/files";
+import { roleDirectBoot } from "../render/images";
 import { cloudInitLayers } from "../render/layers";
 import { planToSvg } from "../render/plan-svg";
 import { planToText } from "../render/plan-text";
@@ -67,7 +68,7 @@ export function runRender(file: string, options: { out: string; host?: string; p
     io.err("render: the plan is not feasible; nothing written");
     return EXIT.failed;
   }
-  const files = renderAll(spec, plan, cloudInitLayers(spec, plan), options.sshPublicKey ? [options.sshPublicKey] : [], options.stackId);
+  const files = renderAll(spec, plan, { layers: cloudInitLayers(spec, plan), extraKeys: options.sshPublicKey ? [options.sshPublicKey] : [], stackId: options.stackId, bootOf: (role) => roleDirectBoot(spec, role) });
   for (const [name, text] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
     const target = path.join(options.out, name);
     fs.mkdirSync(path.dirname(target), { recursive: true });

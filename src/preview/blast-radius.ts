@@ -3,7 +3,7 @@
 // (which also derive it from a simulated preview of the real program with the real providers' diffs).
 import type { Plan, PlannedGpu, PlannedNetwork, PlannedVm } from "../plan/types";
 import { seedFiles } from "../render/cloud-init/nocloud";
-import { imageSource } from "../render/images";
+import { MissingImageError, roleImage } from "../render/images";
 import { cloudInitLayers } from "../render/layers";
 import type { ClusterSpec } from "../spec/types";
 
@@ -70,10 +70,29 @@ function seedOf(view: StackView, vm: PlannedVm): string {
   return files["user-data"] + files["network-config"];
 }
 
+/** The volume name and identity of what a role's disks overlay (golden images not built here: their reference). */
+function roleImageIdentity(spec: ClusterSpec, role: PlannedVm["role"]): { name: string; key: string } {
+  try {
+    const { disk } = roleImage(spec, role);
+    return { name: disk.name, key: json({ source: disk.source, checksum: disk.checksum, checksumUrl: disk.checksumUrl }) };
+  } catch (error) {
+    // Not built on this machine (a PR's plan diff): the reference is all there is to compare.
+    if (error instanceof MissingImageError) return { name: spec.images.roles[role], key: `golden:${spec.images.roles[role]}` };
+    throw error;
+  }
+}
+
+/** The BaseImage volumes a role's image takes (resource name -> identity), as components/base-image.ts names them. */
+function imageResources(spec: ClusterSpec, role: PlannedVm["role"]): [string, string][] {
+  const { name, key } = roleImageIdentity(spec, role);
+  if (spec.images.roles[role] === "catalog") return [["base-volume", key]];
+  return [[`base-${name}`, key], [`base-${name}-kernel`, key], [`base-${name}-initrd`, key]];
+}
+
 /**
  * The blast radius between two sides, by the providers' rules: a network replaces on a new subnet or bridge
  * (and its VMs with it), updates on DHCP hosts; a MIG layout updates in place; a vGPU device replaces on a
- * new type; a new base image replaces every disk and so every domain; a VM's domain replaces on new GPU
+ * new type; a new base image replaces the disks, and so the domains, of the roles that boot it; a VM's domain replaces on new GPU
  * devices, NIC, network or disk; memory and vCPUs update and need a restart; a VM whose cloud-init
  * configuration changes gets a new seed, applied at its next boot. Kubernetes services are not counted.
  */
@@ -104,8 +123,9 @@ export function planBlastRadius(beforeView: StackView, afterView: StackView): Bl
     return "replace";
   });
 
-  const newImage = json(imageSource(beforeView.spec)) !== json(imageSource(afterView.spec));
-  steps.push({ name: "base-volume", kind: newImage ? "replace" : "same" });
+  // Base images: one set of volumes per distinct image the roles boot (BaseImage's resource names).
+  const imagesOf = (view: StackView) => new Map(view.plan.vms.flatMap((vm) => imageResources(view.spec, vm.role)));
+  diffSets(imagesOf(beforeView), imagesOf(afterView), (a, b) => (a === b ? "same" : "replace"));
   const vms = (p: Plan) => new Map(p.vms.map((v) => [v.name, v]));
   const network = (p: Plan, vm: PlannedVm) => p.networks.find((n) => n.name === vm.network);
   const beforeVms = vms(before);
@@ -118,7 +138,7 @@ export function planBlastRadius(beforeView: StackView, afterView: StackView): Bl
     }
     const netOld = network(before, old);
     const netNew = network(after, vm);
-    const diskReplaced = newImage || vm.diskGiB < old.diskGiB;
+    const diskReplaced = roleImageIdentity(beforeView.spec, old.role).key !== roleImageIdentity(afterView.spec, vm.role).key || vm.diskGiB < old.diskGiB;
     const domainReplaced = diskReplaced || replacedDeviceVms.has(vm.name) || hostdevs(old) !== hostdevs(vm) || old.mac !== vm.mac || old.network !== vm.network || replacedNetworks.has(vm.network) || json(netOld?.name) !== json(netNew?.name);
     const seedChanged = seedOf(beforeView, old) !== seedOf(afterView, vm);
     const atNextBoot = old.memoryMiB !== vm.memoryMiB || old.vcpus !== vm.vcpus;

@@ -580,14 +580,14 @@ export interface DomainState {
   readonly interfaces: string[];
 }
 
-/** The seed's cdrom target in the domain XML (render/libvirt/domain.ts). */
-const SEED_TARGET = "sda";
+/** The seed's cdrom target in the domain XML (render/libvirt/domain.ts SEED_TARGET; a test keeps them equal). */
+export const SEED_CDROM_TARGET = "sda";
 
 /** Whether the running domain has media in its seed cdrom now (domblklist shows "-" once ejected). */
 function seedInsertedLive(run: Runner, uri: string, name: string): boolean {
   const list = virshMaybe(run, uri, ["domblklist", name]);
   if (list.code !== 0) return false;
-  const line = list.stdout.split("\n").map((l) => l.trim().split(/\s+/)).find((cols) => cols[0] === SEED_TARGET);
+  const line = list.stdout.split("\n").map((l) => l.trim().split(/\s+/)).find((cols) => cols[0] === SEED_CDROM_TARGET);
   return Boolean(line && line[1] && line[1] !== "-");
 }
 
@@ -752,7 +752,7 @@ export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceP
       withTempFile(news.xml, ".xml", (file) => virsh(run, news.uri, what(news.name), ["define", file]));
       // Eject from the running VM only (--live): the definition keeps the seed, so the next boot reads the
       // newest one (re-configuration), and the next up after its cloud-init ejects it again.
-      if (seedToEject(news)) virsh(run, news.uri, what(news.name), ["change-media", news.name, SEED_TARGET, "--eject", "--live"]);
+      if (seedToEject(news)) virsh(run, news.uri, what(news.name), ["change-media", news.name, SEED_CDROM_TARGET, "--eject", "--live"]);
       let state = readDomain(run, news.uri, news.name);
       let booted = state?.bootId !== (olds.bootId ?? null) ? olds.seedSha256 ?? null : olds.bootedSeedSha256 ?? null;
       if (news.start && state && !state.running) {

@@ -1,10 +1,10 @@
 // Everything `hyperscaler render` writes, as a map of relative path -> text. Pure.
-import type { Plan } from "../plan/types";
+import type { Plan, PlannedVm } from "../plan/types";
 import type { ClusterSpec } from "../spec/types";
 import { seedFiles, type CloudConfig } from "./cloud-init/nocloud";
 import { mdevMap, migPartedConfig } from "./gpu-files";
 import { renderFirewall } from "./firewall";
-import { renderDomainXml } from "./libvirt/domain";
+import { renderDomainXml, type DirectBoot } from "./libvirt/domain";
 import { networkName } from "./libvirt/names";
 import { renderNetworkXml } from "./libvirt/network";
 import { renderPoolXml } from "./libvirt/storage";
@@ -18,9 +18,19 @@ import { kubernetesWorkloads, renderWorkload, workloadPath } from "./workloads";
 /** Role layers of cloud-init per VM (Slurm, Kubernetes) with secrets as placeholders. */
 export type CloudInitLayers = (vmName: string) => CloudConfig[];
 
-/** `extraKeys`: the stack's `hyperscaler:sshPublicKey`, so seeds (and their instance-ids) equal the deployed ones. */
-/** `stackId`: the stack's identity (stack output stackId), so libvirt UUIDs equal the deployed ones. */
-export function renderAll(spec: ClusterSpec, plan: Plan, layers: CloudInitLayers = () => [], extraKeys: readonly string[] = [], stackId?: string): Map<string, string> {
+export interface RenderOptions {
+  /** Role layers of cloud-init per VM (render's own have secrets as placeholders). @default none */
+  readonly layers?: CloudInitLayers;
+  /** The stack's `hyperscaler:sshPublicKey`, so seeds (and their instance-ids) equal the deployed ones. */
+  readonly extraKeys?: readonly string[];
+  /** The stack's identity (stack output stackId), so libvirt UUIDs equal the deployed ones. */
+  readonly stackId?: string;
+  /** Direct kernel boot per VM role (golden images; render/images.ts#roleDirectBoot reads the image store). @default none */
+  readonly bootOf?: (role: PlannedVm["role"]) => DirectBoot | undefined;
+}
+
+export function renderAll(spec: ClusterSpec, plan: Plan, options: RenderOptions = {}): Map<string, string> {
+  const { layers = () => [], extraKeys = [], stackId, bootOf = () => undefined } = options;
   const files = new Map<string, string>();
   files.set("plan.json", planToJson(plan));
   files.set("gpu/mdev_map.json", JSON.stringify(mdevMap(plan), null, 2) + "\n");
@@ -45,7 +55,7 @@ export function renderAll(spec: ClusterSpec, plan: Plan, layers: CloudInitLayers
   // SR-IOV VFs get their addresses when the GPU host is set up; render shows where they go.
   const vfPlaceholders = Object.fromEntries(plan.vms.flatMap((vm) => vm.gpus).filter((g) => g.deviceUuid).map((g) => [g.deviceUuid!, "0000:00:00.0"]));
   for (const vm of plan.vms) {
-    files.set(`libvirt/domains/${vm.name}.xml`, renderDomainXml(plan, vm, { pool: pool.name, vfAddresses: vfPlaceholders, stackId }));
+    files.set(`libvirt/domains/${vm.name}.xml`, renderDomainXml(plan, vm, { pool: pool.name, vfAddresses: vfPlaceholders, stackId, domainType: spec.host.virtualization === "emulated" ? "qemu" : "kvm", directBoot: bootOf(vm.role) }));
     const seed = seedFiles(spec, plan, vm, layers(vm.name), extraKeys);
     for (const [name, text] of Object.entries(seed)) files.set(`cloud-init/${vm.name}/${name}`, text);
   }

@@ -2,9 +2,11 @@
 // build`, the default) or the published Debian cloud image from images/catalog.json (`catalog`).
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { RECIPE } from "../images/build";
 import { defaultImagesDir, findImage } from "../images/store";
 import type { PlannedVm } from "../plan/types";
 import type { ClusterSpec } from "../spec/types";
+import type { DirectBoot } from "./libvirt/domain";
 
 export interface ImageSource {
   /** Names the base volume in the pool (golden images carry their version). */
@@ -82,4 +84,29 @@ export function roleImage(spec: ClusterSpec, role: PlannedVm["role"]): RoleImage
     disk: file(m.disk, `${m.name}-${m.version}`, "qcow2"),
     boot: { kernel: file(m.boot.kernel, `${m.name}-${m.version}-vmlinuz`, "raw"), initrd: file(m.boot.initrd, `${m.name}-${m.version}-initrd`, "raw"), cmdline: m.boot.cmdline },
   };
+}
+
+/** Where a libvirt directory pool keeps a volume (what `virsh vol-path` answers): the pool's path and the name. */
+export function poolVolumePath(poolPath: string, volume: string): string {
+  return path.posix.join(poolPath, volume);
+}
+
+/**
+ * The direct kernel boot a role's VMs get, exactly as the stack deploys it (the kernel and initrd the pool
+ * imports); undefined for the catalog image, which boots its own bootloader. For `hyperscaler render` on a
+ * machine without the golden image (a PR's plan diff), the version shows as UNBUILT.
+ */
+export function roleDirectBoot(spec: ClusterSpec, role: PlannedVm["role"]): DirectBoot | undefined {
+  let image: RoleImage;
+  try {
+    image = roleImage(spec, role);
+  } catch (error) {
+    if (!(error instanceof MissingImageError)) throw error;
+    const name = `${spec.images.roles[role].split("@")[0]}-UNBUILT`;
+    const pool = spec.host.storage_pool.path;
+    return { kernel: poolVolumePath(pool, `${name}-vmlinuz`), initrd: poolVolumePath(pool, `${name}-initrd`), cmdline: RECIPE.cmdline };
+  }
+  if (!image.boot) return undefined;
+  const pool = spec.host.storage_pool.path;
+  return { kernel: poolVolumePath(pool, image.boot.kernel.name), initrd: poolVolumePath(pool, image.boot.initrd.name), cmdline: image.boot.cmdline };
 }

@@ -27,7 +27,7 @@ describe("apt sources on the rendered user-data: no source before its keyring", 
     const loaded = loadSpecText(file, fs.readFileSync(path.join(ROOT, file), "utf8"));
     if (!loaded.ok) throw new Error(file);
     const plan = buildPlan({ spec: loaded.spec });
-    const rendered = renderAll(loaded.spec, plan, cloudInitLayers(loaded.spec, plan));
+    const rendered = renderAll(loaded.spec, plan, { layers: cloudInitLayers(loaded.spec, plan) });
     for (const vm of plan.vms) {
       const config = parse(rendered.get(`cloud-init/${vm.name}/user-data`)!) as { write_files?: { path: string; content: string }[]; runcmd?: (string | string[])[]; package_update?: boolean };
       const written = config.write_files ?? [];

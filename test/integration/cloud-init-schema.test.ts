@@ -30,7 +30,7 @@ describe("cloud-init schema", () => {
     if (!loaded.ok) throw new Error(file);
     const plan = buildPlan({ spec: loaded.spec });
     const dir = tempDir("hs-ci-");
-    const userData = [...renderAll(loaded.spec, plan, cloudInitLayers(loaded.spec, plan))].filter(([name]) => name.endsWith("/user-data"));
+    const userData = [...renderAll(loaded.spec, plan, { layers: cloudInitLayers(loaded.spec, plan) })].filter(([name]) => name.endsWith("/user-data"));
     expect(userData.length).toBe(plan.vms.length);
     const results = await Promise.all(userData.map(async ([name, content]) => {
       const target = path.join(dir, name.replace(/\//g, "_"));

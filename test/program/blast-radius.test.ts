@@ -31,7 +31,6 @@ const SLURM_NODES = 'count: 4, cpu_cores: 8, memory_gb: 16, disk_gb: 200, gpu_en
 const K8S_GPU = 'count: 4, cpu_cores: 8, memory_gb: 16, disk_gb: 200, gpu_enabled: true, ip_range: "192.168.200.12-15"';
 
 const SLURM = ["slurm-ctl", "slurm-node-01", "slurm-node-02", "slurm-node-03", "slurm-node-04"];
-const K8S = ["k8s-cp", "k8s-cpu-01", "k8s-gpu-01", "k8s-gpu-02", "k8s-gpu-03", "k8s-gpu-04"];
 
 /** Per edit: the domains the preview touches (updated or replaced) and the VMs restarted, spelled out. */
 const TOUCHED: Record<string, { domains: string[]; restart: string[] }> = {
@@ -42,7 +41,7 @@ const TOUCHED: Record<string, { domains: string[]; restart: string[] }> = {
   // Only the VM on the re-carved slice.
   "one GPU's MIG layout / one VM's vGPU type": { domains: ["slurm-node-04"], restart: ["slurm-node-04"] },
   "a network's subnet": { domains: SLURM, restart: SLURM },
-  "the base image": { domains: [...K8S, ...SLURM].sort(), restart: [...K8S, ...SLURM].sort() },
+  "the Slurm roles' golden image (rolled back to an older version)": { domains: [...SLURM].sort(), restart: [...SLURM].sort() },
   "the SSH key": { domains: [], restart: [] },
   "one service": { domains: [], restart: [] },
 };
@@ -55,7 +54,7 @@ const EDITS: Record<string, { spec?: string; settings?: Partial<StackSettings> }
   // On a MIG-backed vGPU GPU one VM's vGPU type is its MIG profile: this changes both the layout and the type.
   "one GPU's MIG layout / one VM's vGPU type": { spec: edit(edit(PROD, 'allowed_mig_profiles: ["1g.10gb",', 'allowed_mig_profiles: ["1g.10gb", "1g.20gb",'), "mig_slices: { hpc: 4, cloud: 3 }", 'mig_slices: { hpc: [{ profile: "1g.20gb", count: 1 }, { profile: "1g.10gb", count: 3 }], cloud: 3 }') },
   "a network's subnet": { spec: edit(edit(edit(PROD, 'subnet: "192.168.100.0/24"', 'subnet: "192.168.110.0/24"'), 'ip_address: "192.168.100.10"', 'ip_address: "192.168.110.10"'), 'ip_range: "192.168.100.11-14"', 'ip_range: "192.168.110.11-14"') },
-  "the base image": { spec: edit(PROD, "services:", `images: { base: debian-12, path: /srv/images/debian-12.qcow2, checksum: "sha256:${"ab".repeat(32)}" }\nservices:`) },
+  "the Slurm roles' golden image (rolled back to an older version)": { spec: edit(PROD, "services:", "images: { roles: { slurm-controller: hpc@00000000000000a0, slurm-compute: hpc@00000000000000a0 } }\nservices:") },
   "the SSH key": { settings: { sshPublicKey: KEY_B } },
   "one service": { spec: edit(PROD, "monitoring: { storage_gb: 50 }", "monitoring: { enabled: false }") },
 };
@@ -104,7 +103,7 @@ describe("preview blast radius of config/prod.yaml", () => {
     {
       // The same rules from the two sides (what plan --previous uses), for the libvirt and GPU resources.
       const fromPlans = planBlastRadius(before, viewOf(spec ?? PROD, [settings?.sshPublicKey ?? KEY_A], before.plan));
-      const planned = (names: string[]) => names.filter((n) => /-(domain|disk|seed|network|mig|vgpu-[0-9a-f]{8})$|^base-volume$/.test(n));
+      const planned = (names: string[]) => names.filter((n) => /-(domain|disk|seed|network|mig|vgpu-[0-9a-f]{8})$|^base-/.test(n));
       expect(fromPlans.restart, "VMs restarted").toEqual(preview.radius.restart);
       expect(fromPlans.nextBoot, "VMs with a new seed").toEqual(preview.radius.nextBoot);
       for (const kind of ["create", "delete", "replace"] as const) expect(planned(fromPlans[kind]), kind).toEqual(planned(preview.radius[kind]));

@@ -12,6 +12,7 @@ import { buildStack, StackInputError, type StackSettings } from "../../src/progr
 import { loadHost } from "../../src/host/load";
 import { loadSpecFile } from "../../src/spec/load";
 import { renderAll } from "../../src/render/files";
+import { roleDirectBoot } from "../../src/render/images";
 import { cloudInitLayers } from "../../src/render/layers";
 import { fixture, ROOT, tempDir } from "../helpers";
 import { recorded, resetRecorded, settled, type Recorded } from "../mocks";
@@ -112,7 +113,8 @@ describe("stack program under mocks", () => {
   it("volumes and seed ISOs take the pool from the pool resource: created after it, deleted before it (bug 5)", async () => {
     const { resources } = await run("config/prod.yaml");
     const inPool = resources.filter((r) => /:(LibvirtVolume|SeedIso|BaseImageVolume)$/.test(r.type));
-    expect(inPool).toHaveLength(23);
+    // Per VM a disk and a seed (22), and per golden image (hpc, k8s) its disk, kernel and initrd (6).
+    expect(inPool).toHaveLength(28);
     for (const resource of inPool) expect(resource.dependsOn, resource.name).toContain("base-pool");
   });
 
@@ -137,7 +139,7 @@ describe("stack program under mocks", () => {
     if (!loaded.ok) throw new Error("prod.yaml invalid");
     const plan = buildPlan({ spec: loaded.spec, host: loadHost(HOST) });
     const stackId = String(resources.find((r) => r.name === "stack-identity")!.inputs.result ?? (await promiseOf(outputs.stackId)));
-    const rendered = renderAll(loaded.spec, plan, cloudInitLayers(loaded.spec, plan), [key], stackId);
+    const rendered = renderAll(loaded.spec, plan, { layers: cloudInitLayers(loaded.spec, plan), extraKeys: [key], stackId, bootOf: (role) => roleDirectBoot(loaded.spec, role) });
     // With the stack's identity, render's libvirt XML is the deployed XML too.
     for (const domain of resources.filter((r) => r.type.endsWith(":LibvirtDomain"))) {
       expect(domain.inputs.xml, domain.name).toBe(rendered.get(`libvirt/domains/${domain.inputs.name}.xml`));

@@ -1,6 +1,7 @@
 // `hyperscaler validate`: exit codes, human output (snapshots), --json, and hostile files.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { distModule } from "../engine/built-package";
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main";
 import { captureIO, fixture, ROOT, tempDir } from "../helpers";
@@ -80,6 +81,7 @@ describe("hyperscaler validate", () => {
 describe("the built CLI (ahead-of-time compiled validator)", () => {
   it("reports exactly what the in-process loader reports", async () => {
     const { spawnSync } = await import("node:child_process");
+    distModule("cluster-validator.js"); // rebuilt when a source or schema is newer than dist
     const base = fixture("user-example.yaml");
     const variants = [
       base.replace("cpu_cores: 4, memory_gb: 8", "cpu_core: 4, memory_gb: 0"),

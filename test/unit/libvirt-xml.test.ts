@@ -6,7 +6,8 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildPlan } from "../../src/plan";
 import type { Plan } from "../../src/plan/types";
-import { renderDomain, renderDomainXml } from "../../src/render/libvirt/domain";
+import { SEED_CDROM_TARGET } from "../../src/providers/libvirt";
+import { renderDomain, renderDomainXml, SEED_TARGET } from "../../src/render/libvirt/domain";
 import { dhcpRange, renderNetworkXml } from "../../src/render/libvirt/network";
 import { renderOverlayVolumeXml, renderPoolXml } from "../../src/render/libvirt/storage";
 import { loadSpecFile } from "../../src/spec/load";
@@ -97,6 +98,13 @@ describe("domain XML content", () => {
     expect(() => renderDomainXml(h100, vm, { pool: "hs" })).toThrow(/SR-IOV VF whose address is not known yet/);
     const xml = renderDomainXml(h100, vm, { pool: "hs", vfAddresses: { [vm.gpus[0].deviceUuid!]: "0000:06:00.4" } });
     expect(xml).toContain('<address domain="0x0000" bus="0x06" slot="0x00" function="0x4"/>');
+  });
+
+  it("the seed is the cdrom the domain provider ejects (same target), on virtio-scsi (the cloud kernel has no AHCI)", () => {
+    const xml = renderDomainXml(p, byName("hs-prod-slurm-node-01"), { pool: "hs-prod" });
+    expect(SEED_CDROM_TARGET).toBe(SEED_TARGET);
+    expect(xml).toContain(`<target dev="${SEED_TARGET}" bus="scsi"/>`);
+    expect(xml).toContain('<controller type="scsi" index="0" model="virtio-scsi"/>');
   });
 
   it("is stable: snapshot of one domain", () => {

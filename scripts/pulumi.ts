@@ -6,6 +6,9 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { findImage } from "../src/images/store";
+import { goldenImagesDir } from "../src/render/images";
+import { loadSpecFile } from "../src/spec/load";
 
 const ROOT = path.resolve(__dirname, "..");
 const STATE_DIR = process.env.HYPERSCALER_STATE_DIR ?? path.join(ROOT, ".pulumi-state");
@@ -33,8 +36,60 @@ export function parseArgs(argv: readonly string[]): Invocation {
   return { action, stack, skipDoctor, extra };
 }
 
+/**
+ * A Pulumi CLI installed on PATH (a real one, or a stand-in in tests): the first `pulumi` there, unless it is
+ * the npm launcher that `npm run` puts on PATH (node_modules/.bin), which would download on being asked.
+ */
 export function pulumiAvailable(): boolean {
-  return spawnSync("pulumi", ["version"], { encoding: "utf8" }).status === 0;
+  return pulumiOnPath() !== undefined;
+}
+
+function pulumiOnPath(): string | undefined {
+  const launcher = launcherPath();
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter).filter(Boolean)) {
+    const candidate = path.join(dir, "pulumi");
+    if (!fs.existsSync(candidate)) continue;
+    if (launcher && fs.realpathSync(candidate) === fs.realpathSync(launcher)) continue;
+    return spawnSync(candidate, ["version"], { encoding: "utf8" }).status === 0 ? candidate : undefined;
+  }
+  return undefined;
+}
+
+/** The official npm launcher (dependency `pulumi`): it downloads the CLI of its own version on first use. */
+function launcherPath(): string | undefined {
+  try {
+    return require.resolve("pulumi/run.js", { paths: [ROOT] });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How to run the Pulumi CLI: the one on PATH, else through the npm launcher (which fetches the CLI once,
+ * into $PULUMI_HOME/versions/<version>). Null, with the reason printed, when neither works.
+ */
+export function resolvePulumi(): { command: string; prefix: string[] } | null {
+  const onPath = pulumiOnPath();
+  if (onPath) return { command: onPath, prefix: [] };
+  const launcher = launcherPath();
+  if (launcher) {
+    const probe = spawnSync(process.execPath, [launcher, "version"], { encoding: "utf8", timeout: 600_000 });
+    if (probe.status === 0) return { command: process.execPath, prefix: [launcher] };
+    const version = (JSON.parse(fs.readFileSync(path.join(path.dirname(launcher), "package.json"), "utf8")) as { version: string }).version;
+    console.error([
+      `pulumi: the Pulumi CLI v${version} could not be fetched by its npm launcher: ${(probe.stderr || probe.error?.message || "").trim().split("\n").pop()}`,
+      "The launcher downloads the CLI once (into $PULUMI_HOME/versions, default ~/.pulumi/versions); this machine could not reach the download.",
+      `Offline: copy a pulumi v${version} install from a connected machine into ~/.pulumi/versions/${version}/bin, or put a pulumi binary on PATH.`,
+      "Without the CLI, `npx hyperscaler plan config/<stack>.yaml` shows what would be built.",
+    ].join("\n"));
+    return null;
+  }
+  console.error([
+    "pulumi: the Pulumi CLI is not installed and the npm launcher (dependency `pulumi`) is missing: run `npm install`.",
+    "Or install the CLI yourself:  curl -fsSL https://get.pulumi.com | sh   (or: brew install pulumi)",
+    "Without the CLI, `npx hyperscaler plan config/<stack>.yaml` shows what would be built.",
+  ].join("\n"));
+  return null;
 }
 
 /** The state or passphrase is unsafe to use as it is: the message says why and the exact fix. */
@@ -126,14 +181,8 @@ export function main(argv: readonly string[]): number {
     console.error((error as Error).message);
     return 2;
   }
-  if (!pulumiAvailable()) {
-    console.error([
-      "pulumi: the Pulumi CLI is not installed (the npm package only wraps it).",
-      "Install it:  curl -fsSL https://get.pulumi.com | sh   (or: brew install pulumi)",
-      "Then run this again. Without the CLI, `npx hyperscaler plan config/<stack>.yaml` shows what would be built.",
-    ].join("\n"));
-    return 1;
-  }
+  const pulumi = resolvePulumi();
+  if (!pulumi) return 1;
   let env: Record<string, string>;
   try {
     secureStateDir(STATE_DIR);
@@ -145,6 +194,7 @@ export function main(argv: readonly string[]): number {
   }
   const config = path.join(ROOT, "stacks", `Pulumi.${invocation.stack}.yaml`);
   const clusterFile = fs.existsSync(config) ? /hyperscaler:clusterFile:\s*(\S+)/.exec(fs.readFileSync(config, "utf8"))?.[1] : undefined;
+  if (invocation.action !== "destroy" && clusterFile && !buildMissingImages(path.join(ROOT, clusterFile))) return 1;
   if (invocation.action !== "destroy" && !invocation.skipDoctor) {
     const doctorArgs = [path.join(ROOT, "bin", "hyperscaler.js"), "doctor", ...(clusterFile ? ["--spec", path.join(ROOT, clusterFile)] : [])];
     if (run(process.execPath, doctorArgs, {}) !== 0) {
@@ -152,16 +202,44 @@ export function main(argv: readonly string[]): number {
       return 1;
     }
   }
-  if (run("pulumi", ["stack", "select", "--create", invocation.stack, "--non-interactive"], env) !== 0) return 1;
+  if (run(pulumi.command, [...pulumi.prefix, "stack", "select", "--create", invocation.stack, "--non-interactive"], env) !== 0) return 1;
   const args = invocation.action === "preview" ? ["preview", "--diff"] : invocation.action === "up" ? ["up", "--diff"] : ["destroy"];
-  const status = run("pulumi", [...args, "--stack", invocation.stack, ...invocation.extra], env);
-  if (status === 0 && invocation.action === "up") writeKnownHosts(invocation.stack, env);
+  const status = run(pulumi.command, [...pulumi.prefix, ...args, "--stack", invocation.stack, ...invocation.extra], env);
+  if (status === 0 && invocation.action === "up") writeKnownHosts(pulumi, invocation.stack, env);
   return status;
 }
 
+/**
+ * Golden images the spec's roles boot that are not in the store yet: built now (mmdebstrap, a minute or two
+ * each), so `npm install && npm run up` works in one step. Existing images are never rebuilt here: a new
+ * version would replace every VM that boots it, which is `hyperscaler image build`'s decision to make.
+ */
+function buildMissingImages(clusterFile: string): boolean {
+  const loaded = loadSpecFile(clusterFile);
+  if (!loaded.ok) return true; // doctor and the program report spec errors with their positions
+  const spec = loaded.spec;
+  const roles = [...(spec.clusters.hpc ? (["slurm-controller", "slurm-compute"] as const) : []), ...(spec.clusters.cloud ? (["k8s-control-plane", "k8s-cpu-worker", "k8s-gpu-worker"] as const) : [])];
+  const dir = goldenImagesDir(spec);
+  const missing = [...new Set(roles.map((role) => spec.images.roles[role]).filter((r) => r !== "catalog"))].filter((r) => !findImage(dir, r));
+  // A pinned version cannot be rebuilt (its inputs are gone): say so before building anything.
+  const pinned = missing.find((reference) => reference.includes("@"));
+  if (pinned) {
+    console.error(`pulumi: images.roles pins ${pinned}, which the image store ${dir} does not hold; pin a stored version (\`npx hyperscaler image list\`) or the plain name ${pinned.split("@")[0]}`);
+    return false;
+  }
+  for (const reference of missing) {
+    console.error(`pulumi: golden image ${reference} is not built yet; building it (hyperscaler image build ${reference})`);
+    if (run(process.execPath, [path.join(ROOT, "bin", "hyperscaler.js"), "image", "build", reference, "--dir", dir], {}) !== 0) {
+      console.error(`pulumi: building the golden image ${reference} failed (see above); fix it, or set images.roles to catalog for the published Debian image`);
+      return false;
+    }
+  }
+  return true;
+}
+
 /** After `up`: the VMs' pinned host keys into a known_hosts file, so ssh and `hyperscaler verify` check them strictly. */
-function writeKnownHosts(stack: string, env: Record<string, string>): void {
-  const output = spawnSync("pulumi", ["stack", "output", "knownHosts", "--stack", stack], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env } });
+function writeKnownHosts(pulumi: { command: string; prefix: string[] }, stack: string, env: Record<string, string>): void {
+  const output = spawnSync(pulumi.command, [...pulumi.prefix, "stack", "output", "knownHosts", "--stack", stack], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env } });
   if (output.status !== 0 || !output.stdout.trim()) {
     console.error(`pulumi: could not read the stack output knownHosts (${(output.stderr || "empty").trim()}); ssh will ask about new host keys`);
     return;

@@ -34,11 +34,15 @@ describe("pulumi wrapper", () => {
     }
   });
 
-  it.skipIf(pulumiAvailable())("without the Pulumi CLI: says how to install it and exits non-zero", () => {
-    const result = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts/pulumi.ts"), "preview"], { cwd: ROOT, encoding: "utf8" });
+  // Offline here: the npm launcher cannot download the CLI. (On a connected machine it would, so skip there.)
+  const online = spawnSync("getent", ["hosts", "get.pulumi.com"], { encoding: "utf8" }).status === 0;
+  it.skipIf(pulumiAvailable() || online)("without a CLI and without a network: the launcher's failure is explained, exit 1", () => {
+    const home = tempDir("hs-pulumi-home-");
+    const result = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts/pulumi.ts"), "preview", "--skip-doctor"], { cwd: ROOT, encoding: "utf8", env: { ...process.env, PATH: "/usr/bin:/bin", PULUMI_HOME: home } });
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain("the Pulumi CLI is not installed");
+    expect(result.stderr).toMatch(/the Pulumi CLI v3\.\d+\.\d+ could not be fetched by its npm launcher/);
     expect(result.stderr).toContain("npx hyperscaler plan");
+    expect(result.stderr).not.toMatch(/\n\s+at .*:\d+:\d+/);
   });
 });
 
@@ -100,5 +104,41 @@ describe("pulumi wrapper with a stand-in CLI on PATH (the real one cannot be ins
     const fake = standIn();
     expect(run(["destroy", "--stack", "dev"], fake).status).toBe(0);
     expect(fs.readFileSync(fake.log, "utf8")).toContain("destroy --stack dev | backend=file://");
+  });
+
+  it("without a CLI on PATH, runs the npm launcher's CLI (the dependency `pulumi`, cached in PULUMI_HOME: no download)", () => {
+    const fake = standIn();
+    const version = (JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules/pulumi/package.json"), "utf8")) as { version: string }).version;
+    const home = tempDir("hs-pulumi-home-");
+    fs.mkdirSync(path.join(home, "versions", version, "bin"), { recursive: true });
+    fs.copyFileSync(path.join(fake.bin, "pulumi"), path.join(home, "versions", version, "bin", "pulumi"));
+    fs.chmodSync(path.join(home, "versions", version, "bin", "pulumi"), 0o755);
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: "/usr/bin:/bin", PULUMI_HOME: home, HYPERSCALER_STATE_DIR: fake.state };
+    delete env.PULUMI_CONFIG_PASSPHRASE;
+    delete env.PULUMI_CONFIG_PASSPHRASE_FILE;
+    const result = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts/pulumi.ts"), "preview", "--stack", "dev", "--skip-doctor"], { cwd: ROOT, encoding: "utf8", env });
+    expect(result.status, result.stderr).toBe(0);
+    const calls = fs.readFileSync(fake.log, "utf8").split("\n").filter((l) => l && !l.startsWith("version"));
+    expect(calls[0]).toMatch(/^stack select --create dev --non-interactive/);
+    expect(calls[1]).toMatch(/^preview --diff --stack dev/);
+  });
+
+  it("a role pinned to an image version the store does not hold stops before doctor and pulumi, saying how to fix it", () => {
+    const fake = standIn();
+    const store = tempDir("hs-empty-store-");
+    const spec = path.join(tempDir("hs-pinned-"), "pinned.yaml");
+    fs.writeFileSync(spec, fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8").replace(/^services:/m, "images: { roles: { slurm-compute: hpc@0000000000000001 } }\nservices:"));
+    const stack = path.join(ROOT, "stacks", "Pulumi.pinnedtest.yaml");
+    fs.writeFileSync(stack, `config:\n  hyperscaler:clusterFile: ${path.relative(ROOT, spec)}\n`);
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${fake.bin}:${process.env.PATH}`, HYPERSCALER_STATE_DIR: fake.state, HYPERSCALER_IMAGES_DIR: store };
+      const result = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts/pulumi.ts"), "up", "--stack", "pinnedtest"], { cwd: ROOT, encoding: "utf8", env });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain("images.roles pins hpc@0000000000000001, which the image store");
+      expect(result.stderr).toContain("npx hyperscaler image list");
+      expect(fs.readFileSync(fake.log, "utf8").split("\n").filter((l) => l && !l.startsWith("version"))).toEqual([]);
+    } finally {
+      fs.rmSync(stack, { force: true });
+    }
   });
 });

@@ -5,22 +5,11 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { buildPlan } from "../../src/plan";
 import { gpuDriverLayer, vgpuDriverScript } from "../../src/render/cloud-init/gpu-driver";
 import { loadSpecText } from "../../src/spec/load";
-import { ROOT, tempDir as makeTempDir } from "../helpers";
-
-/** Temporary directories of this file, removed after its tests. */
-const temporary: string[] = [];
-const tempDir = (prefix: string): string => {
-  const dir = makeTempDir(prefix);
-  temporary.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of temporary) fs.rmSync(dir, { recursive: true, force: true });
-});
+import { ROOT, tempDir } from "../helpers";
 
 const KERNEL = "6.1.0-28-amd64";
 

@@ -4,25 +4,14 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { buildPlan } from "../../src/plan";
 import { containerdConfigPipeline, kubernetesLayer, KUBERNETES_PLACEHOLDERS } from "../../src/render/cloud-init/kubernetes";
 import { BOOTSTRAP_TOKEN_TTL, joinCommandHint, renderKubeadmInit, renderKubeadmJoin } from "../../src/render/kubernetes";
 import { KUBERNETES, kubernetesFacts } from "../../src/render/versions";
 import { loadSpecText } from "../../src/spec/load";
-import { ROOT, tempDir as makeTempDir } from "../helpers";
-
-/** Temporary directories of this file, removed after its tests. */
-const temporary: string[] = [];
-const tempDir = (prefix: string): string => {
-  const dir = makeTempDir(prefix);
-  temporary.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of temporary) fs.rmSync(dir, { recursive: true, force: true });
-});
+import { ROOT, tempDir } from "../helpers";
 
 function load(version = "1.31") {
   const text = fs.readFileSync(path.join(ROOT, "config/prod.yaml"), "utf8").replace("kubernetes_config: { cni: calico", `kubernetes_config: { version: "${version}", cni: calico`);

@@ -23,20 +23,9 @@ import { kubernetesWorkloads, type HelmReleaseItem, type KubeObject, type Manife
 import { loadSpecText } from "../../src/spec/load";
 import type { ClusterSpec } from "../../src/spec/types";
 import { helmMerge, loadChartReference } from "../chart-oracle";
-import { ROOT, tempDir as makeTempDir } from "../helpers";
+import { ROOT, tempDir } from "../helpers";
 import { recorded, resetRecorded, settled } from "../mocks";
 import { flowAllowed, type Flow } from "../network-policy-eval";
-
-/** Temporary directories of this file, removed after its tests. */
-const temporary: string[] = [];
-const tempDir = (prefix: string): string => {
-  const dir = makeTempDir(prefix);
-  temporary.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of temporary) fs.rmSync(dir, { recursive: true, force: true });
-});
 
 const REFERENCE = path.join(ROOT, "..", "shared", "reference");
 const HOST = path.join(ROOT, "test/fixtures/hosts/workstation.json");

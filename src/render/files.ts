@@ -8,7 +8,6 @@ import { renderDomainXml } from "./libvirt/domain";
 import { networkName } from "./libvirt/names";
 import { renderNetworkXml } from "./libvirt/network";
 import { renderPoolXml } from "./libvirt/storage";
-import { hostFirewallOn } from "./stack-inputs";
 import { planToJson } from "../plan";
 import { renderCgroupConf, renderGresConf, renderSlurmConf } from "./slurm";
 import { KUBERNETES_PLACEHOLDERS } from "./cloud-init/kubernetes";
@@ -40,7 +39,7 @@ export function renderAll(spec: ClusterSpec, plan: Plan, layers: CloudInitLayers
   for (const item of kubernetesWorkloads(spec, plan, MLOPS_SECRET_PLACEHOLDERS)) files.set(workloadPath(item), renderWorkload(item));
   const pool = spec.host.storage_pool;
   files.set(`libvirt/pools/${pool.name}.xml`, renderPoolXml(pool.name, pool.path));
-  const isolation = hostFirewallOn(spec, plan);
+  const isolation = spec.security.network_isolation && plan.networks.length > 0;
   for (const network of plan.networks) files.set(`libvirt/networks/${networkName(plan, network)}.xml`, renderNetworkXml(plan, network, { hostFirewall: isolation, stackId }));
   if (isolation) files.set("firewall.nft", renderFirewall(spec, plan));
   // SR-IOV VFs get their addresses when the GPU host is set up; render shows where they go.

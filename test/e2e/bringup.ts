@@ -168,10 +168,24 @@ function seedMediumOf(sandbox: LibvirtSandbox, domain: string): string | null {
   return row?.[1] ?? null;
 }
 
+/** An address of the VM's subnet that no VM and no gateway has (the top of the subnet, below broadcast). */
+function spoofAddress(plan: Plan, vm: PlannedVm): string {
+  const network = plan.networks.find((n) => n.name === vm.network)!;
+  const [base, bits] = network.subnet.split("/");
+  const toInt = (ip: string) => ip.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
+  const used = new Set([network.gateway, ...plan.vms.map((v) => v.ip)]);
+  for (let n = toInt(base) + 2 ** (32 - Number(bits)) - 2; n > toInt(base); n--) {
+    const ip = [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join(".");
+    if (!used.has(ip)) return ip;
+  }
+  throw new Error(`no free address in ${network.subnet} for the spoofing check`);
+}
+
 /**
  * Network isolation as deployed: the stack's nft table in the namespace, libvirt routing (not NATing) the
  * networks, clean-traffic bound to every VM NIC with its planned IP, and with all that VMs still reach
- * each other and the host (the gateway's DNS port); the host reaches them over SSH (every other phase).
+ * each other and the host (the gateway's DNS port), but not from a source address that is not their own;
+ * the host reaches them over SSH (every other phase).
  */
 async function isolationInEffect(sandbox: LibvirtSandbox, remote: Remote, spec: ClusterSpec, plan: Plan): Promise<Record<string, unknown>> {
   const run = (args: string[]): string => {
@@ -209,7 +223,40 @@ async function isolationInEffect(sandbox: LibvirtSandbox, remote: Remote, spec: 
     if (failed.length) throw new Error(`${vm.name} cannot reach ${failed.map((l) => l.slice(5)).join(", ")} (TCP)`);
     reach[vm.name] = targets;
   }
-  return { networkIsolation: on, table: on ? table : null, forwardModes, filters, reach };
+  // clean-traffic at work: a connection from a VM with a source address not its own never gets through.
+  const [from, to] = plan.vms;
+  const spoofed = spoofAddress(plan, from);
+  const spoof = [
+    `dev=$(ip -o route get ${to.ip} | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p')`,
+    `sudo ip addr add ${spoofed}/32 dev "$dev"`,
+    `sudo ip route replace ${to.ip}/32 dev "$dev" src ${spoofed}`,
+    `if timeout 10 bash -c '</dev/tcp/${to.ip}/22' 2>/dev/null; then r=LEAKED; else r=BLOCKED; fi`,
+    `sudo ip route del ${to.ip}/32 dev "$dev" src ${spoofed}`,
+    `sudo ip addr del ${spoofed}/32 dev "$dev"`,
+    `echo "$r"`,
+  ].join("; ");
+  const attempt = async () => (await must(remote, from, spoof, 60_000)).trim().split("\n").pop();
+  const verdict = await attempt();
+  if (verdict !== "BLOCKED") throw new Error(`${from.name} reached ${to.name}:22 from the spoofed source ${spoofed} (${verdict}): clean-traffic does not filter its NIC`);
+  // The control: with the NIC's filter binding removed the same attempt gets through, so the block above
+  // was clean-traffic's (not a routing or firewall accident). The binding is restored and checked again.
+  const nic = filters[from.name].split(":")[0];
+  const bindingFile = path.join(sandbox.state, `binding-${nic}.xml`);
+  fs.writeFileSync(bindingFile, run(["virsh", "-q", "-c", sandbox.uri, "nwfilter-binding-dumpxml", nic]), { mode: 0o600 });
+  run(["virsh", "-q", "-c", sandbox.uri, "nwfilter-binding-delete", nic]);
+  let unfiltered: string | undefined;
+  try {
+    unfiltered = await attempt();
+  } finally {
+    run(["virsh", "-q", "-c", sandbox.uri, "nwfilter-binding-create", bindingFile]);
+    fs.rmSync(bindingFile, { force: true });
+  }
+  if (unfiltered !== "LEAKED") throw new Error(`without its clean-traffic binding, ${from.name} still could not reach ${to.name}:22 from ${spoofed} (${unfiltered}): the spoofing check proves nothing`);
+  const again = await attempt();
+  if (again !== "BLOCKED") throw new Error(`after restoring ${from.name}'s clean-traffic binding, the spoofed source ${spoofed} got through (${again})`);
+  const restored = await must(remote, from, `timeout 10 bash -c '</dev/tcp/${to.ip}/22' && echo ok`, 60_000);
+  if (!restored.includes("ok")) throw new Error(`${from.name} no longer reaches ${to.name}:22 after the spoofing check`);
+  return { networkIsolation: on, table: on ? table : null, forwardModes, filters, reach, spoofedSource: { from: from.name, to: to.name, source: spoofed, filtered: verdict, withoutBinding: unfiltered, restored: again } };
 }
 
 async function run(): Promise<number> {
@@ -253,7 +300,11 @@ async function run(): Promise<number> {
     await phase("create", LIMITS.create, () => stack.create(ctx, log));
     const booted: Booted[] = await phase("cloud-init", LIMITS.cloudInit, () => Promise.all(plan.vms.map((vm) =>
       waitForCloudInit(remote, vm, sandbox.hostPath(serialLogPath(vm)), upStarted, LIMITS.cloudInit).then((b) => (log(`${b.name}: cloud-init done after ${b.bootSeconds} s`), b)))));
-    report.vms = booted;
+    // Where cloud-init found its data: the seed cdrom (sr0 on virtio-scsi), as cloud-init's final message says.
+    report.vms = booted.map((b) => {
+      const serial = fs.readFileSync(sandbox.hostPath(serialLogPath(plan.vms.find((vm) => vm.name === b.name)!)), "utf8");
+      return { ...b, datasource: /Datasource (DataSource\w+ \[seed=[^\]]*\])/.exec(serial)?.[1] ?? null };
+    });
     times.up = seconds(upStarted);
     const controller = controllerOf(plan);
     const nodes = computeNodes(plan);

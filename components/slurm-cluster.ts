@@ -4,9 +4,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { Plan, PlannedVm } from "../src/plan/types";
-import { gpuDriverLayer } from "../src/render/cloud-init/gpu-driver";
-import { slurmLayer } from "../src/render/cloud-init/slurm";
 import { computeNodes, controllerOf } from "../src/render/slurm";
+import { slurmRoleLayers } from "../src/render/stack-inputs";
 import type { ClusterSpec } from "../src/spec/types";
 import { VirtualMachine, type VirtualMachineArgs } from "./virtual-machine";
 
@@ -31,7 +30,7 @@ export class SlurmCluster extends pulumi.ComponentResource {
     const keyBase64 = pulumi.secret(mungeKey.base64);
     this.vms = plan.vms.filter((vm) => vm.cluster === "hpc").map((vm) => new VirtualMachine(vm.name, {
       ...args.vmArgs(vm),
-      layers: keyBase64.apply((key) => [gpuDriverLayer(spec, plan, vm), slurmLayer(spec, plan, vm, key)]),
+      layers: keyBase64.apply((key) => slurmRoleLayers(spec, plan, vm, key)),
     }, { parent: this }));
     const controller = controllerOf(plan);
     this.controllerAddress = controller.ip;

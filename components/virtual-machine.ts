@@ -4,12 +4,12 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import type { Plan, PlannedVm } from "../src/plan/types";
 import { LibvirtDomain, LibvirtVolume, SeedIso, type LibvirtNetwork, type VgpuDevice } from "../src/providers/resources";
-import { seedFiles, type CloudConfig } from "../src/render/cloud-init/nocloud";
-import { cloudInitLayers } from "../src/render/layers";
+import type { CloudConfig } from "../src/render/cloud-init/nocloud";
 import { knownHostsLine, sshHostKeyLayer } from "../src/render/cloud-init/ssh-host-key";
 import { renderDomain } from "../src/render/libvirt/domain";
 import { diskVolumeName, seedVolumeName } from "../src/render/libvirt/names";
 import { renderOverlayVolumeXml } from "../src/render/libvirt/storage";
+import { vmSeedFiles } from "../src/render/stack-inputs";
 import type { ClusterSpec } from "../src/spec/types";
 
 export interface VirtualMachineArgs {
@@ -69,8 +69,7 @@ export class VirtualMachine extends pulumi.ComponentResource {
       pool: args.pool,
       poolAdopted: args.poolAdopted,
       name: seedVolumeName(vm),
-      // The instance-id comes from render's layers (secrets as placeholders): `hyperscaler render` shows it exactly.
-      files: pulumi.all([args.layers, hostKeyLayer]).apply(([layers, keyLayer]) => ({ ...seedFiles(args.spec, plan, vm, [...layers, keyLayer], args.extraKeys, cloudInitLayers(args.spec, plan)(vm.name)) })),
+      files: pulumi.all([args.layers, hostKeyLayer]).apply(([layers, keyLayer]) => vmSeedFiles(args.spec, plan, vm, layers, keyLayer, args.extraKeys)),
     }, { parent: this });
     const boot = args.directBoot;
     const rendered = pulumi.all([args.pool, args.vfAddresses, args.stackId, boot?.kernel ?? "", boot?.initrd ?? ""]).apply(([pool, vfAddresses, stackId, kernel, initrd]) =>

@@ -19,6 +19,7 @@ import { loadPreviousPlan } from "../plan/previous";
 import type { Plan, PlannedVm } from "../plan/types";
 import { mdevMap } from "../render/gpu-files";
 import { MissingImageError, roleImage, type RoleImage } from "../render/images";
+import { domainTypeOf, hostFirewallOn } from "../render/stack-inputs";
 import { formatHuman } from "../spec/diagnostics";
 import { loadSpecFile } from "../spec/load";
 import type { ClusterSpec } from "../spec/types";
@@ -106,7 +107,7 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
   // second checkout of the same spec) never match ours and the providers refuse to touch them.
   const stackId = new random.RandomUuid("stack-identity", {}).result;
   // Network isolation: the stack's nftables table exists before libvirt routes any VM network.
-  const firewall = spec.security.network_isolation && plan.networks.length ? new HostFirewall("host-firewall", { spec, plan, uri }) : undefined;
+  const firewall = hostFirewallOn(spec, plan) ? new HostFirewall("host-firewall", { spec, plan, uri }) : undefined;
   const networks = new Map(plan.networks.map((network) => [network.name, new ClusterNetwork(`net-${network.name.replace(/_/g, "-")}`, { plan, network, uri, stackId, start: settings.start, hostFirewall: firewall !== undefined }, { dependsOn: firewall ? [firewall] : [] })]));
   const gpuHost = new GpuHost("gpu-host", { plan, force: spec.global.gpu_allocation.force_recarve });
   const extraKeys = settings.sshPublicKey ? [settings.sshPublicKey] : [];
@@ -121,7 +122,7 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
     poolAdopted: image.pool.adopted,
     basePath: image.images.get(imageOf.get(vm.role)!.disk.name)!.path,
     directBoot: image.images.get(imageOf.get(vm.role)!.disk.name)!.boot,
-    domainType: spec.host.virtualization === "emulated" ? "qemu" : "kvm",
+    domainType: domainTypeOf(spec),
     network: networks.get(vm.network)!.network,
     gpuDevices: gpuHost.devicesByVm.get(vm.name) ?? [],
     vfAddresses: gpuHost.vfAddressesFor(vm.name),

@@ -1,8 +1,10 @@
 // `npm run test:e2e`: a real bring-up of the Slurm cluster a spec describes (default: the committed
 // emulated controller + two CPU-only nodes). In a network namespace it creates and removes, with its own
 // libvirtd: build or reuse the golden image, create pool, base volumes, network, overlays, seeds and
-// domains through the project's providers, wait for cloud-init, check Slurm end to end, run `hyperscaler
-// verify`, apply again (no changes), destroy, and check nothing is left. Writes a JSON report.
+// domains through the project's providers (with the host firewall of network isolation applied inside the
+// namespace), wait for cloud-init, check Slurm end to end and the isolation in effect, run `hyperscaler
+// verify`, apply again (each VM's seed is ejected: the expected change once cloud-init is done), check
+// Slurm once more, apply a third time (no changes), destroy, and check nothing is left. Writes a JSON report.
 import { spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -13,14 +15,15 @@ import { buildPlan } from "../../src/plan";
 import type { Plan, PlannedVm } from "../../src/plan/types";
 import { knownHostsLine, type SshHostKey } from "../../src/render/cloud-init/ssh-host-key";
 import { goldenImagesDir, roleImage } from "../../src/render/images";
-import { serialLogPath } from "../../src/render/libvirt/domain";
+import { SEED_TARGET, serialLogPath } from "../../src/render/libvirt/domain";
 import { computeNodes, controllerOf, nodeRealMemory } from "../../src/render/slurm";
 import { formatHuman } from "../../src/spec/diagnostics";
 import { loadSpecFile } from "../../src/spec/load";
 import type { ClusterSpec } from "../../src/spec/types";
 import type { Remote } from "../../src/verify/remote";
-import { AppliedStack, type Secrets } from "./cluster";
+import { AppliedStack, newStackId, stackProviders, type Change, type Secrets, type StackContext } from "./cluster";
 import { remoteFor, waitForCloudInit, type Booted } from "./guests";
+import { isolationInEffect } from "./isolation";
 import { LibvirtSandbox } from "./namespace";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -28,7 +31,7 @@ const SPEC = process.env.HYPERSCALER_E2E_SPEC ?? path.join(ROOT, "config/example
 const REPORT = path.resolve(process.env.HYPERSCALER_E2E_REPORT ?? "e2e-report.json");
 const MINUTE = 60_000;
 /** Per-phase limits: generous for 2 shared cores under emulation, each with its own message. */
-const LIMITS = { image: 20 * MINUTE, create: 10 * MINUTE, cloudInit: 20 * MINUTE, slurmIdle: 5 * MINUTE, job: 3 * MINUTE, verify: 5 * MINUTE, noop: 3 * MINUTE, destroy: 5 * MINUTE };
+const LIMITS = { image: 20 * MINUTE, create: 10 * MINUTE, cloudInit: 20 * MINUTE, slurmIdle: 5 * MINUTE, job: 3 * MINUTE, verify: 5 * MINUTE, eject: 5 * MINUTE, noop: 3 * MINUTE, isolation: 3 * MINUTE, destroy: 5 * MINUTE };
 
 const log = (line: string): void => void process.stderr.write(`[e2e ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const seconds = (since: number): number => Math.round((Date.now() - since) / 100) / 10;
@@ -153,6 +156,16 @@ async function memoryPerVm(sandbox: LibvirtSandbox, remote: Remote, plan: Plan):
   }));
 }
 
+const describe = (changes: readonly Change[]): string => changes.map((c) => `${c.resource} (${c.what.join(", ")})`).join("; ");
+
+/** The medium in a domain's seed drive (domblklist: the ISO's path, or "-" once ejected); null if not listed. */
+function seedMediumOf(sandbox: LibvirtSandbox, domain: string): string | null {
+  const list = spawnSync("virsh", ["-q", "-c", sandbox.uri, "domblklist", domain], { encoding: "utf8" });
+  if (list.status !== 0) throw new Error(`virsh domblklist ${domain}: ${list.stderr.trim()}`);
+  const row = list.stdout.split("\n").map((l) => l.trim().split(/\s+/)).find((cols) => cols[0] === SEED_TARGET);
+  return row?.[1] ?? null;
+}
+
 async function run(): Promise<number> {
   const reason = skipReason();
   if (reason) {
@@ -160,7 +173,7 @@ async function run(): Promise<number> {
     return 0;
   }
   const started = Date.now();
-  const report: Record<string, unknown> = { spec: path.relative(ROOT, SPEC) || SPEC, ok: false, error: null, image: null, vms: [], sinfo: [], srun: [], sbatch: null, verify: null, noopChanges: null, leftovers: [], memory: [], seconds: {} };
+  const report: Record<string, unknown> = { spec: path.relative(ROOT, SPEC) || SPEC, ok: false, error: null, image: null, vms: [], sinfo: [], srun: [], sbatch: null, verify: null, isolation: null, seedEjects: null, ejectDetail: [], seedAfterEject: {}, srunAfterEject: [], noopChanges: null, leftovers: [], memory: [], seconds: {} };
   const times: Record<string, number> = {};
   const suffix = crypto.randomBytes(3).toString("hex");
   const sandbox = new LibvirtSandbox(`hse2e-${suffix}`, path.join("/var/tmp", `hs-e2e-${suffix}`));
@@ -189,11 +202,16 @@ async function run(): Promise<number> {
     const remote = remoteFor({ user: spec.security.admin_user, identityFile, knownHostsFile, wrapper: sandbox.exec });
 
     // Empty -> every VM configured -> a job across all nodes.
+    const ctx: StackContext = { spec, plan, uri: sandbox.uri, stackId: newStackId(), secrets, providers: stackProviders(sandbox.exec) };
     const upStarted = Date.now();
-    await phase("create", LIMITS.create, () => stack.create(spec, plan, sandbox.uri, secrets, log));
+    await phase("create", LIMITS.create, () => stack.create(ctx, log));
     const booted: Booted[] = await phase("cloud-init", LIMITS.cloudInit, () => Promise.all(plan.vms.map((vm) =>
       waitForCloudInit(remote, vm, sandbox.hostPath(serialLogPath(vm)), upStarted, LIMITS.cloudInit).then((b) => (log(`${b.name}: cloud-init done after ${b.bootSeconds} s`), b)))));
-    report.vms = booted;
+    // Where cloud-init found its data: the seed cdrom (sr0 on virtio-scsi), as cloud-init's final message says.
+    report.vms = booted.map((b) => {
+      const serial = fs.readFileSync(sandbox.hostPath(serialLogPath(plan.vms.find((vm) => vm.name === b.name)!)), "utf8");
+      return { ...b, datasource: /Datasource (DataSource\w+ \[seed=[^\]]*\])/.exec(serial)?.[1] ?? null };
+    });
     times.up = seconds(upStarted);
     const controller = controllerOf(plan);
     const nodes = computeNodes(plan);
@@ -221,6 +239,8 @@ async function run(): Promise<number> {
       }
     });
 
+    report.isolation = await phase("isolation", LIMITS.isolation, () => isolationInEffect(sandbox, spec, plan, (vm, command, ms) => must(remote, vm, command, ms)));
+
     report.verify = await phase("verify", LIMITS.verify, async () => {
       const out: string[] = [];
       const errors: string[] = [];
@@ -233,13 +253,29 @@ async function run(): Promise<number> {
 
     report.memory = await memoryPerVm(sandbox, remote, plan);
 
+    // The next apply after cloud-init: each VM's seed (keys, munge key) leaves its drive, nothing else changes.
+    const seedMedium = (domain: string) => seedMediumOf(sandbox, domain);
     t = Date.now();
-    const changes = await phase("no-op apply", LIMITS.noop, () => stack.noopChanges(spec, plan, sandbox.uri, secrets));
+    const ejects = await phase("eject apply", LIMITS.eject, () => stack.apply(ctx, seedMedium, log));
+    times.eject = seconds(t);
+    report.ejectDetail = ejects;
+    report.seedEjects = ejects.filter((c) => c.what.join() === "eject seed").length;
+    const unexpected = ejects.filter((c) => c.what.join() !== "eject seed");
+    if (unexpected.length) throw new PhaseError(`the apply after cloud-init should only eject seeds, but changed ${describe(unexpected)}`);
+    report.seedAfterEject = Object.fromEntries(plan.vms.map((vm) => [vm.name, seedMedium(vm.name)]));
+    const kept = plan.vms.filter((vm) => seedMedium(vm.name) !== "-").map((vm) => `${vm.name} (${seedMedium(vm.name)})`);
+    if (kept.length || report.seedEjects !== plan.vms.length) throw new PhaseError(`after the apply that follows cloud-init, ${report.seedEjects} of ${plan.vms.length} seeds were ejected; still in the drive: ${kept.join(", ") || "none"}`);
+    const again = await phase("srun after eject", LIMITS.job, () => must(remote, controller, `srun -N${nodes.length} -t 2 hostname`));
+    report.srunAfterEject = again.trim().split("\n").map((l) => l.trim()).sort();
+    if (JSON.stringify(report.srunAfterEject) !== JSON.stringify(report.srun)) throw new PhaseError(`after the seed eject, srun -N${nodes.length} hostname returned ${JSON.stringify(report.srunAfterEject)}, before ${JSON.stringify(report.srun)}`);
+
+    t = Date.now();
+    const changes = await phase("no-op apply", LIMITS.noop, () => stack.apply(ctx, seedMedium, log));
     times.noop = seconds(t);
     report.noopChanges = changes.length;
     if (changes.length) {
       report.noopDetail = changes;
-      throw new PhaseError(`applying the same spec again would change ${changes.map((c) => `${c.resource} (${c.replaces.join(", ") || "update"})`).join("; ")}`);
+      throw new PhaseError(`applying the same spec a third time would change ${describe(changes)}`);
     }
   } catch (error) {
     failure = error;
@@ -259,7 +295,7 @@ async function run(): Promise<number> {
   fs.writeFileSync(REPORT, JSON.stringify(report, null, 2) + "\n");
   log(`report: ${REPORT}`);
   const s = times;
-  process.stdout.write(`e2e: ${failure ? "FAILED" : "passed"} in ${s.total} s (image ${s.image ?? "-"} s, empty->cloud-init ${s.up ?? "-"} s, empty->srun ${s.srun ?? "-"} s, no-op ${s.noop ?? "-"} s, destroy ${s.destroy ?? "-"} s)\n`);
+  process.stdout.write(`e2e: ${failure ? "FAILED" : "passed"} in ${s.total} s (image ${s.image ?? "-"} s, empty->cloud-init ${s.up ?? "-"} s, empty->srun ${s.srun ?? "-"} s, seed eject ${s.eject ?? "-"} s (${report.seedEjects ?? "-"} ejected), no-op ${s.noop ?? "-"} s (${report.noopChanges ?? "-"} changes), destroy ${s.destroy ?? "-"} s)\n`);
   if (failure) process.stderr.write(`e2e: ${report.error}\n`);
   return failure ? 1 : 0;
 }

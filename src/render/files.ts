@@ -4,6 +4,7 @@ import type { ClusterSpec } from "../spec/types";
 import { seedFiles, type CloudConfig } from "./cloud-init/nocloud";
 import { mdevMap, migPartedConfig } from "./gpu-files";
 import { renderFirewall } from "./firewall";
+import { domainTypeOf, hostFirewallOn } from "./stack-inputs";
 import { renderDomainXml, type DirectBoot } from "./libvirt/domain";
 import { networkName } from "./libvirt/names";
 import { renderNetworkXml } from "./libvirt/network";
@@ -49,13 +50,13 @@ export function renderAll(spec: ClusterSpec, plan: Plan, options: RenderOptions 
   for (const item of kubernetesWorkloads(spec, plan, MLOPS_SECRET_PLACEHOLDERS)) files.set(workloadPath(item), renderWorkload(item));
   const pool = spec.host.storage_pool;
   files.set(`libvirt/pools/${pool.name}.xml`, renderPoolXml(pool.name, pool.path));
-  const isolation = spec.security.network_isolation && plan.networks.length > 0;
+  const isolation = hostFirewallOn(spec, plan);
   for (const network of plan.networks) files.set(`libvirt/networks/${networkName(plan, network)}.xml`, renderNetworkXml(plan, network, { hostFirewall: isolation, stackId }));
   if (isolation) files.set("firewall.nft", renderFirewall(spec, plan));
   // SR-IOV VFs get their addresses when the GPU host is set up; render shows where they go.
   const vfPlaceholders = Object.fromEntries(plan.vms.flatMap((vm) => vm.gpus).filter((g) => g.deviceUuid).map((g) => [g.deviceUuid!, "0000:00:00.0"]));
   for (const vm of plan.vms) {
-    files.set(`libvirt/domains/${vm.name}.xml`, renderDomainXml(plan, vm, { pool: pool.name, vfAddresses: vfPlaceholders, stackId, domainType: spec.host.virtualization === "emulated" ? "qemu" : "kvm", directBoot: bootOf(vm.role) }));
+    files.set(`libvirt/domains/${vm.name}.xml`, renderDomainXml(plan, vm, { pool: pool.name, vfAddresses: vfPlaceholders, stackId, domainType: domainTypeOf(spec), directBoot: bootOf(vm.role) }));
     const seed = seedFiles(spec, plan, vm, layers(vm.name), extraKeys);
     for (const [name, text] of Object.entries(seed)) files.set(`cloud-init/${vm.name}/${name}`, text);
   }

@@ -1,8 +1,9 @@
 // ClusterSpec + HostInventory (+ previous Plan) -> Plan. Pure and deterministic.
 import type { HostInventory } from "../host/types";
+import type { Finding, SpecDiagnostic } from "../spec/diagnostics";
 import type { ClusterSpec } from "../spec/types";
 import { planGpus } from "./gpus";
-import type { Plan, PlannedVm } from "./types";
+import type { Plan, PlanIssue, PlannedVm } from "./types";
 import { isGpuNode, planNetworks, planVms, specPathOfRole, type BareVm } from "./vms";
 
 export { needsVgpuFramework } from "./gpus";
@@ -21,7 +22,7 @@ export function buildPlan({ spec, host, previous }: PlanInput): Plan {
   const errors = [...gpu.errors];
   for (const vm of gpuVms) {
     if ((gpu.vmGpus.get(vm.name) ?? []).length === 0 && gpu.errors.length === 0) {
-      errors.push({ vm: vm.name, message: `${vm.name} is GPU-enabled but received no GPU share`, hint: "add GPU shares for its cluster or lower the pool's count" });
+      errors.push({ vm: vm.name, message: `${vm.name} is GPU-enabled but received no GPU share`, hint: "add GPU shares for its cluster or lower the pool's count", path: `${specPathOfRole(vm.role)}/count` });
     }
   }
   if (host) {
@@ -96,6 +97,11 @@ function largestConsumer(vms: readonly BareVm[], amount: (vm: BareVm) => number)
   let bestTotal = -1;
   for (const [path, total] of totals) if (total > bestTotal) [best, bestTotal] = [path, total];
   return best;
+}
+
+/** A plan refusal as a spec diagnostic, at the cluster.yaml setting to change (the document when it names none). */
+export function planIssueDiagnostic(issue: PlanIssue, place: (finding: Finding) => SpecDiagnostic): SpecDiagnostic {
+  return place({ path: issue.path ?? "", message: issue.message, ...(issue.hint ? { hint: issue.hint } : {}) });
 }
 
 /** Canonical JSON of a plan: stable key order (as built), two-space indent, trailing newline. */

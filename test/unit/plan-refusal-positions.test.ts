@@ -1,5 +1,7 @@
 // Plan refusals point at the cluster.yaml setting to change, as spec errors do: file:line:column, the
 // source line and a caret, for every kind of refusal the planner makes.
+import Ajv2020 from "ajv/dist/2020";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runPlan } from "../../src/cli/plan";
@@ -69,6 +71,17 @@ describe("plan refusals carry the position of the setting to change", () => {
       const loaded = loadSpecText("cluster.yaml", text);
       if (!loaded.ok) throw new Error("invalid");
       for (const error of buildPlan({ spec: loaded.spec, host: inventory }).errors) expect(error.path, error.message).toMatch(/^\/(global|clusters|host)\//);
+    }
+  });
+
+  it("refused plans, with the settings' pointers, conform to schemas/plan.schema.json", () => {
+    const validate = new Ajv2020({ strict: true, allowUnionTypes: true }).compile(JSON.parse(fs.readFileSync(path.join(ROOT, "schemas/plan.schema.json"), "utf8")));
+    for (const { text, host: inventory } of CASES) {
+      const loaded = loadSpecText("cluster.yaml", text);
+      if (!loaded.ok) throw new Error("invalid");
+      const plan = buildPlan({ spec: loaded.spec, host: inventory });
+      expect(plan.errors.length).toBeGreaterThan(0);
+      expect(validate(JSON.parse(JSON.stringify(plan))), JSON.stringify(validate.errors)).toBe(true);
     }
   });
 

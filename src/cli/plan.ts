@@ -3,7 +3,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { loadHost } from "../host/load";
-import { buildPlan, planToJson } from "../plan";
+import { buildPlan, planIssueDiagnostic, planToJson } from "../plan";
 import { loadPreviousPlan } from "../plan/previous";
 import type { Plan } from "../plan/types";
 import { renderAll } from "../render/files";
@@ -40,7 +40,13 @@ export function specAndPlan(file: string, options: Pick<PlanOptions, "host" | "p
   }
   const host = options.host ? loadHost(options.host) : undefined;
   const previous = options.previous ? loadPreviousPlan(options.previous) : undefined;
-  return { spec: loaded.spec, plan: buildPlan({ spec: loaded.spec, host, previous }) };
+  const plan = buildPlan({ spec: loaded.spec, host, previous });
+  // Each refusal at the setting to change, as spec errors are shown (file:line:column, the line, a caret).
+  for (const issue of plan.errors) {
+    const diagnostic = planIssueDiagnostic(issue, loaded.place);
+    io.err(formatHuman(diagnostic, loaded.lines?.[diagnostic.line - 1]));
+  }
+  return { spec: loaded.spec, plan };
 }
 
 export function runPlan(file: string, options: PlanOptions, io: CliIO): number {

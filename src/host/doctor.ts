@@ -1,5 +1,9 @@
 // Preflight checks over a host inventory (and optionally a spec): each PASS/WARN/FAIL with a one-line fix.
-import type { ClusterSpec, GpuDeviceSpec } from "../spec/types";
+// What the spec needs of the host (vGPU framework, driver, capacity) is asked of the Plan, so doctor can
+// never FAIL a spec the planner accepts, nor pass one it refuses.
+import { buildPlan, capacityOf, needsVgpuFramework } from "../plan";
+import type { PlannedGpu } from "../plan/types";
+import type { ClusterSpec } from "../spec/types";
 import type { HostGpu, HostInventory } from "./types";
 
 export type CheckStatus = "PASS" | "WARN" | "FAIL";
@@ -15,12 +19,9 @@ const pass = (id: string, message: string): Check => ({ id, status: "PASS", mess
 const warn = (id: string, message: string, remediation: string): Check => ({ id, status: "WARN", message, remediation });
 const fail = (id: string, message: string, remediation: string): Check => ({ id, status: "FAIL", message, remediation });
 
-function needsHostNvidia(device: GpuDeviceSpec): boolean {
-  return device.attach === "mig-vgpu" || device.attach === "vgpu" || (device.attach === "auto" && device.mig_capable);
-}
-
-function needsVfio(device: GpuDeviceSpec): boolean {
-  return device.attach === "passthrough" || device.attach === "mig-in-guest" || (device.attach === "auto" && !device.mig_capable);
+/** A GPU the plan hands whole to a VM: vfio-pci takes it. */
+function needsVfio(gpu: PlannedGpu): boolean {
+  return gpu.attach === "passthrough" || gpu.attach === "mig-in-guest";
 }
 
 export function runDoctor(host: HostInventory, spec?: ClusterSpec): Check[] {
@@ -90,7 +91,9 @@ function iommuIsolation(gpu: HostGpu): Check {
 
 function specChecks(host: HostInventory, spec: ClusterSpec): Check[] {
   const checks: Check[] = [];
+  const plan = buildPlan({ spec, host });
   for (const device of spec.global.gpu_allocation.devices) {
+    const planned = plan.gpus.find((g) => g.id === device.id);
     const gpu = host.gpus.find((g) => g.pciAddress === device.pci_address.toLowerCase());
     const id = `gpu-${device.id}`;
     if (!gpu) {
@@ -98,11 +101,11 @@ function specChecks(host: HostInventory, spec: ClusterSpec): Check[] {
       continue;
     }
     checks.push(pass(`${id}-present`, `${device.id}: ${gpu.name} at ${gpu.pciAddress}`));
-    if (needsVfio(device)) {
+    if (planned && needsVfio(planned)) {
       checks.push(gpu.boundDriver === "vfio-pci"
         ? pass(`${id}-driver`, `${device.id} bound to vfio-pci (ready for passthrough)`)
         : warn(`${id}-driver`, `${device.id} is bound to ${gpu.boundDriver ?? "no driver"}; passthrough needs vfio-pci`, `libvirt detaches it at VM start (managed='yes'); to bind at boot add vfio-pci.ids=${gpu.pciDeviceId ?? "10de:XXXX"} to the kernel command line`));
-    } else if (needsHostNvidia(device)) {
+    } else if (planned && needsVgpuFramework(planned)) {
       checks.push(gpu.boundDriver === "nvidia"
         ? pass(`${id}-driver`, `${device.id} bound to nvidia (host driver for MIG/vGPU)`)
         : fail(`${id}-driver`, `${device.id} is bound to ${gpu.boundDriver ?? "no driver"}; MIG and vGPU need the NVIDIA host driver`, `unbind it from ${gpu.boundDriver ?? "its driver"} and load the NVIDIA vGPU/AI Enterprise host driver`));
@@ -118,49 +121,35 @@ function specChecks(host: HostInventory, spec: ClusterSpec): Check[] {
           : warn(`${id}-reset`, `${device.id}: a MIG mode change is pending until the GPU is reset`, `nvidia-smi -i ${gpu.index ?? "<index>"} -r`));
       }
     }
-    if (device.attach === "mig-vgpu" || device.attach === "vgpu" || (device.attach === "auto" && device.mig_capable)) {
+    if (planned && needsVgpuFramework(planned)) {
       checks.push(gpu.vgpu.framework
         ? pass(`${id}-vgpu`, `${device.id}: vGPU framework ${gpu.vgpu.framework} with ${gpu.vgpu.types.length} type(s)`)
         : fail(`${id}-vgpu`, `${device.id}: no vGPU framework (no mdev types, no SR-IOV vGPU types)`, "install the NVIDIA vGPU / AI Enterprise host driver (Hopper+: sriov-manage -e ALL), or use attach: passthrough or mig-in-guest"));
     }
   }
-  const vms = specTotals(spec);
-  const reserved = spec.host.reserved;
-  if (host.memory.totalMiB !== null) {
-    const hostGb = Math.floor(host.memory.totalMiB / 1024);
-    const available = Math.max(0, Math.floor(host.memory.totalMiB / 1024 - reserved.memory_gb));
-    const budget = `host ${hostGb} GiB less ${reserved.memory_gb} reserved for the host`;
-    checks.push(vms.memoryGb <= available
-      ? pass("capacity-memory", `VMs need ${vms.memoryGb} GiB of ${available} GiB available (${budget})`)
-      : fail("capacity-memory", `VMs need ${vms.memoryGb} GiB but only ${available} GiB are available (${budget})`, "lower memory_gb or node counts in cluster.yaml, or host.reserved.memory_gb"));
+  const capacity = capacityOf(plan.vms, host, spec.host.reserved);
+  if (capacity.memory) {
+    const { neededGiB, availableGiB, hostGiB, reservedGiB, fits } = capacity.memory;
+    const budget = `host ${hostGiB} GiB less ${reservedGiB} reserved for the host`;
+    checks.push(fits
+      ? pass("capacity-memory", `VMs need ${neededGiB} GiB of ${availableGiB} GiB available (${budget})`)
+      : fail("capacity-memory", `VMs need ${neededGiB} GiB but only ${availableGiB} GiB are available (${budget})`, "lower memory_gb or node counts in cluster.yaml, or host.reserved.memory_gb"));
   }
-  if (host.cpu.threads !== null) {
-    const available = Math.max(0, host.cpu.threads - reserved.cpu_cores);
-    const budget = `host ${host.cpu.threads} threads less ${reserved.cpu_cores} reserved for the host`;
-    checks.push(vms.vcpus <= available
-      ? pass("capacity-cpu", `VMs need ${vms.vcpus} vCPUs of ${available} host threads available (${budget})`)
-      : vms.vcpus <= available * 4
-        ? warn("capacity-cpu", `VMs need ${vms.vcpus} vCPUs on ${available} available host threads, overcommitted (${budget})`, "lower cpu_cores if jobs are CPU-bound")
-        : fail("capacity-cpu", `VMs need ${vms.vcpus} vCPUs, over 4x the ${available} available host threads (${budget})`, "lower cpu_cores or node counts in cluster.yaml, or host.reserved.cpu_cores"));
+  if (capacity.cpu) {
+    const { vcpus, threads, available, reservedCores, verdict } = capacity.cpu;
+    const budget = `host ${threads} threads less ${reservedCores} reserved for the host`;
+    checks.push(verdict === "fits"
+      ? pass("capacity-cpu", `VMs need ${vcpus} vCPUs of ${available} host threads available (${budget})`)
+      : verdict === "overcommitted"
+        ? warn("capacity-cpu", `VMs need ${vcpus} vCPUs on ${available} available host threads, overcommitted (${budget})`, "lower cpu_cores if jobs are CPU-bound")
+        : fail("capacity-cpu", `VMs need ${vcpus} vCPUs, over 4x the ${available} available host threads (${budget})`, "lower cpu_cores or node counts in cluster.yaml, or host.reserved.cpu_cores"));
   }
   if (host.disk && host.disk.freeGiB !== null) {
     // Overlays are thin: budget a quarter of the declared disk sizes plus the base image.
-    const needed = Math.ceil(vms.diskGb / 4) + 5;
+    const needed = Math.ceil(capacity.diskGiB / 4) + 5;
     checks.push(needed <= host.disk.freeGiB
-      ? pass("capacity-disk", `${host.disk.freeGiB} GiB free at ${host.disk.path}; overlays start near ${needed} GiB (${vms.diskGb} GiB declared, thin)`)
-      : warn("capacity-disk", `${host.disk.freeGiB} GiB free at ${host.disk.path}; VMs may grow to ${vms.diskGb} GiB`, "free space or move host.storage_pool.path to a larger disk"));
+      ? pass("capacity-disk", `${host.disk.freeGiB} GiB free at ${host.disk.path}; overlays start near ${needed} GiB (${capacity.diskGiB} GiB declared, thin)`)
+      : warn("capacity-disk", `${host.disk.freeGiB} GiB free at ${host.disk.path}; VMs may grow to ${capacity.diskGiB} GiB`, "free space or move host.storage_pool.path to a larger disk"));
   }
   return checks;
-}
-
-function specTotals(spec: ClusterSpec): { vcpus: number; memoryGb: number; diskGb: number } {
-  const nodes: { cpu_cores: number; memory_gb: number; disk_gb: number; count: number }[] = [];
-  const { hpc, cloud } = spec.clusters;
-  if (hpc) nodes.push({ ...hpc.controller, count: 1 }, hpc.compute_nodes);
-  if (cloud) {
-    nodes.push({ ...cloud.control_plane, count: 1 });
-    if (cloud.worker_nodes.cpu_workers) nodes.push(cloud.worker_nodes.cpu_workers);
-    if (cloud.worker_nodes.gpu_workers) nodes.push(cloud.worker_nodes.gpu_workers);
-  }
-  return nodes.reduce((t, n) => ({ vcpus: t.vcpus + n.cpu_cores * n.count, memoryGb: t.memoryGb + n.memory_gb * n.count, diskGb: t.diskGb + n.disk_gb * n.count }), { vcpus: 0, memoryGb: 0, diskGb: 0 });
 }

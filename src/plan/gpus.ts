@@ -16,6 +16,8 @@ interface Demand {
   readonly profile: string | null;
   readonly device: string | undefined;
   readonly order: number;
+  /** JSON pointer of the request in cluster.yaml. */
+  readonly path: string;
 }
 
 interface Device {
@@ -96,9 +98,11 @@ function expandDemands(spec: ClusterSpec): Demand[] {
     const request = spec.global.gpu_allocation.mig_slices[cluster];
     if (request === undefined) continue;
     if (typeof request === "number") {
-      for (let i = 0; i < request; i++) demands.push({ cluster, profile: null, device: undefined, order: demands.length });
+      for (let i = 0; i < request; i++) demands.push({ cluster, profile: null, device: undefined, order: demands.length, path: `/global/gpu_allocation/mig_slices/${cluster}` });
     } else {
-      for (const item of request) for (let i = 0; i < item.count; i++) demands.push({ cluster, profile: item.profile, device: item.device, order: demands.length });
+      request.forEach((item, index) => {
+        for (let i = 0; i < item.count; i++) demands.push({ cluster, profile: item.profile, device: item.device, order: demands.length, path: `/global/gpu_allocation/mig_slices/${cluster}/${index}/count` });
+      });
     }
   }
   return demands;
@@ -203,7 +207,7 @@ export function planGpus(input: GpuPlanInput): GpuPlanOutput {
     const chosen = [...preferred, ...rest].slice(0, wanted);
     chosen.forEach((d) => (d.wholeCluster = cluster));
     if (chosen.length < wanted) {
-      errors.push({ message: `cluster ${cluster} asks for ${wanted} whole GPU(s) but only ${chosen.length} GPU(s) are free for passthrough`, hint: "lower whole_gpus, or free a GPU from MIG slices" });
+      errors.push({ message: `cluster ${cluster} asks for ${wanted} whole GPU(s) but only ${chosen.length} GPU(s) are free for passthrough`, hint: "lower whole_gpus, or free a GPU from MIG slices", path: `/global/gpu_allocation/whole_gpus/${cluster}` });
     }
   }
   for (const device of devices) {
@@ -225,7 +229,7 @@ export function planGpus(input: GpuPlanInput): GpuPlanOutput {
       for (let i = 0; i < take; i++) vgpuSlots.push({ device, cluster });
       wanted -= take;
     }
-    if (wanted > 0) errors.push({ message: `cluster ${cluster} asks for ${allocation.vgpu_shares[cluster]} vGPU(s) but the vgpu devices have room for ${allocation.vgpu_shares[cluster] - wanted}`, hint: "use a smaller vgpu_type or fewer vgpu_shares" });
+    if (wanted > 0) errors.push({ message: `cluster ${cluster} asks for ${allocation.vgpu_shares[cluster]} vGPU(s) but the vgpu devices have room for ${allocation.vgpu_shares[cluster] - wanted}`, hint: "use a smaller vgpu_type or fewer vgpu_shares", path: `/global/gpu_allocation/vgpu_shares/${cluster}` });
   }
 
   // 5. Shares per cluster, then one VM each (a VM takes one vGPU, or any number of passthrough GPUs).
@@ -247,7 +251,35 @@ export function planGpus(input: GpuPlanInput): GpuPlanOutput {
   for (const cluster of CLUSTER_NAMES) distribute(spec, cluster, shares.filter((s) => s.cluster === cluster), input.gpuVms.filter((vm) => vm.cluster === cluster), vmGpus, errors);
 
   const gpus = devices.map((device) => plannedGpu(device, shares, warnings));
+  if (host) refuseMissingVgpuFramework(spec, devices, gpus, errors);
   return { gpus, vmGpus, errors, warnings, moved };
+}
+
+/**
+ * The one rule for which GPUs need the host's vGPU framework (mdev or SR-IOV vGPU types): those the plan
+ * resolves to hand out vGPUs. An `attach: auto` MIG GPU that the plan passes through whole does not.
+ * `hyperscaler doctor` asks this of the plan too.
+ */
+export function needsVgpuFramework(gpu: PlannedGpu): boolean {
+  return gpu.attach === "mig-vgpu" || gpu.attach === "vgpu";
+}
+
+function refuseMissingVgpuFramework(spec: ClusterSpec, devices: Device[], gpus: readonly PlannedGpu[], errors: PlanIssue[]): void {
+  devices.forEach((device, index) => {
+    if (!device.host || device.host.vgpu.framework !== null || !needsVgpuFramework(gpus[index])) return;
+    const id = device.spec.id;
+    errors.push({
+      gpu: id,
+      message: `${id} (${device.host.name}) must hand out ${gpus[index].attach === "vgpu" ? "time-sliced vGPUs" : "MIG slices as MIG-backed vGPUs"}, but the host shows no vGPU framework (no mdev types, no SR-IOV vGPU types)`,
+      hint: "install the NVIDIA vGPU / AI Enterprise host driver, or choose attach: passthrough (whole GPU to one VM) or attach: mig-in-guest (whole GPU, MIG carved inside the guest)",
+      path: devicePath(spec, device, "attach"),
+    });
+  });
+}
+
+/** JSON pointer of a device's setting in cluster.yaml. */
+function devicePath(spec: ClusterSpec, device: Device, key: keyof GpuDeviceSpec): string {
+  return `/global/gpu_allocation/devices/${spec.global.gpu_allocation.devices.indexOf(device.spec)}/${key}`;
 }
 
 /** Bound on the cross-GPU search: an infeasible spec must still answer quickly. */
@@ -371,6 +403,7 @@ function groupFailures(failures: Failure[]): PlanIssue[] {
       message: `cannot place ${group.length > 1 ? `${group.length} x ` : ""}${demand.profile ?? "one-slice instance"} for cluster ${demand.cluster}${demand.device ? ` on ${demand.device}` : ""}: ${explained || "no GPU can carry MIG slices"}`,
       gpu: demand.device ?? reasons[0]?.device.spec.id,
       hint: "ask for fewer or smaller slices (`hyperscaler plan` shows the slot map), or add a MIG-capable GPU",
+      path: demand.path,
     };
   });
 }
@@ -403,19 +436,21 @@ function distribute(spec: ClusterSpec, cluster: ClusterName, shares: Share[], vm
   const single = shares.filter((s) => vgpuKinds.has(s.kind));
   const whole = shares.filter((s) => !vgpuKinds.has(s.kind));
   const pool = cluster === "hpc" ? "clusters.hpc.compute_nodes" : "clusters.cloud.worker_nodes.gpu_workers";
+  const path = `/${pool.replace(/\./g, "/")}/count`;
   if (single.length > vms.length) {
-    errors.push({ message: `cluster ${cluster} has ${single.length} vGPU share(s) for ${vms.length} GPU node(s); a VM takes at most one vGPU (NVIDIA supports one MIG-backed vGPU per VM)`, hint: `raise ${pool}.count to ${single.length + (whole.length ? 1 : 0)}, or ask for fewer, larger slices` });
+    errors.push({ message: `cluster ${cluster} has ${single.length} vGPU share(s) for ${vms.length} GPU node(s); a VM takes at most one vGPU (NVIDIA supports one MIG-backed vGPU per VM)`, hint: `raise ${pool}.count to ${single.length + (whole.length ? 1 : 0)}, or ask for fewer, larger slices`, path });
     return;
   }
   const wholeNodes = vms.length - single.length;
   if (wholeNodes > 0 && whole.length < wholeNodes) {
-    errors.push({ message: `cluster ${cluster} has ${vms.length} GPU node(s) but only ${single.length + whole.length} GPU share(s) fit them (${single.length} vGPU, ${whole.length} whole)`, hint: `lower ${pool}.count to ${single.length + whole.length}, or add shares` });
+    errors.push({ message: `cluster ${cluster} has ${vms.length} GPU node(s) but only ${single.length + whole.length} GPU share(s) fit them (${single.length} vGPU, ${whole.length} whole)`, hint: `lower ${pool}.count to ${single.length + whole.length}, or add shares`, path });
     return;
   }
   if (wholeNodes === 0 && whole.length > 0) {
     errors.push({
       message: `cluster ${cluster}: ${whole.length} whole GPU(s) have no node: every one of the ${vms.length} GPU node(s) already holds a vGPU, and a VM cannot mix the vGPU guest driver with a passed-through GPU`,
       hint: `raise ${pool}.count to ${vms.length + 1}`,
+      path,
     });
     return;
   }
@@ -536,6 +571,7 @@ function refuseBusyRecarve(devices: Device[], force: boolean, errors: PlanIssue[
       gpu: device.spec.id,
       message: `refusing to re-carve ${device.spec.id}: ${busy} process(es) use it and ${modeChange ? "enabling MIG resets the GPU" : `${destroyed.join(", ")} would be destroyed`}`,
       hint: "stop the processes (nvidia-smi shows them), or set gpu_allocation.force_recarve: true to kill them",
+      path: "/global/gpu_allocation/force_recarve",
     });
   }
 }
@@ -546,22 +582,14 @@ function checkHost(spec: ClusterSpec, host: HostInventory, devices: Device[], er
   for (const device of devices) {
     const id = device.spec.id;
     if (!device.host) {
-      errors.push({ gpu: id, message: `${id}: no GPU at ${device.spec.pci_address} on this host (host GPUs: ${hostList})`, hint: "correct pci_address (see `hyperscaler probe`)" });
+      errors.push({ gpu: id, message: `${id}: no GPU at ${device.spec.pci_address} on this host (host GPUs: ${hostList})`, hint: "correct pci_address (see `hyperscaler probe`)", path: devicePath(spec, device, "pci_address") });
       continue;
     }
-    const needsVgpu = device.spec.attach === "mig-vgpu" || device.spec.attach === "vgpu" || (device.spec.attach === "auto" && isMigCarrier(device) && (spec.global.gpu_allocation.mig_slices.hpc !== undefined || spec.global.gpu_allocation.mig_slices.cloud !== undefined));
-    if (needsVgpu && device.host.vgpu.framework === null) {
-      errors.push({
-        gpu: id,
-        message: `${id} (${device.host.name}) must hand out ${device.spec.attach === "vgpu" ? "time-sliced vGPUs" : "MIG slices as MIG-backed vGPUs"}, but the host shows no vGPU framework (no mdev types, no SR-IOV vGPU types)`,
-        hint: "install the NVIDIA vGPU / AI Enterprise host driver, or choose attach: passthrough (whole GPU to one VM) or attach: mig-in-guest (whole GPU, MIG carved inside the guest)",
-      });
-    }
     if (device.spec.mig_capable && device.host.migCapable === false) {
-      errors.push({ gpu: id, message: `${id}: the spec says mig_capable but the host reports ${device.host.name} without MIG support`, hint: "set mig_capable: false" });
+      errors.push({ gpu: id, message: `${id}: the spec says mig_capable but the host reports ${device.host.name} without MIG support`, hint: "set mig_capable: false", path: devicePath(spec, device, "mig_capable") });
     }
     if (device.spec.attach === "vgpu" && device.host.vgpu.types.length > 0 && !device.host.vgpu.types.some((t) => t.name.replace(/^GRID /, "") === device.spec.vgpu_type)) {
-      errors.push({ gpu: id, message: `${id}: vGPU type ${device.spec.vgpu_type} is not offered by the host`, hint: `offered types: ${device.host.vgpu.types.map((t) => t.name).join(", ")}` });
+      errors.push({ gpu: id, message: `${id}: vGPU type ${device.spec.vgpu_type} is not offered by the host`, hint: `offered types: ${device.host.vgpu.types.map((t) => t.name).join(", ")}`, path: devicePath(spec, device, "vgpu_type") });
     }
     if ((device.spec.attach === "passthrough" || device.spec.attach === "mig-in-guest") && device.host.iommuIsolated === false) {
       warnings.push({ gpu: id, message: `${id} shares its IOMMU group with other devices; passthrough will take them all`, hint: "move the card to another slot or enable ACS; `hyperscaler doctor` shows the group" });

@@ -11,6 +11,8 @@ export interface PlanIssue {
   readonly gpu?: string;
   readonly vm?: string;
   readonly hint?: string;
+  /** JSON pointer into cluster.yaml of the setting to change (printed as file:line:column). */
+  readonly path?: string;
 }
 
 export interface PlannedInstance {

@@ -54,6 +54,17 @@ export function planVms(spec: ClusterSpec): BareVm[] {
   });
 }
 
+/** JSON pointer of the cluster.yaml node (or pool) a VM of this role is made from. */
+export function specPathOfRole(role: VmRole): string {
+  switch (role) {
+    case "slurm-controller": return "/clusters/hpc/controller";
+    case "slurm-compute": return "/clusters/hpc/compute_nodes";
+    case "k8s-control-plane": return "/clusters/cloud/control_plane";
+    case "k8s-cpu-worker": return "/clusters/cloud/worker_nodes/cpu_workers";
+    case "k8s-gpu-worker": return "/clusters/cloud/worker_nodes/gpu_workers";
+  }
+}
+
 /** Whether a VM must receive a GPU share. */
 export function isGpuNode(spec: ClusterSpec, vm: BareVm): boolean {
   if (vm.role === "slurm-compute") return spec.clusters.hpc?.compute_nodes.gpu_enabled ?? false;

@@ -14,7 +14,7 @@ import type { VirtualMachineArgs } from "../../components/virtual-machine";
 import { probeLive } from "../host/live";
 import { loadHost } from "../host/load";
 import type { HostInventory } from "../host/types";
-import { buildPlan } from "../plan";
+import { buildPlan, planIssueDiagnostic } from "../plan";
 import { loadPreviousPlan } from "../plan/previous";
 import type { Plan, PlannedVm } from "../plan/types";
 import { mdevMap } from "../render/gpu-files";
@@ -57,8 +57,12 @@ export function settingsFromConfig(): StackSettings {
 export class StackInputError extends pulumi.RunError {}
 
 export function loadSpecOrThrow(file: string): ClusterSpec {
+  return loadSpecSourceOrThrow(file).spec;
+}
+
+function loadSpecSourceOrThrow(file: string): Extract<ReturnType<typeof loadSpecFile>, { ok: true }> {
   const loaded = loadSpecFile(file);
-  if (loaded.ok) return loaded.spec;
+  if (loaded.ok) return loaded;
   const lines = fs.existsSync(file) && fs.statSync(file).isFile() ? fs.readFileSync(file, "utf8").split(/\r?\n/) : [];
   throw new StackInputError(`${file} is not a valid cluster spec:\n${loaded.errors.map((e) => formatHuman(e, lines[e.line - 1])).join("\n")}`);
 }
@@ -83,12 +87,14 @@ export interface StackOutputs {
 }
 
 export async function buildStack(settings: StackSettings, hostOverride?: HostInventory): Promise<StackOutputs> {
-  const spec = loadSpecOrThrow(settings.clusterFile);
+  const loaded = loadSpecSourceOrThrow(settings.clusterFile);
+  const spec = loaded.spec;
   const uri = settings.libvirtUri ?? spec.host.libvirt_uri;
   const host = hostOverride ?? (settings.hostSnapshot ? loadHost(settings.hostSnapshot, uri) : await probeLive({ libvirtUri: uri, diskPath: spec.host.storage_pool.path }));
   const plan = buildPlan({ spec, host, previous: previousPlan(settings.previousPlan) });
   if (!plan.feasible) {
-    throw new StackInputError(`the plan for ${settings.clusterFile} is not feasible:\n${plan.errors.map((e) => `error: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ""}`).join("\n")}`);
+    const refusals = plan.errors.map((issue) => planIssueDiagnostic(issue, loaded.place)).map((d) => formatHuman(d, loaded.lines?.[d.line - 1]));
+    throw new StackInputError(`the plan for ${settings.clusterFile} is not feasible:\n${refusals.join("\n")}`);
   }
   for (const warning of plan.warnings) void pulumi.log.warn(warning.message);
 

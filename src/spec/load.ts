@@ -1,12 +1,20 @@
 // Loads cluster.yaml: read safely, parse with positions, JSON Schema (fills defaults), semantic rules.
 import { place, parseSpecText, readSpecFile, toPlainData } from "./source";
-import type { SpecDiagnostic } from "./diagnostics";
+import type { Finding, SpecDiagnostic } from "./diagnostics";
 import { validateAgainstSchema } from "./schema";
 import { checkRules } from "./rules";
 import type { ClusterSpec } from "./types";
 
 export type LoadResult =
-  | { ok: true; spec: ClusterSpec; warnings: SpecDiagnostic[]; file: string; lines?: readonly string[] }
+  | {
+      ok: true;
+      spec: ClusterSpec;
+      warnings: SpecDiagnostic[];
+      file: string;
+      lines?: readonly string[];
+      /** Places a later finding about this spec (a plan refusal) at its file:line:column. */
+      place: (finding: Finding) => SpecDiagnostic;
+    }
   | {
       ok: false;
       errors: SpecDiagnostic[];
@@ -53,7 +61,7 @@ function loadText(file: string, text: string): LoadResult {
   const { errors, warnings } = checkRules(spec);
   const placedWarnings = sortByPosition(warnings.map((finding) => place(source, finding)));
   if (errors.length > 0) return { ok: false, file, warnings: placedWarnings, errors: sortByPosition(errors.map((finding) => place(source, finding))) };
-  return { ok: true, spec, warnings: placedWarnings, file };
+  return { ok: true, spec, warnings: placedWarnings, file, place: (finding) => place(source, finding) };
 }
 
 function sortByPosition(diagnostics: SpecDiagnostic[]): SpecDiagnostic[] {

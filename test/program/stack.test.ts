@@ -168,7 +168,7 @@ describe("stack program under mocks", () => {
   it("an infeasible plan fails the program with the planner's reason and fix", async () => {
     const file = path.join(tempDir(), "user.yaml");
     fs.writeFileSync(file, fixture("user-example.yaml"));
-    await expect(buildStack({ stack: "test", clusterFile: file, hostSnapshot: HOST, start: true })).rejects.toThrow(/not feasible:\nerror: cluster cloud: 1 whole GPU\(s\) have no node[\s\S]*hint: raise clusters\.cloud\.worker_nodes\.gpu_workers\.count to 4/);
+    await expect(buildStack({ stack: "test", clusterFile: file, hostSnapshot: HOST, start: true })).rejects.toThrow(/not feasible:\n\S*user\.yaml:25:29: error: cluster cloud: 1 whole GPU\(s\) have no node[\s\S]*gpu_workers: \{ count: 3,[\s\S]*\^\n  hint: raise clusters\.cloud\.worker_nodes\.gpu_workers\.count to 4/);
   });
 
   it("the munge key reaches every Slurm VM's seed only inside the secret", async () => {

@@ -140,7 +140,7 @@ describe("host inventory drives the plan", () => {
   it("refuses to re-carve a GPU that processes use, unless forced", () => {
     const busy = (processes: number) => healthyInventory([hostGpu({ pciAddress: "0000:65:00.0", name: "NVIDIA A100 80GB PCIe", pciDeviceId: "10de:20b5", processes, migInstances: [{ gi: 1, profileId: 9, profile: "3g.40gb", start: 0, size: 4 }] })]);
     const plan = buildPlan({ spec: config("config/dev.yaml"), host: busy(3) });
-    expect(plan.errors).toEqual([{ gpu: "GPU-0", message: "refusing to re-carve GPU-0: 3 process(es) use it and 3g.40gb@0 would be destroyed", hint: "stop the processes (nvidia-smi shows them), or set gpu_allocation.force_recarve: true to kill them" }]);
+    expect(plan.errors).toEqual([{ gpu: "GPU-0", message: "refusing to re-carve GPU-0: 3 process(es) use it and 3g.40gb@0 would be destroyed", hint: "stop the processes (nvidia-smi shows them), or set gpu_allocation.force_recarve: true to kill them", path: "/global/gpu_allocation/force_recarve" }]);
     expect(buildPlan({ spec: config("config/dev.yaml"), host: busy(0) }).errors).toEqual([]);
     const forced = specFrom(DEV.replace("strategy: mig", "strategy: mig\n    force_recarve: true"));
     expect(buildPlan({ spec: forced, host: busy(3) }).errors).toEqual([]);

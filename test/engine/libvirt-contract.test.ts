@@ -37,9 +37,7 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
   beforeAll(async () => {
     lib = requireBuilt<typeof Libvirt>("src/providers/libvirt.js");
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "hs-contract-"));
-    fs.chmodSync(dir, 0o755);
     lab = makeLab(dir, fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8"));
-    fs.chmodSync(path.dirname(lab.baseFile), 0o755); // QEMU (uid libvirt-qemu) reads the backing file
     host = await ProviderHost.start();
     expect(await host.getPluginInfo()).toMatch(/^\d+\.\d+\.\d+/);
     await host.configure();

@@ -41,9 +41,7 @@ describe.skipIf(!reachable)("providers under injected faults (real libvirtd)", (
 
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "hs-faults-"));
-    fs.chmodSync(dir, 0o755);
     lab = makeLab(dir, fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8"));
-    fs.chmodSync(path.dirname(lab.baseFile), 0o755);
   });
   afterAll(() => {
     if (!lab) return;

@@ -37,9 +37,13 @@ export function makeLab(root: string, specText: string, baseSizeGiB = 1): Lab {
   text = text.replace(/name: hs-dev/, `name: ${prefix}`).replace(/virbr110/, `${prefix}a`).replace(/virbr210/, `${prefix}b`);
   const loaded = loadSpecText("lab.yaml", text);
   if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.message).join("\n"));
+  // QEMU runs as libvirt-qemu: it must traverse the lab's directories to reach the pool and the backing file.
+  fs.chmodSync(root, 0o755);
   const poolPath = fs.mkdtempSync(path.join(root, `${prefix}-pool-`));
   fs.chmodSync(poolPath, 0o755);
-  const baseFile = path.join(fs.mkdtempSync(path.join(root, `${prefix}-base-`)), "base.qcow2");
+  const baseDir = fs.mkdtempSync(path.join(root, `${prefix}-base-`));
+  fs.chmodSync(baseDir, 0o755);
+  const baseFile = path.join(baseDir, "base.qcow2");
   const made = spawnSync("qemu-img", ["create", "-q", "-f", "qcow2", baseFile, `${baseSizeGiB}G`], { encoding: "utf8" });
   if (made.status !== 0) throw new Error(`qemu-img create failed: ${made.stderr}`);
   return {

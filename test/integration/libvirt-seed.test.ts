@@ -36,9 +36,7 @@ describe.skipIf(!reachable)("the seed leaves the running VM after cloud-init (re
   let dir: string;
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "hs-seed-eject-"));
-    fs.chmodSync(dir, 0o755);
     lab = makeLab(dir, fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8"));
-    fs.chmodSync(path.dirname(lab.baseFile), 0o755);
   });
   afterAll(() => {
     if (!lab) return;

@@ -21,7 +21,6 @@ const reachable = libvirtReachable();
 const { makeBaseImageProvider, makeDomainProvider, makeNetworkProvider, makePoolProvider, makeSeedIsoProvider, makeVolumeProvider } = requireBuilt<typeof Libvirt>("src/providers/libvirt.js");
 const dir = tempDir("hs-serialize-");
 const lab = makeLab(dir, fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8"));
-fs.chmodSync(path.dirname(lab.baseFile), 0o755);
 afterAll(() => {
   if (reachable) scrub(lab.prefix);
   fs.rmSync(path.dirname(lab.baseFile), { recursive: true, force: true });

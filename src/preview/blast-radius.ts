@@ -124,7 +124,7 @@ export function planBlastRadius(beforeView: StackView, afterView: StackView): Bl
   });
 
   // Base images: one set of volumes per distinct image the roles boot (BaseImage's resource names).
-  const imagesOf = (view: StackView) => new Map(view.plan.vms.flatMap((vm) => imageResources(view.spec, vm.role)));
+  const imagesOf = (view: StackView) => new Map([...new Set(view.plan.vms.map((vm) => vm.role))].flatMap((role) => imageResources(view.spec, role)));
   diffSets(imagesOf(beforeView), imagesOf(afterView), (a, b) => (a === b ? "same" : "replace"));
   const vms = (p: Plan) => new Map(p.vms.map((v) => [v.name, v]));
   const network = (p: Plan, vm: PlannedVm) => p.networks.find((n) => n.name === vm.network);

@@ -100,9 +100,9 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
 
   const pool = spec.host.storage_pool;
   const imageOf = new Map<string, RoleImage>();
-  for (const vm of plan.vms) {
+  for (const role of new Set(plan.vms.map((vm) => vm.role))) {
     try {
-      imageOf.set(vm.role, roleImage(spec, vm.role));
+      imageOf.set(role, roleImage(spec, role));
     } catch (error) {
       // An unbuilt golden image is the user's to fix (the message says how), not a program bug.
       throw error instanceof MissingImageError ? new StackInputError(error.message) : error;

@@ -1,7 +1,7 @@
 // Planner: solve every profile multiset of the 7-slice geometry (p50/p99 per GPU), and plan a 16-GPU
 // host with 7 slices each. Targets (issue 4): p99 under 5 ms per GPU, 16-GPU plan under 100 ms.
 import { stringify } from "yaml";
-import { CATALOG } from "../src/gpu/catalog";
+import { CATALOG } from "../src/facts/gpu-catalog";
 import { profileMultisets, solvePlacements } from "../src/gpu/solver";
 import { buildPlan } from "../src/plan";
 import { loadSpecText } from "../src/spec/load";

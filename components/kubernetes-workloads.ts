@@ -2,7 +2,7 @@
 // Pulumi resources: Helm releases and typed Kubernetes objects, each depending on the items it names.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { CHARTS } from "../src/render/versions";
+import { CHARTS } from "../src/facts/versions";
 import type { WorkloadItem } from "../src/render/workloads";
 
 type ObjectConstructor = new (name: string, args: never, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource;

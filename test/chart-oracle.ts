@@ -4,7 +4,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { referenceDir, type ChartPin } from "../src/render/versions";
+import { referenceDir, type ChartPin } from "../src/facts/versions";
 import { ROOT } from "./helpers";
 
 export const REFERENCE_CHARTS = path.join(ROOT, "..", "shared", "reference", "charts");
@@ -136,7 +136,7 @@ export function loadChartReference(pin: Pick<ChartPin, "chart" | "version" | "ch
   const dir = path.join(root, referenceDir(pin));
   const valuesFile = path.join(dir, "values.yaml");
   if (!fs.existsSync(valuesFile)) {
-    throw new Error(`chart ${pin.chart} ${pin.version} has no reference values: add ${path.relative(path.join(ROOT, ".."), valuesFile)} (and values.schema.json if the chart has one, and each subchart's charts/<name>/values.yaml), copied byte-for-byte from the upstream tag of ${pin.version}, with a line in shared/reference/charts/README.md saying where it came from; then update checkedAgainst in src/render/versions.ts`);
+    throw new Error(`chart ${pin.chart} ${pin.version} has no reference values: add ${path.relative(path.join(ROOT, ".."), valuesFile)} (and values.schema.json if the chart has one, and each subchart's charts/<name>/values.yaml), copied byte-for-byte from the upstream tag of ${pin.version}, with a line in shared/reference/charts/README.md saying where it came from; then update checkedAgainst in src/facts/versions.ts`);
   }
   const schemaFile = path.join(dir, "values.schema.json");
   const schema = fs.existsSync(schemaFile) ? JSON.parse(fs.readFileSync(schemaFile, "utf8")) as Record<string, unknown> : undefined;

@@ -1,7 +1,7 @@
 // `hyperscaler probe [--json] [--replay DIR] [--capture DIR]` and
 // `hyperscaler doctor [--json] [--replay DIR] [--spec FILE]`.
 import * as fs from "node:fs";
-import { runDoctor } from "../host/doctor";
+import { runDoctor } from "../preflight/doctor";
 import { probeLive } from "../host/live";
 import { inventoryFrom } from "../host/probe";
 import { snapshotSource } from "../host/source";
@@ -10,7 +10,7 @@ import { formatHuman } from "../spec/diagnostics";
 import { loadSpecFile } from "../spec/load";
 import { EXIT, UsageError, type CliIO } from "./output";
 import { checkOutputDirectory } from "./output-paths";
-import { table } from "./table";
+import { table } from "../util/table";
 
 export interface ProbeOptions {
   readonly json?: boolean;

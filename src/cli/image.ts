@@ -1,9 +1,9 @@
 // `hyperscaler image build|list|verify`: golden images in the image store (see src/images).
-import { ImageDefinitionError } from "../images/definitions";
+import { ImageDefinitionError } from "../facts/golden-images";
 import { buildImage } from "../images/build";
 import { DEFAULT_KEEP, defaultImagesDir, findImage, listImages, verifyImage, type StoredImage } from "../images/store";
 import { EXIT, UsageError, type CliIO } from "./output";
-import { table } from "./table";
+import { table } from "../util/table";
 
 export interface ImageCommonOptions {
   readonly dir?: string;

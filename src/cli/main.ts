@@ -2,7 +2,7 @@
 import { Command, CommanderError } from "commander";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { InputError } from "../util/input-error";
+import { InputError } from "../spec/input-error";
 import { EXIT, processIO, UsageError, type CliIO } from "./output";
 // Each command loads its own modules when it runs: `validate` must start fast, not load the planner.
 

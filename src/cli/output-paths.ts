@@ -4,7 +4,7 @@
 // says yes to root even on a read-only mount.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { InputError } from "../util/input-error";
+import { InputError } from "../spec/input-error";
 
 function statOrNull(target: string): fs.Stats | null {
   try {

@@ -5,7 +5,7 @@ import { runVerify, type VerifyResult } from "../verify/checks";
 import { sshRemote, type Remote } from "../verify/remote";
 import { specAndPlan } from "./plan";
 import { EXIT, type CliIO } from "./output";
-import { table } from "./table";
+import { table } from "../util/table";
 
 export interface VerifyOptions {
   readonly json?: boolean;

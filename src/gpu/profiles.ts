@@ -1,7 +1,7 @@
 // The profiles a GPU really offers: the catalog's, overridden by what the live driver reports
 // (`nvidia-smi mig -lgip/-lgipp`), matched by id and geometry because drivers rename profiles.
 import type { HostGpu } from "../host/types";
-import type { CatalogEntry, MigProfile } from "./catalog";
+import type { CatalogEntry, MigProfile } from "../facts/gpu-catalog";
 import type { SolverProfile } from "./solver";
 
 export interface EffectiveProfile extends SolverProfile {

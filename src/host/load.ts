@@ -1,8 +1,8 @@
 // Loads a host inventory for planning: a snapshot directory (replayed) or an inventory JSON file
 // (`hyperscaler probe --json > FILE`), checked against schemas/host-inventory.schema.json.
 import * as fs from "node:fs";
-import { InputError } from "../util/input-error";
-import { readJsonInput } from "../util/json-input";
+import { InputError } from "../spec/input-error";
+import { readJsonInput } from "../spec/json-input";
 import { inventoryFrom } from "./probe";
 import { snapshotSource } from "./source";
 import type { HostInventory } from "./types";

@@ -1,6 +1,6 @@
 // Builds the HostInventory from a HostSource. GPUs are enumerated from PCI (sysfs, else lspci), so a GPU
 // bound to vfio-pci or to no driver is still found; nvidia-smi enriches what it can see.
-import { lookupModel } from "../gpu/catalog";
+import { lookupModel } from "../facts/gpu-catalog";
 import { normalisePciAddress, parseMigLgi, parseMigLgip, parseMigLgipp, parseMigLci, parseNvidiaSmiL, parseNvidiaSmiXml, type XmlReport } from "./parsers/nvidia-smi";
 import {
   isNvidiaGpu, lspciModelName, nouveauBlacklisted, parseCpuinfo, parseCreatableVgpuTypes, parseLspci, parseMdevctlTypes, parseMeminfoTotalMiB, parseModules, parseVirshVersion,

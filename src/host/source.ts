@@ -2,9 +2,9 @@
 // injectable executor) or a captured snapshot directory. Capture records exactly what the probe read.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { InputError } from "../util/input-error";
+import { InputError } from "../spec/input-error";
 import { readInputFile } from "../util/input-file";
-import { parseJsonInput } from "../util/json-input";
+import { parseJsonInput } from "../spec/json-input";
 
 export interface CommandResult {
   readonly code: number | null;

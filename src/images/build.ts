@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { resolveImage, type OptionalRepository, type ResolvedImage } from "./definitions";
+import { resolveImage, type OptionalRepository, type ResolvedImage } from "../facts/golden-images";
 import { buildSources, formatSource, type AptSource } from "./mirror";
 import { DEFAULT_KEEP, DISK_FILE, findImage, MANIFEST_FILE, pruneVersions, sha256File, versionDir, type ImageManifest, type StoredImage } from "./store";
 

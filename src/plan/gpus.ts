@@ -1,10 +1,10 @@
 // GPU part of the plan: which GPU carries which MIG instances at which placements, which GPUs go
 // whole to which VM, which vGPUs exist, and which VM receives each share. Pure and deterministic.
-import { lookupModel, nonMigArchitecture, profileByName, smallestProfile, type CatalogEntry } from "../gpu/catalog";
+import { lookupModel, nonMigArchitecture, profileByName, smallestProfile, type CatalogEntry } from "../facts/gpu-catalog";
 import { effectiveProfiles, type EffectiveProfile } from "../gpu/profiles";
 import { solvePlacements, type Placed } from "../gpu/solver";
 import type { HostGpu, HostInventory } from "../host/types";
-import { vgpuCapacity } from "../gpu/vgpu";
+import { vgpuCapacity } from "../facts/vgpu-capacity";
 import { CLUSTER_NAMES, type ClusterName, type ClusterSpec, type GpuDeviceSpec } from "../spec/types";
 import { vgpuUuid } from "./ids";
 import type { PlacementMove, Plan, PlanIssue, PlannedGpu, PlannedInstance, PlannedVgpu, ResolvedAttach, ShareKind, VmGpu } from "./types";

@@ -1,6 +1,6 @@
 // The previous plan (`plan --previous FILE`, the stack's hyperscaler:previousPlan): a plan JSON written by
 // `hyperscaler plan --json` or `render`, checked against schemas/plan.schema.json before the planner trusts it.
-import { readJsonInput } from "../util/json-input";
+import { readJsonInput } from "../spec/json-input";
 import type { Plan } from "./types";
 
 /** Throws InputError (positioned diagnostics, no stack) when the file is missing, not JSON or not a plan. */

@@ -4,7 +4,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { stringify } from "yaml";
 import type { Plan, PlannedVm } from "../plan/types";
 import type { ClusterSpec } from "../spec/types";
-import { kubernetesFacts } from "./versions";
+import { kubernetesFacts } from "../facts/versions";
 
 export const API_SERVER_PORT = 6443;
 

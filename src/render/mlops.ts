@@ -3,7 +3,7 @@
 import type { Plan } from "../plan/types";
 import type { ClusterSpec, ServiceName } from "../spec/types";
 import { mlopsNetworkPolicies } from "./network-policies";
-import { IMAGES } from "./versions";
+import { IMAGES } from "../facts/versions";
 import { helm, manifest, type ManifestObject, type WorkloadItem } from "./workloads";
 import type { IIngress } from "kubernetes-models/networking.k8s.io/v1";
 

@@ -1,6 +1,6 @@
 // Human view of a plan: per GPU a slot map of the 8 memory positions with each instance and its owner,
 // then the VM table, errors, warnings and moves.
-import { table } from "../cli/table";
+import { table } from "../util/table";
 import type { Plan, PlannedGpu } from "../plan/types";
 
 const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";

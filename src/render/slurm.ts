@@ -1,7 +1,7 @@
 // slurm.conf, gres.conf and cgroup.conf from the plan. Each node's Gres is exactly what the plan gives
 // its VM: MIG-backed vGPUs typed `<family>_<profile>` (a100_1g.10gb), whole GPUs by model, time-sliced
 // vGPUs by vGPU type. Pure.
-import { lookupModel, normaliseModelName } from "../gpu/catalog";
+import { lookupModel, normaliseModelName } from "../facts/gpu-catalog";
 import type { Plan, PlannedVm, VmGpu } from "../plan/types";
 import type { ClusterSpec } from "../spec/types";
 

@@ -12,7 +12,7 @@ import type { Plan } from "../plan/types";
 import type { ClusterSpec } from "../spec/types";
 import { GPU_OPERATOR_NAMESPACE, gpuOperatorValues, MIG_PARTED_CONFIGMAP, migManagerConfig } from "./kubernetes";
 import { mlopsWorkloads, type MlopsSecrets } from "./mlops";
-import { CHARTS, IMAGES, type ChartKey } from "./versions";
+import { CHARTS, IMAGES, type ChartKey } from "../facts/versions";
 
 /** A Kubernetes object as plain data (secret values of type S only inside Secret `stringData`). */
 export type KubeObject = { readonly apiVersion: string; readonly kind: string; readonly metadata: { readonly name: string; readonly namespace?: string } & Record<string, unknown> } & Record<string, unknown>;

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildPlan } from "../../src/plan";
 import { MLOPS_SECRET_PLACEHOLDERS } from "../../src/render/mlops";
-import { CHARTS, type ChartKey } from "../../src/render/versions";
+import { CHARTS, type ChartKey } from "../../src/facts/versions";
 import { kubernetesWorkloads, type HelmReleaseItem } from "../../src/render/workloads";
 import { loadSpecText } from "../../src/spec/load";
 import { checkValues, FREE_FORM_BY_CHART, FREE_FORM_EVERYWHERE, helmMerge, loadChartReference } from "../chart-oracle";

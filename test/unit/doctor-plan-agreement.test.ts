@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { runDoctor } from "../../src/host/doctor";
+import { runDoctor } from "../../src/preflight/doctor";
 import type { HostGpu, HostInventory } from "../../src/host/types";
 import { buildPlan } from "../../src/plan";
 import { loadSpecText } from "../../src/spec/load";

@@ -1,6 +1,6 @@
 // Doctor: every check in every status it can take, each FAIL/WARN with a remediation.
 import { describe, expect, it } from "vitest";
-import { runDoctor, type CheckStatus } from "../../src/host/doctor";
+import { runDoctor, type CheckStatus } from "../../src/preflight/doctor";
 import type { HostGpu, HostInventory } from "../../src/host/types";
 import { loadSpecText } from "../../src/spec/load";
 import type { ClusterSpec } from "../../src/spec/types";

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { main } from "../../src/cli/main";
 import { buildInputs, inputsVersion } from "../../src/images/build";
-import { availableImages, ImageDefinitionError, resolveImage } from "../../src/images/definitions";
+import { availableImages, ImageDefinitionError, resolveImage } from "../../src/facts/golden-images";
 import { buildSources, hostDebianSources } from "../../src/images/mirror";
 import { findImage, listImages, pruneVersions, verifyImage, type ImageManifest } from "../../src/images/store";
 import { buildPlan } from "../../src/plan";

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { XMLParser } from "fast-xml-parser";
-import { runDoctor } from "../../src/host/doctor";
+import { runDoctor } from "../../src/preflight/doctor";
 import { inventoryFrom } from "../../src/host/probe";
 import { liveSource } from "../../src/host/source";
 import type { HostInventory } from "../../src/host/types";

@@ -9,7 +9,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { buildPlan } from "../../src/plan";
 import { containerdConfigPipeline, kubernetesLayer, KUBERNETES_PLACEHOLDERS } from "../../src/render/cloud-init/kubernetes";
 import { BOOTSTRAP_TOKEN_TTL, joinCommandHint, renderKubeadmInit, renderKubeadmJoin } from "../../src/render/kubernetes";
-import { KUBERNETES, kubernetesFacts } from "../../src/render/versions";
+import { KUBERNETES, kubernetesFacts } from "../../src/facts/versions";
 import { loadSpecText } from "../../src/spec/load";
 import { ROOT, tempDir } from "../helpers";
 

@@ -18,7 +18,7 @@ import { renderAll } from "../../src/render/files";
 import { MIG_CONFIG_LABEL, MIG_PARTED_CONFIGMAP, nodeLabels } from "../../src/render/kubernetes";
 import { MLOPS_SECRET_PLACEHOLDERS, mlflowStartScript, MLFLOW_AUTH_CONFIG } from "../../src/render/mlops";
 import type { NetworkPolicy } from "../../src/render/network-policies";
-import { CHARTS, IMAGES } from "../../src/render/versions";
+import { CHARTS, IMAGES } from "../../src/facts/versions";
 import { kubernetesWorkloads, type HelmReleaseItem, type KubeObject, type ManifestItem, type WorkloadItem } from "../../src/render/workloads";
 import { loadSpecText } from "../../src/spec/load";
 import type { ClusterSpec } from "../../src/spec/types";

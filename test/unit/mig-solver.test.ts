@@ -3,7 +3,7 @@
 // multiset feasible exactly when some configuration realises it, never overlapping or using a
 // disallowed start. Plus hand tables for the geometry consequences in mig-geometry.md.
 import { describe, expect, it } from "vitest";
-import { CATALOG, type CatalogEntry } from "../../src/gpu/catalog";
+import { CATALOG, type CatalogEntry } from "../../src/facts/gpu-catalog";
 import { profileMultisets, solvePlacements, type Placed, type SolverProfile } from "../../src/gpu/solver";
 
 /** Every set of non-overlapping instances that respects starts, counts and compute slices, as multiset keys. */

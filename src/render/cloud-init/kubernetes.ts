@@ -4,7 +4,7 @@
 import type { Plan, PlannedVm } from "../../plan/types";
 import type { ClusterSpec } from "../../spec/types";
 import { renderKubeadmInit, renderKubeadmJoin } from "../kubernetes";
-import { kubernetesFacts } from "../versions";
+import { kubernetesFacts } from "../../facts/versions";
 import type { CloudConfig } from "./nocloud";
 
 export interface KubernetesSecrets {

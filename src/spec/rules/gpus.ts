@@ -1,7 +1,7 @@
 // GPU rules: unique ids and PCI addresses, models and profiles known to the catalog, strategy and attach
 // modes consistent, no oversubscription of slices, whole GPUs or vGPUs, every GPU node gets a share.
-import { CATALOG, lookupModel, nonMigArchitecture, profileByName, type CatalogEntry } from "../../gpu/catalog";
-import { vgpuCapacity } from "../../gpu/vgpu";
+import { CATALOG, lookupModel, nonMigArchitecture, profileByName, type CatalogEntry } from "../../facts/gpu-catalog";
+import { vgpuCapacity } from "../../facts/vgpu-capacity";
 import { closest } from "../diagnostics";
 import { CLUSTER_NAMES, type ClusterName, type ClusterSpec, type GpuDeviceSpec, type MigRequest } from "../types";
 import type { RuleContext } from "./context";

@@ -1,6 +1,6 @@
 // Image rules: every role a cluster of the spec runs names a golden image defined in images/golden (or
 // `catalog`), and emulated hosts are warned off GPU devices.
-import { availableImages } from "../../images/definitions";
+import { availableImages } from "../../facts/golden-images";
 import type { RuleContext } from "./context";
 
 const ROLES_OF = { hpc: ["slurm-controller", "slurm-compute"], cloud: ["k8s-control-plane", "k8s-cpu-worker", "k8s-gpu-worker"] } as const;

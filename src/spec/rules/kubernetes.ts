@@ -1,6 +1,6 @@
 // Kubernetes rules: the minor version must be one the project has facts for (kubeadm config API, pause
-// image), from src/render/versions.ts, the one owner of those facts.
-import { KUBERNETES } from "../../render/versions";
+// image), from src/facts/versions.ts, the one owner of those facts.
+import { KUBERNETES } from "../../facts/versions";
 import type { RuleContext } from "./context";
 
 export function checkKubernetes(ctx: RuleContext): void {
@@ -12,6 +12,6 @@ export function checkKubernetes(ctx: RuleContext): void {
     message: `Kubernetes ${version} is not a version this project supports`,
     found: version,
     expected: `one of ${supported.join(", ")}`,
-    hint: `set version: "${supported.includes("1.31") ? "1.31" : supported[supported.length - 1]}" (the kubeadm API and pause image of each are in src/render/versions.ts)`,
+    hint: `set version: "${supported.includes("1.31") ? "1.31" : supported[supported.length - 1]}" (the kubeadm API and pause image of each are in src/facts/versions.ts)`,
   });
 }

@@ -4,7 +4,7 @@
 import { buildPlan, capacityOf, needsVgpuFramework } from "../plan";
 import type { PlannedGpu } from "../plan/types";
 import type { ClusterSpec } from "../spec/types";
-import type { HostGpu, HostInventory } from "./types";
+import type { HostGpu, HostInventory } from "../host/types";
 
 export type CheckStatus = "PASS" | "WARN" | "FAIL";
 

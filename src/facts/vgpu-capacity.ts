@@ -1,5 +1,5 @@
 // Time-sliced vGPU arithmetic shared by validation and planning.
-import { lookupModel } from "./catalog";
+import { lookupModel } from "./gpu-catalog";
 
 /** Time-sliced vGPUs one GPU holds: board memory / framebuffer of the type (A100-20C on 80 GB: 4). */
 export function vgpuCapacity(device: { model: string; pci_device_id?: string; vgpu_type?: string }): number | null {

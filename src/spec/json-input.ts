@@ -5,10 +5,10 @@ import type { ValidateFunction } from "ajv";
 import { findNodeAtLocation, parseTree, printParseErrorCode, type Node, type ParseError } from "jsonc-parser";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { segmentsOf, type Finding, type SpecDiagnostic } from "../spec/diagnostics";
-import { findingsFrom, findUp } from "../spec/schema";
+import { segmentsOf, type Finding, type SpecDiagnostic } from "./diagnostics";
+import { findingsFrom, findUp } from "./schema";
 import { InputError } from "./input-error";
-import { readInputFile } from "./input-file";
+import { readInputFile } from "../util/input-file";
 
 /** JSON inputs are machine-written and small; a plan for 2,000 VMs is a few MiB. */
 export const MAX_JSON_BYTES = 32 * 1024 * 1024;

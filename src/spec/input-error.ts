@@ -1,7 +1,7 @@
 // An input the user named (inventory, snapshot, previous plan, output path) is unusable: a headline and,
 // when the problem has a place in a file, positioned diagnostics with the source line. The message holds
 // all of it, so wherever the error surfaces (CLI: exit 2, no stack; stack program) it reads the same.
-import { formatHuman, type SpecDiagnostic } from "../spec/diagnostics";
+import { formatHuman, type SpecDiagnostic } from "./diagnostics";
 
 export class InputError extends Error {
   constructor(

@@ -5,6 +5,7 @@ import { stringify } from "yaml";
 import type { Plan, PlannedVm } from "../plan/types";
 import type { ClusterSpec } from "../spec/types";
 import { kubernetesFacts } from "../facts/versions";
+import { computeLabel } from "../facts/node-labels";
 
 export const API_SERVER_PORT = 6443;
 
@@ -35,8 +36,8 @@ export const MIG_CONFIG_LABEL = "nvidia.com/mig.config";
  * every GPU operand off the node; on nodes that carve MIG in the guest, the mig-manager config to keep.
  */
 export function nodeLabels(vm: PlannedVm): Record<string, string> {
-  if (vm.gpus.length === 0) return { compute: "cpu", "nvidia.com/gpu.deploy.operands": "false" };
-  return { compute: "gpu", ...(vm.gpus.some((g) => g.kind === "mig-in-guest") ? { [MIG_CONFIG_LABEL]: vm.name } : {}) };
+  if (vm.gpus.length === 0) return { ...computeLabel("cpu"), "nvidia.com/gpu.deploy.operands": "false" };
+  return { ...computeLabel("gpu"), ...(vm.gpus.some((g) => g.kind === "mig-in-guest") ? { [MIG_CONFIG_LABEL]: vm.name } : {}) };
 }
 
 function labelsArg(vm: PlannedVm): string {

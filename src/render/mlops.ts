@@ -4,6 +4,7 @@ import type { Plan } from "../plan/types";
 import type { ClusterSpec, ServiceName } from "../spec/types";
 import { mlopsNetworkPolicies } from "./network-policies";
 import { IMAGES } from "../facts/versions";
+import { computeLabel, preferComputeAffinity } from "../facts/node-labels";
 import { helm, manifest, type ManifestObject, type WorkloadItem } from "./workloads";
 import type { IIngress } from "kubernetes-models/networking.k8s.io/v1";
 
@@ -41,8 +42,8 @@ export function serviceSettings(spec: ClusterSpec, name: ServiceName): ServiceSe
  */
 export function cpuPlacement(plan: Plan): { nodeSelector?: Record<string, string>; affinity?: Record<string, unknown> } {
   const hasCpuWorkers = plan.vms.some((vm) => vm.role === "k8s-cpu-worker");
-  if (hasCpuWorkers) return { nodeSelector: { compute: "cpu" } };
-  return { affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, preference: { matchExpressions: [{ key: "compute", operator: "In", values: ["cpu"] }] } }] } } };
+  if (hasCpuWorkers) return { nodeSelector: computeLabel("cpu") };
+  return { affinity: preferComputeAffinity("cpu") };
 }
 
 export const ADDRESSES = {

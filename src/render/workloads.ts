@@ -13,6 +13,7 @@ import type { ClusterSpec } from "../spec/types";
 import { GPU_OPERATOR_NAMESPACE, gpuOperatorValues, MIG_PARTED_CONFIGMAP, migManagerConfig } from "./kubernetes";
 import { mlopsWorkloads, type MlopsSecrets } from "./mlops";
 import { CHARTS, IMAGES, type ChartKey } from "../facts/versions";
+import { computeLabel } from "../facts/node-labels";
 
 /** A Kubernetes object as plain data (secret values of type S only inside Secret `stringData`). */
 export type KubeObject = { readonly apiVersion: string; readonly kind: string; readonly metadata: { readonly name: string; readonly namespace?: string } & Record<string, unknown> } & Record<string, unknown>;
@@ -116,7 +117,7 @@ export function localPathObjects(after: readonly string[]): ManifestItem[] {
           metadata: { labels: { app: "local-path-provisioner" } },
           spec: {
             serviceAccountName: serviceAccount,
-            nodeSelector: { compute: "cpu" },
+            nodeSelector: computeLabel("cpu"),
             containers: [{
               name: "local-path-provisioner",
               image: IMAGES.localPathProvisioner.image,
@@ -157,7 +158,7 @@ export function addonWorkloads(spec: ClusterSpec, plan: Plan): WorkloadItem[] {
   if (config.ingress === "nginx") {
     // No cloud load balancer in front of VMs: expose the controller on every node's ports.
     items.push(helm("ingress-nginx", "ingress-nginx", "ingressNginx", "ingress-nginx", {
-      controller: { service: { type: "NodePort" }, nodeSelector: { compute: "cpu" }, resources: { requests: { cpu: "100m", memory: "128Mi" } } },
+      controller: { service: { type: "NodePort" }, nodeSelector: computeLabel("cpu"), resources: { requests: { cpu: "100m", memory: "128Mi" } } },
     }, afterCni, true));
   }
   items.push(...localPathObjects(afterCni));

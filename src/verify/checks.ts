@@ -1,6 +1,7 @@
 // Acceptance checks users run after `pulumi up`: every layer, timed. VMs answer over SSH; Slurm runs a
 // GPU job that sees its GPU; Kubernetes schedules a pod on the planned GPU resource that sees its GPU;
 // MLflow logs a run whose artifact lands in MinIO; Prometheus has DCGM metrics.
+import { computeLabel } from "../facts/node-labels";
 import type { Plan, PlannedVm } from "../plan/types";
 import { controlPlaneOf, deviceResources } from "../render/kubernetes";
 import { MLFLOW_BUCKET, MLOPS_NAMESPACE, MONITORING_NAMESPACE, serviceSettings } from "../render/mlops";
@@ -80,7 +81,7 @@ export async function verifySlurm(ctx: VerifyContext, reachable: Set<string>): P
 }
 
 function gpuPodOverrides(vm: PlannedVm, resource: string, image: string): string {
-  return JSON.stringify({ spec: { nodeSelector: { compute: "gpu", "kubernetes.io/hostname": vm.name }, restartPolicy: "Never", containers: [{ name: "verify", image, command: ["nvidia-smi", "-L"], resources: { limits: { [resource]: 1 } } }] } });
+  return JSON.stringify({ spec: { nodeSelector: { ...computeLabel("gpu"), "kubernetes.io/hostname": vm.name }, restartPolicy: "Never", containers: [{ name: "verify", image, command: ["nvidia-smi", "-L"], resources: { limits: { [resource]: 1 } } }] } });
 }
 
 export async function verifyKubernetes(ctx: VerifyContext, reachable: Set<string>): Promise<VerifyResult[]> {

@@ -10,6 +10,7 @@ import { buildPlan } from "../../src/plan";
 import { buildStack, type StackOutputs } from "../../src/program/stack";
 import { BOOTSTRAP_TOKEN, deviceResources, discoveryHash, gpuOperatorValues, migStrategy } from "../../src/render/kubernetes";
 import { loadSpecText } from "../../src/spec/load";
+import { computeLabelText } from "../../src/facts/node-labels";
 import { ROOT, tempDir } from "../helpers";
 import { recorded, resetRecorded, settled, type Recorded } from "../mocks";
 
@@ -65,7 +66,7 @@ describe("Kubernetes cluster under mocks", () => {
     expect(cluster.networking).toMatchObject({ podSubnet: "10.244.0.0/16", serviceSubnet: "10.96.0.0/12" });
     expect(cluster.controlPlaneEndpoint).toBe("192.168.200.10:6443");
     // A CPU node also switches every GPU Operator operand off.
-    for (const [vm, label] of [["hs-prod-k8s-cpu-01", "compute=cpu,nvidia.com/gpu.deploy.operands=false"], ["hs-prod-k8s-gpu-03", "compute=gpu"]]) {
+    for (const [vm, label] of [["hs-prod-k8s-cpu-01", `${computeLabelText("cpu")},nvidia.com/gpu.deploy.operands=false`], ["hs-prod-k8s-gpu-03", computeLabelText("gpu")]]) {
       const join = parse(writtenFile(resources, vm, "/etc/kubernetes/kubeadm-join.yaml"));
       expect(join.discovery.bootstrapToken).toMatchObject({ token, apiServerEndpoint: "192.168.200.10:6443" });
       // kubeadm v1beta4: kubelet flags are a list of name/value pairs.

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { buildStack } from "../../src/program/stack";
 import { ADDRESSES } from "../../src/render/mlops";
+import { computeLabel, preferComputeAffinity } from "../../src/facts/node-labels";
 import { ROOT, tempDir } from "../helpers";
 import { recorded, resetRecorded, settled, type Recorded } from "../mocks";
 
@@ -88,11 +89,11 @@ describe("MLOps services", () => {
     expect(workloads.map((w) => w.name).sort()).toEqual(["mlops-mlflow", "mlops-postgresql"]);
     for (const workload of workloads) {
       const spec = (workload.inputs as { spec: { template: { spec: { nodeSelector?: unknown; affinity?: unknown; containers: { resources: { requests: Record<string, string> } }[] } } } }).spec.template.spec;
-      expect(spec.nodeSelector ?? spec.affinity, workload.name).toEqual({ compute: "cpu" });
+      expect(spec.nodeSelector ?? spec.affinity, workload.name).toEqual(computeLabel("cpu"));
       for (const container of spec.containers) expect(Object.keys(container.resources.requests).sort()).toEqual(["cpu", "memory"]);
     }
     const releases = resources.filter((r) => r.name.startsWith("mlops-") && r.type === "kubernetes:helm.sh/v3:Release");
-    const placed = (values: unknown): boolean => JSON.stringify(values).includes('"nodeSelector":{"compute":"cpu"}');
+    const placed = (values: unknown): boolean => JSON.stringify(values).includes(`"nodeSelector":${JSON.stringify(computeLabel("cpu"))}`);
     const requested = (values: unknown): boolean => JSON.stringify(values).includes('"requests":{');
     for (const release of releases.filter((r) => r.inputs.values)) {
       if (release.name === "mlops-kserve-crd") continue;
@@ -108,6 +109,7 @@ describe("MLOps services", () => {
     const mlflow = byName([...recorded], "mlops-mlflow").inputs as { spec: { template: { spec: { nodeSelector?: unknown; affinity?: { nodeAffinity: unknown } } } } };
     expect(mlflow.spec.template.spec.nodeSelector).toBeUndefined();
     expect(JSON.stringify(mlflow.spec.template.spec.affinity)).toContain("preferredDuringSchedulingIgnoredDuringExecution");
+    expect(mlflow.spec.template.spec.affinity).toEqual(preferComputeAffinity("cpu"));
     expect(Object.keys(outputs.services).sort()).toEqual(["grafana", "minio", "mlflow", "postgresql", "prometheus"]);
   });
 });

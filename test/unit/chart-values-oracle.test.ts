@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { buildPlan } from "../../src/plan";
 import { MLOPS_SECRET_PLACEHOLDERS } from "../../src/render/mlops";
 import { CHARTS, type ChartKey } from "../../src/facts/versions";
+import { computeLabel } from "../../src/facts/node-labels";
 import { kubernetesWorkloads, type HelmReleaseItem } from "../../src/render/workloads";
 import { loadSpecText } from "../../src/spec/load";
 import { checkValues, FREE_FORM_BY_CHART, FREE_FORM_EVERYWHERE, helmMerge, loadChartReference } from "../chart-oracle";
@@ -99,7 +100,7 @@ describe("chart values oracle (reference/charts at the pinned versions)", () => 
 
   it("a key the chart does not read is caught (gpu-operator daemonsets.nodeSelector, bug 8)", () => {
     const reference = loadChartReference(CHARTS.gpuOperator);
-    const result = checkValues({ daemonsets: { nodeSelector: { compute: "gpu" } } }, reference.defaults, undefined, FREE_FORM_EVERYWHERE.filter((e) => e.pattern !== "**.nodeSelector"));
+    const result = checkValues({ daemonsets: { nodeSelector: computeLabel("gpu") } }, reference.defaults, undefined, FREE_FORM_EVERYWHERE.filter((e) => e.pattern !== "**.nodeSelector"));
     expect(result.missing).toEqual(["daemonsets.nodeSelector"]);
     // And the project no longer sets it.
     for (const release of ALL.filter((r) => r.chart === "gpuOperator")) expect(release.values).not.toHaveProperty("daemonsets");

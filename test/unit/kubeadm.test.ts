@@ -11,6 +11,7 @@ import { containerdConfigPipeline, kubernetesLayer, KUBERNETES_PLACEHOLDERS } fr
 import { BOOTSTRAP_TOKEN_TTL, joinCommandHint, renderKubeadmInit, renderKubeadmJoin } from "../../src/render/kubernetes";
 import { KUBERNETES, kubernetesFacts } from "../../src/facts/versions";
 import { loadSpecText } from "../../src/spec/load";
+import { computeLabelText } from "../../src/facts/node-labels";
 import { ROOT, tempDir } from "../helpers";
 
 function load(version = "1.31") {
@@ -34,7 +35,7 @@ describe("kubeadm config for the pinned Kubernetes", () => {
     const [init, cluster, kubelet] = parseAllDocuments(renderKubeadmInit(spec, plan, KUBERNETES_PLACEHOLDERS.token)).map((d) => d.toJS());
     expect([init.apiVersion, cluster.apiVersion]).toEqual(["kubeadm.k8s.io/v1beta4", "kubeadm.k8s.io/v1beta4"]);
     expect(kubelet.apiVersion).toBe("kubelet.config.k8s.io/v1beta1");
-    expect(init.nodeRegistration.kubeletExtraArgs).toEqual([{ name: "node-ip", value: "192.168.200.10" }, { name: "node-labels", value: "compute=cpu,nvidia.com/gpu.deploy.operands=false" }]);
+    expect(init.nodeRegistration.kubeletExtraArgs).toEqual([{ name: "node-ip", value: "192.168.200.10" }, { name: "node-labels", value: `${computeLabelText("cpu")},nvidia.com/gpu.deploy.operands=false` }]);
     const worker = plan.vms.find((v) => v.role === "k8s-gpu-worker")!;
     const join = parse(renderKubeadmJoin(spec, plan, worker, KUBERNETES_PLACEHOLDERS.token, KUBERNETES_PLACEHOLDERS.caCertHash));
     expect(join.apiVersion).toBe("kubeadm.k8s.io/v1beta4");
@@ -45,7 +46,7 @@ describe("kubeadm config for the pinned Kubernetes", () => {
     const { spec, plan } = load("1.30");
     const [init] = parseAllDocuments(renderKubeadmInit(spec, plan, KUBERNETES_PLACEHOLDERS.token)).map((d) => d.toJS());
     expect(init.apiVersion).toBe("kubeadm.k8s.io/v1beta3");
-    expect(init.nodeRegistration.kubeletExtraArgs).toEqual({ "node-ip": "192.168.200.10", "node-labels": "compute=cpu,nvidia.com/gpu.deploy.operands=false" });
+    expect(init.nodeRegistration.kubeletExtraArgs).toEqual({ "node-ip": "192.168.200.10", "node-labels": `${computeLabelText("cpu")},nvidia.com/gpu.deploy.operands=false` });
     expect(() => kubernetesFacts("1.99")).toThrow("Kubernetes 1.99 is not supported: expected one of 1.28, 1.29, 1.30, 1.31");
   });
 

@@ -2,6 +2,7 @@
 // modes consistent, no oversubscription of slices, whole GPUs or vGPUs, every GPU node gets a share.
 import { CATALOG, lookupModel, nonMigArchitecture, profileByName, type CatalogEntry } from "../../facts/gpu-catalog";
 import { vgpuCapacity } from "../../facts/vgpu-capacity";
+import { computeLabelText } from "../../facts/node-labels";
 import { closest } from "../diagnostics";
 import { CLUSTER_NAMES, type ClusterName, type ClusterSpec, type GpuDeviceSpec, type MigRequest } from "../types";
 import type { RuleContext } from "./context";
@@ -278,7 +279,7 @@ function checkShares(ctx: RuleContext, cluster: ClusterName): void {
   const poolPath = cluster === "hpc" ? "/clusters/hpc/compute_nodes" : "/clusters/cloud/worker_nodes/gpu_workers";
   const allocation = spec.global.gpu_allocation;
   if (cluster === "cloud" && spec.clusters.cloud?.worker_nodes.cpu_workers?.gpu_enabled) {
-    ctx.error({ path: "/clusters/cloud/worker_nodes/cpu_workers/gpu_enabled", message: "cpu_workers cannot be gpu_enabled: they are the compute=cpu pool", found: true, expected: "false", hint: "move GPU nodes to worker_nodes.gpu_workers" });
+    ctx.error({ path: "/clusters/cloud/worker_nodes/cpu_workers/gpu_enabled", message: `cpu_workers cannot be gpu_enabled: they are the ${computeLabelText("cpu")} pool`, found: true, expected: "false", hint: "move GPU nodes to worker_nodes.gpu_workers" });
   }
   if (nodes > 0 && shares < nodes) {
     ctx.error({

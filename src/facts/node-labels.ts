@@ -21,5 +21,6 @@ export function computeLabelText(kind: ComputeKind): string {
 /** A node-affinity term that prefers (weight 100) nodes of one kind without requiring them. */
 export function preferComputeAffinity(kind: ComputeKind): Record<string, unknown> {
   const matchExpressions = [{ key: COMPUTE_LABEL, operator: "In", values: [kind] }];
-  return { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, preference: { matchExpressions } }] } };
+  const preferred = [{ weight: 100, preference: { matchExpressions } }];
+  return { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: preferred } };
 }

@@ -69,24 +69,28 @@ function layerOf(unit: string, layers: readonly Layer[]): number {
 /** One message per edge that points right, or that leaves the layered code, or whose folder has no layer. */
 export function layerViolations(edges: readonly ImportEdge[], layers: readonly Layer[] = LAYERS): string[] {
   const problems: string[] = [];
+  const addIt = `add it to LAYERS (${path.basename(__filename)})`;
   for (const { from, to } of edges) {
     const fromUnit = unitOf(from);
     const toUnit = unitOf(to);
     if (fromUnit === null) continue;
     const fromLayer = layerOf(fromUnit, layers);
     if (fromLayer < 0) {
-      problems.push(`${from} is in folder ${fromUnit}, which is in no layer: add it to LAYERS (${path.basename(__filename)})`);
+      problems.push(`${from} is in folder ${fromUnit}, which is in no layer: ${addIt}`);
       continue;
     }
     if (toUnit === null) {
-      if (/\.tsx?$/.test(to)) problems.push(`${from} imports ${to}: library code may not import test, bench or scripts code`);
+      if (/\.tsx?$/.test(to)) {
+        problems.push(`${from} imports ${to}: library code may not import test, bench or scripts code`);
+      }
       continue;
     }
     const toLayer = layerOf(toUnit, layers);
     if (toLayer < 0) {
-      problems.push(`${from} imports ${to}, whose folder ${toUnit} is in no layer: add it to LAYERS (${path.basename(__filename)})`);
+      problems.push(`${from} imports ${to}, whose folder ${toUnit} is in no layer: ${addIt}`);
     } else if (toLayer > fromLayer) {
-      problems.push(`${from} imports ${to}: layer ${layers[fromLayer].name} may not import layer ${layers[toLayer].name}`);
+      const [mine, theirs] = [layers[fromLayer].name, layers[toLayer].name];
+      problems.push(`${from} imports ${to}: layer ${mine} may not import layer ${theirs}`);
     }
   }
   return [...new Set(problems)];
@@ -150,7 +154,11 @@ function filesUnder(dir: string): string[] {
 export function importEdges(root: string = ROOT): { edges: ImportEdge[]; unresolved: string[] } {
   const configFile = ts.readConfigFile(path.join(root, "tsconfig.json"), ts.sys.readFile);
   const options = ts.parseJsonConfigFileContent(configFile.config, ts.sys, root).options;
-  const files = [...filesUnder(path.join(root, "src")), ...filesUnder(path.join(root, "components")), path.join(root, "index.ts")];
+  const files = [
+    ...filesUnder(path.join(root, "src")),
+    ...filesUnder(path.join(root, "components")),
+    path.join(root, "index.ts"),
+  ];
   const relative = (file: string): string => path.relative(root, file).split(path.sep).join("/");
   const edges: ImportEdge[] = [];
   const unresolved: string[] = [];
@@ -197,6 +205,23 @@ describe("imports run one way", () => {
       .filter((entry) => entry.isDirectory() || entry.name.endsWith(".ts"))
       .map((entry) => `src/${entry.name}`);
     expect(units.filter((unit) => layerOf(unit, LAYERS) < 0)).toEqual([]);
+  });
+});
+
+describe("README's \"Where code lives\"", () => {
+  it("lists every layer's existing folders, in the order of LAYERS", () => {
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const start = readme.indexOf("## Where code lives");
+    expect(start, "README.md has a \"## Where code lives\" section").toBeGreaterThanOrEqual(0);
+    const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
+    const listed = LAYERS.flatMap((layer, order) =>
+      layer.units
+        .filter((unit) => fs.existsSync(path.join(ROOT, unit)))
+        .map((unit) => ({ unit, order, at: section.indexOf(`\`${unit}\``) })),
+    );
+    expect(listed.filter((entry) => entry.at < 0).map((entry) => entry.unit)).toEqual([]);
+    const byPosition = [...listed].sort((a, b) => a.at - b.at);
+    expect(byPosition.map((entry) => entry.unit)).toEqual(listed.map((entry) => entry.unit));
   });
 });
 

@@ -13,7 +13,8 @@ import { loadSpecText } from "../../src/spec/load";
 import { ROOT } from "../helpers";
 
 const OWNER = "src/facts/node-labels.ts";
-const SPECS = ["config/prod.yaml", "config/dev.yaml", ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`)];
+const EXAMPLES = fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`);
+const SPECS = ["config/prod.yaml", "config/dev.yaml", ...EXAMPLES];
 
 function sourceFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -29,11 +30,14 @@ export function labelSpellings(fileName: string, text: string): string[] {
   const found: string[] = [];
   const at = (node: ts.Node): string => `${fileName}:${file.getLineAndCharacterOfPosition(node.getStart()).line + 1}`;
   const visit = (node: ts.Node): void => {
-    if ((ts.isPropertyAssignment(node) || ts.isShorthandPropertyAssignment(node)) && !ts.isComputedPropertyName(node.name)) {
-      if (node.name.text === COMPUTE_LABEL) found.push(`${at(node)}: a "${COMPUTE_LABEL}" key`);
+    const property = ts.isPropertyAssignment(node) || ts.isShorthandPropertyAssignment(node);
+    if (property && !ts.isComputedPropertyName(node.name) && node.name.text === COMPUTE_LABEL) {
+      found.push(`${at(node)}: a "${COMPUTE_LABEL}" key`);
     }
     if (ts.isStringLiteralLike(node) || ts.isTemplateLiteralToken(node)) {
-      if (node.text === COMPUTE_LABEL || new RegExp(`\\b${COMPUTE_LABEL}=`).test(node.text)) found.push(`${at(node)}: ${JSON.stringify(node.text)}`);
+      if (node.text === COMPUTE_LABEL || new RegExp(`\\b${COMPUTE_LABEL}=`).test(node.text)) {
+        found.push(`${at(node)}: ${JSON.stringify(node.text)}`);
+      }
     }
     ts.forEachChild(node, visit);
   };
@@ -43,7 +47,11 @@ export function labelSpellings(fileName: string, text: string): string[] {
 
 describe("the compute=cpu|gpu node label", () => {
   it(`is spelled only in ${OWNER}`, () => {
-    const files = [...sourceFiles(path.join(ROOT, "src")), ...sourceFiles(path.join(ROOT, "components")), path.join(ROOT, "index.ts")];
+    const files = [
+      ...sourceFiles(path.join(ROOT, "src")),
+      ...sourceFiles(path.join(ROOT, "components")),
+      path.join(ROOT, "index.ts"),
+    ];
     const spellings = files
       .map((file) => path.relative(ROOT, file).split(path.sep).join("/"))
       .filter((file) => file !== OWNER)
@@ -93,7 +101,9 @@ describe("the compute=cpu|gpu node label", () => {
       if (Array.isArray(value)) return value.forEach(walk);
       if (typeof value !== "object" || value === null) return;
       for (const [key, inner] of Object.entries(value)) {
-        if (key === "nodeSelector" && typeof inner === "object" && inner !== null) selectors.push(inner as Record<string, string>);
+        if (key === "nodeSelector" && typeof inner === "object" && inner !== null) {
+          selectors.push(inner as Record<string, string>);
+        }
         if (key === "matchExpressions") expressions.push(...(inner as { key: string; values: string[] }[]));
         walk(inner);
       }
@@ -102,7 +112,9 @@ describe("the compute=cpu|gpu node label", () => {
     walk(cpuPlacement(plan));
     expect(selectors.length + expressions.length).toBeGreaterThan(0);
     for (const selector of selectors) {
-      expect(nodes.some((labels) => Object.entries(selector).every(([k, v]) => labels[k] === v)), JSON.stringify(selector)).toBe(true);
+      const matches = (labels: Record<string, string>): boolean =>
+        Object.entries(selector).every(([k, v]) => labels[k] === v);
+      expect(nodes.some(matches), JSON.stringify(selector)).toBe(true);
     }
     for (const { key, values } of expressions.filter((e) => e.key === COMPUTE_LABEL)) {
       expect(nodes.some((labels) => values.includes(labels[key])), `${key} in ${values}`).toBe(true);

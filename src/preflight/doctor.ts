@@ -110,10 +110,13 @@ function specChecks(host: HostInventory, spec: ClusterSpec): Check[] {
         ? pass(`${id}-driver`, `${device.id} bound to nvidia (host driver for MIG/vGPU)`)
         : fail(`${id}-driver`, `${device.id} is bound to ${gpu.boundDriver ?? "no driver"}; MIG and vGPU need the NVIDIA host driver`, `unbind it from ${gpu.boundDriver ?? "its driver"} and load the NVIDIA vGPU/AI Enterprise host driver`));
     }
-    if (device.mig_capable && device.attach !== "passthrough") {
-      if (gpu.migCapable === false) checks.push(fail(`${id}-mig`, `${device.id}: the host reports no MIG support for ${gpu.name}`, "set mig_capable: false in cluster.yaml"));
-      else if (device.attach === "mig-in-guest") checks.push(pass(`${id}-mig`, `${device.id}: MIG is carved inside the guest`));
-      else if (gpu.migMode?.current) checks.push(pass(`${id}-mig`, `${device.id}: MIG mode enabled`));
+    // MIG support is the planner's refusal (one rule, whatever the attach mode); MIG mode matters only where
+    // the plan turns MIG on in the host (not for a GPU it passes through whole, not for MIG in the guest).
+    const noMig = plan.errors.find((e) => e.gpu === device.id && e.path?.endsWith("/mig_capable"));
+    if (noMig) checks.push(fail(`${id}-mig`, noMig.message, noMig.hint ?? "set mig_capable: false in cluster.yaml"));
+    else if (planned?.attach === "mig-in-guest") checks.push(pass(`${id}-mig`, `${device.id}: MIG is carved inside the guest`));
+    else if (planned?.migEnabled) {
+      if (gpu.migMode?.current) checks.push(pass(`${id}-mig`, `${device.id}: MIG mode enabled`));
       else checks.push(warn(`${id}-mig`, `${device.id}: MIG mode is ${gpu.migMode === null ? "unknown" : "disabled"}; applying enables it (GPU reset)`, `nvidia-smi -i ${gpu.index ?? "<index>"} -mig 1 (pulumi up does this), with no process on the GPU`));
       if (gpu.migMode && gpu.migMode.pending !== null && gpu.migMode.pending !== gpu.migMode.current) {
         checks.push(host.resetBlockers.length > 0

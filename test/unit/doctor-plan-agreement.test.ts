@@ -34,6 +34,9 @@ const SPECS: [string, ClusterSpec][] = [
 interface HostShape {
   readonly framework: boolean[];
   readonly vfio: boolean[];
+  /** Whether the host reports MIG support on a GPU the spec says is mig_capable. */
+  readonly migSupport: boolean[];
+  readonly migOn: boolean[];
   readonly totalMiB: number;
   readonly threads: number;
 }
@@ -46,8 +49,8 @@ function hostFor(spec: ClusterSpec, shape: HostShape): HostInventory {
     index,
     pciDeviceId: device.pci_device_id ?? null,
     boundDriver: shape.vfio[index % shape.vfio.length] ? "vfio-pci" : "nvidia",
-    migCapable: device.mig_capable,
-    migMode: device.mig_capable ? { current: true, pending: true } : null,
+    migCapable: device.mig_capable ? (shape.migSupport[index % shape.migSupport.length] ?? true) : false,
+    migMode: device.mig_capable ? { current: shape.migOn[index % shape.migOn.length] ?? true, pending: shape.migOn[index % shape.migOn.length] ?? true } : null,
     vgpu: shape.framework[index % shape.framework.length]
       ? { framework: "mdev", types: [{ id: "nvidia-700", name: device.vgpu_type ?? "A100D-1-10C", available: 16 }] }
       : { framework: null, types: [] },
@@ -65,6 +68,8 @@ function shapesFor(spec: ClusterSpec): fc.Arbitrary<HostShape> {
   return fc.record({
     framework: fc.array(fc.boolean(), { minLength: 1, maxLength: 4 }),
     vfio: fc.array(fc.boolean(), { minLength: 1, maxLength: 4 }),
+    migSupport: fc.array(fc.boolean(), { minLength: 1, maxLength: 4 }),
+    migOn: fc.array(fc.boolean(), { minLength: 1, maxLength: 4 }),
     totalMiB: fc.oneof(fc.integer({ min: 1024, max: 1024 * 1024 }), fc.integer({ min: -1024, max: 1024 }).map((d) => Math.max(1024, memoryMiB + d))),
     threads: fc.oneof(
       fc.integer({ min: 1, max: 256 }),
@@ -72,6 +77,8 @@ function shapesFor(spec: ClusterSpec): fc.Arbitrary<HostShape> {
     ),
   });
 }
+
+const checksOf = (host: HostInventory, spec: ClusterSpec) => runDoctor(host, spec);
 
 function verdicts(spec: ClusterSpec, host: HostInventory) {
   const plan = buildPlan({ spec, host });
@@ -88,6 +95,13 @@ describe("doctor asks the plan", () => {
       for (const device of spec.global.gpu_allocation.devices) {
         const plannerRefuses = plan.errors.some((e) => e.gpu === device.id && e.message.includes("no vGPU framework"));
         expect(status(`gpu-${device.id}-vgpu`) === "FAIL").toBe(plannerRefuses);
+        // MIG: doctor FAILs exactly where the planner refuses mig_capable, and looks at the MIG mode only of a
+        // GPU the plan turns MIG on for (never of one it passes through whole).
+        const refusesMig = plan.errors.some((e) => e.gpu === device.id && e.path?.endsWith("/mig_capable"));
+        expect(status(`gpu-${device.id}-mig`) === "FAIL").toBe(refusesMig);
+        const planned = plan.gpus.find((g) => g.id === device.id);
+        const modeChecked = checksOf(host, spec).some((c) => c.id === `gpu-${device.id}-mig` && c.message.includes("MIG mode"));
+        expect(modeChecked).toBe(!refusesMig && planned?.migEnabled === true && planned.attach !== "mig-in-guest");
       }
       expect(status("capacity-memory") === "FAIL").toBe(plan.errors.some((e) => e.message.includes("GiB of memory")));
       expect(status("capacity-cpu") === "FAIL").toBe(plan.errors.some((e) => e.message.includes("vCPUs, more than 4x")));
@@ -98,21 +112,35 @@ describe("doctor asks the plan", () => {
   it("passes an attach: auto MIG GPU the plan hands out whole, on a host without a vGPU framework", () => {
     const spec = specOf("auto-whole.yaml", AUTO_WHOLE);
     expect(spec.global.gpu_allocation.devices[0]).toMatchObject({ attach: "auto", mig_capable: true });
-    const host = hostFor(spec, { framework: [false], vfio: [true], totalMiB: 512 * 1024, threads: 128 });
+    const host = hostFor(spec, { framework: [false], vfio: [true], migSupport: [true], migOn: [false], totalMiB: 512 * 1024, threads: 128 });
     const { plan, checks, status } = verdicts(spec, host);
     expect(plan.errors).toEqual([]);
     expect(plan.gpus[0].attach).toBe("passthrough");
     expect(status("gpu-GPU-0-vgpu")).toBeUndefined();
+    // MIG mode is off on the host, and that is right: the plan passes the GPU through whole.
+    expect(status("gpu-GPU-0-mig")).toBeUndefined();
+    expect(checks.filter((c) => c.status === "WARN").map((c) => c.id)).not.toContain("gpu-GPU-0-mig");
     expect(status("gpu-GPU-0-driver")).toBe("PASS");
     expect(checks.filter((c) => c.status === "FAIL")).toEqual([]);
   });
 
   it("still FAILs an attach: auto MIG GPU that the plan carves into vGPUs when the host has no framework", () => {
     const spec = specOf("user-example.yaml", fixture("user-example.yaml"));
-    const host = hostFor(spec, { framework: [false], vfio: [false], totalMiB: 512 * 1024, threads: 128 });
+    const host = hostFor(spec, { framework: [false], vfio: [false], migSupport: [true], migOn: [true], totalMiB: 512 * 1024, threads: 128 });
     const { plan, status } = verdicts(spec, host);
     expect(plan.gpus[0].attach).toBe("mig-vgpu");
     expect(plan.errors.map((e) => e.path)).toContain("/global/gpu_allocation/devices/0/attach");
     expect(status("gpu-GPU-0-vgpu")).toBe("FAIL");
+  });
+
+  it("FAILs a mig_capable GPU whose host reports no MIG support, as the planner refuses it, even for attach: passthrough", () => {
+    const spec = specOf("auto-whole.yaml", AUTO_WHOLE.replace('mig_capable: true,', 'mig_capable: true, attach: "passthrough",'));
+    expect(spec.global.gpu_allocation.devices[0].attach).toBe("passthrough");
+    const host = hostFor(spec, { framework: [false], vfio: [true], migSupport: [false], migOn: [false], totalMiB: 512 * 1024, threads: 128 });
+    const { plan, checks, status } = verdicts(spec, host);
+    const refusal = plan.errors.find((e) => e.path?.endsWith("/mig_capable"));
+    expect(refusal).toBeDefined();
+    expect(status("gpu-GPU-0-mig")).toBe("FAIL");
+    expect(checks.find((c) => c.id === "gpu-GPU-0-mig")?.message).toBe(refusal!.message);
   });
 });

@@ -5,20 +5,15 @@
 // Like the libvirt providers, methods capture no module imports (the engine serializes them); the few
 // lines of nvidia-smi parsing they need are kept here for that reason.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
+import type { ExecResult } from "../util/exec";
 
-export interface GpuRunResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-export type GpuRunner = (command: string, args: readonly string[]) => GpuRunResult;
+export type GpuRunner = (command: string, args: readonly string[]) => ExecResult;
 
 function builtin<T>(name: string): T {
   return (process as unknown as { getBuiltinModule(id: string): T }).getBuiltinModule(name);
 }
 
-export function localGpuRunner(command: string, args: readonly string[]): GpuRunResult {
+export function localGpuRunner(command: string, args: readonly string[]): ExecResult {
   const cp = builtin<typeof import("node:child_process")>("node:child_process");
   const result = cp.spawnSync(command, [...args], { encoding: "utf8", timeout: 600_000 });
   if (result.error) return { code: null, stdout: "", stderr: String(result.error.message) };

@@ -6,21 +6,16 @@
 // Node built-ins with process.getBuiltinModule at call time; no module import is captured.
 // (Only `import type` appears below, which compiles away.)
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-
-export interface RunResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+import type { ExecResult } from "../util/exec";
 
 /** Runs a command; injectable so tests can make any step fail. */
-export type Runner = (command: string, args: readonly string[], input?: string) => RunResult;
+export type Runner = (command: string, args: readonly string[], input?: string) => ExecResult;
 
 function builtin<T>(name: string): T {
   return (process as unknown as { getBuiltinModule(id: string): T }).getBuiltinModule(name);
 }
 
-export function localRunner(command: string, args: readonly string[], input?: string): RunResult {
+export function localRunner(command: string, args: readonly string[], input?: string): ExecResult {
   const cp = builtin<typeof import("node:child_process")>("node:child_process");
   const result = cp.spawnSync(command, [...args], { encoding: "utf8", input, timeout: 300_000, maxBuffer: 256 * 1024 * 1024 });
   if (result.error) return { code: null, stdout: "", stderr: String(result.error.message) };
@@ -35,7 +30,7 @@ function virsh(run: Runner, uri: string, what: string, args: readonly string[]):
 }
 
 /** virsh that tolerates "not found" (idempotent delete and read of missing objects). */
-function virshMaybe(run: Runner, uri: string, args: readonly string[]): RunResult {
+function virshMaybe(run: Runner, uri: string, args: readonly string[]): ExecResult {
   return run("virsh", ["-q", "-c", uri, ...args]);
 }
 
@@ -45,7 +40,7 @@ function remove(run: Runner, uri: string, what: string, args: readonly string[])
   if (result.code !== 0 && !isNotFound(result)) throw new Error(`${what}: virsh ${args[0]} failed: ${result.stderr.trim()}`);
 }
 
-function isNotFound(result: RunResult): boolean {
+function isNotFound(result: ExecResult): boolean {
   return /not found|no (storage pool|storage vol|network|domain) with matching|failed to get (domain|network|pool|vol)/i.test(result.stderr);
 }
 

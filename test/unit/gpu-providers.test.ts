@@ -2,7 +2,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { makeMigLayoutProvider, makeVgpuDeviceProvider, type GpuRunResult, type GpuRunner } from "../../src/providers/gpu";
+import { makeMigLayoutProvider, makeVgpuDeviceProvider, type GpuRunner } from "../../src/providers/gpu";
+import type { ExecResult } from "../../src/util/exec";
 import { tempDir } from "../helpers";
 
 interface FakeInstance { gi: number; profileId: number; profile: string; start: number; size: number }
@@ -22,11 +23,11 @@ class FakeNvidiaSmi {
     "5": { id: 5, name: "4g.40gb", size: 4, starts: [0] },
   };
 
-  run: GpuRunner = (command, args): GpuRunResult => {
+  run: GpuRunner = (command, args): ExecResult => {
     const line = [command, ...args].join(" ");
     this.calls.push(line);
-    const ok = (stdout = ""): GpuRunResult => ({ code: 0, stdout, stderr: "" });
-    const fail = (stderr: string): GpuRunResult => ({ code: 1, stdout: "", stderr });
+    const ok = (stdout = ""): ExecResult => ({ code: 0, stdout, stderr: "" });
+    const fail = (stderr: string): ExecResult => ({ code: 1, stdout: "", stderr });
     if (command !== "nvidia-smi") return fail(`${command}: not found`);
     if (args[0].startsWith("--query-gpu")) return ok(`00000000:65:00.0, 0${args[0].includes("mig.mode") ? `, ${this.migCurrent ? "Enabled" : "Disabled"}, ${this.migPending ? "Enabled" : "Disabled"}` : ""}\n`);
     if (args[0].startsWith("--query-compute-apps")) return ok(Array.from({ length: this.processes }, (_, i) => `00000000:65:00.0, ${1000 + i}`).join("\n"));

@@ -1,6 +1,6 @@
 // libvirt domain XML for a planned VM: q35, host-passthrough CPU, virtio disk on a qcow2 overlay, virtio NIC
 // with the planned MAC, serial console, guest agent channel, the seed ISO as a cdrom, and GPU hostdevs.
-import { uuidV5 } from "../../plan/ids";
+import { domainUuid } from "../../plan/ids";
 import type { Plan, PlannedVm, VmGpu } from "../../plan/types";
 import { diskVolumeName, networkName, seedVolumeName } from "./names";
 import { toXml, type XmlNode } from "./xml";
@@ -74,14 +74,6 @@ export function hostdevFor(gpu: VmGpu, vfAddresses: Readonly<Record<string, stri
 export function hostdevsFor(gpu: VmGpu, vfAddresses: Readonly<Record<string, string>> = {}, vgpuPath: "mdev" | "sriov" | null = null): XmlNode[] {
   const companions = (gpu.groupFunctions ?? []).map((address): XmlNode => ({ "@mode": "subsystem", "@type": "pci", "@managed": "yes", source: { address: pciAddress(address) } }));
   return [hostdevFor(gpu, vfAddresses, vgpuPath), ...companions];
-}
-
-/**
- * The domain's UUID: from the spec alone, or, given the stack's identity, unique to that stack, so a second
- * checkout of the same spec never takes (and the provider never redefines) the first one's domains.
- */
-export function domainUuid(plan: Pick<Plan, "stack">, vm: Pick<PlannedVm, "name">, stackId?: string): string {
-  return stackId ? uuidV5(`${plan.stack}/domain/${vm.name}`, stackId) : uuidV5(`${plan.stack}/domain/${vm.name}`);
 }
 
 /** What the domain provider compares with libvirt's state: the same strings readDomain produces. */

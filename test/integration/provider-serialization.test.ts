@@ -18,7 +18,7 @@ import { requireBuilt } from "../engine/built-package";
 import { leftovers, libvirtReachable, makeLab, scrub, URI } from "./libvirt-lab";
 
 const reachable = libvirtReachable();
-const { makeBaseImageProvider, makeDomainProvider, makeNetworkProvider, makePoolProvider, makeSeedIsoProvider, makeVolumeProvider } = requireBuilt<typeof Libvirt>("src/providers/libvirt.js");
+const { makeBaseImageProvider, makeDomainProvider, makeNetworkProvider, makePoolProvider, makeSeedIsoProvider, makeVolumeProvider } = requireBuilt<typeof Libvirt>("src/providers/libvirt/index.js");
 const dir = tempDir("hs-serialize-");
 const lab = makeLab(dir, fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8"));
 afterAll(() => {

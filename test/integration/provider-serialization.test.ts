@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import type * as Gpu from "../../src/providers/gpu";
 import type * as Libvirt from "../../src/providers/libvirt";
 import { seedFiles } from "../../src/render/cloud-init/nocloud";
 import { renderDomain } from "../../src/render/libvirt/domain";
@@ -90,6 +91,21 @@ describe.skipIf(!reachable)("provider serialization (built package)", () => {
 
     await poolProvider.delete!(pool.id, pool.outs);
     expect(leftovers(lab.prefix)).toEqual([]);
+  });
+});
+
+// No libvirtd needed: the GPU providers read nvidia-smi with the probe's parsers (a local module, serialized by
+// value); the parser module's own import (fast-xml-parser) must not come along.
+describe("GPU provider serialization (built package)", () => {
+  it("serialized text captures no module imports", async () => {
+    const gpu = requireBuilt<typeof Gpu>("src/providers/gpu.js");
+    for (const [name, provider] of Object.entries({ migLayout: gpu.makeMigLayoutProvider(), vgpuDevice: gpu.makeVgpuDeviceProvider() })) {
+      const text = fs.readFileSync(await serialize(`check-${name}`, provider), "utf8");
+      expect(text, name).not.toMatch(/require\(["'](?!node:)/);
+      expect(text, name).not.toContain("XMLParser");
+    }
+    const text = fs.readFileSync(await serialize("check-mig-layout", gpu.makeMigLayoutProvider()), "utf8");
+    expect(text).toContain("parseMigLgi");
   });
 });
 

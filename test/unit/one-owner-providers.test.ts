@@ -102,6 +102,19 @@ describe("the DomainFacts codec has one owner (src/render/libvirt/domain-facts.t
   });
 });
 
+describe("`nvidia-smi mig` tables and PCI addresses are parsed in one place (host/parsers/nvidia-smi.ts)", () => {
+  it("no other module holds a MIG table row pattern or a PCI address normalisation", () => {
+    expect(holders(/MIG\\s\+\(\\S\+\)/)).toEqual(["src/host/parsers/nvidia-smi.ts"]);
+    expect(holders(/function parseMigLgi\b/)).toEqual(["src/host/parsers/nvidia-smi.ts"]);
+    expect(holders(/function normalisePci\w*\(/)).toEqual(["src/host/parsers/nvidia-smi.ts"]);
+    expect(holders(/\.slice\(-4\)/)).toEqual(["src/host/parsers/nvidia-smi.ts"]);
+  });
+
+  it("the GPU provider uses the host parsers", () => {
+    expect(holders(/import \{ normalisePciAddress, parseMigLgi \} from "\.\.\/host\/parsers\/nvidia-smi"/)).toEqual(["src/providers/gpu.ts"]);
+  });
+});
+
 describe("domain and network UUIDs are made in plan/ids.ts; render only places them", () => {
   it("no other module derives a UUIDv5", () => {
     expect(holders(/\buuidV5\(/)).toEqual(["src/plan/ids.ts"]);

@@ -41,7 +41,11 @@ export function domainUuid(plan: Pick<Plan, "stack">, vm: Pick<PlannedVm, "name"
 }
 
 /** The libvirt network's UUID, scoped like the domain's (see domainUuid). */
-export function networkUuid(plan: Pick<Plan, "stack">, network: Pick<PlannedNetwork, "name">, stackId?: string): string {
+export function networkUuid(
+  plan: Pick<Plan, "stack">,
+  network: Pick<PlannedNetwork, "name">,
+  stackId?: string,
+): string {
   const name = `${plan.stack}/network/${network.name}`;
   return stackId ? uuidV5(name, stackId) : uuidV5(name);
 }

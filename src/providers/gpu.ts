@@ -58,7 +58,13 @@ interface LiveInstance extends GpuInstance {
 function gpuInstances(run: GpuRunner, index: number): LiveInstance[] {
   const result = run("nvidia-smi", ["mig", "-i", String(index), "-lgi"]);
   if (result.code !== 0) return []; // "No GPU instances found" exits non-zero
-  return parseMigLgi(result.stdout).map((row) => ({ profile: row.name, profileId: row.profileId, gi: row.gi, start: row.start, size: row.size }));
+  return parseMigLgi(result.stdout).map((row) => ({
+    profile: row.name,
+    profileId: row.profileId,
+    gi: row.gi,
+    start: row.start,
+    size: row.size,
+  }));
 }
 
 function computeProcesses(run: GpuRunner, pciAddress: string): number {

@@ -3,7 +3,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { makeMigLayoutProvider, makeVgpuDeviceProvider, type GpuInstance } from "./gpu";
 import type { DomainFacts } from "../render/libvirt/domain-facts";
-import { makeBaseImageProvider, makeDomainProvider, makeNetworkProvider, makePoolProvider, makeSeedIsoProvider, makeVolumeProvider } from "./libvirt";
+import {
+  makeBaseImageProvider,
+  makeDomainProvider,
+  makeNetworkProvider,
+  makePoolProvider,
+  makeSeedIsoProvider,
+  makeVolumeProvider,
+} from "./libvirt";
 
 const providers = {
   pool: makePoolProvider(),

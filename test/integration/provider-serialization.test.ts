@@ -19,7 +19,9 @@ import { requireBuilt } from "../engine/built-package";
 import { leftovers, libvirtReachable, makeLab, scrub, URI } from "./libvirt-lab";
 
 const reachable = libvirtReachable();
-const { makeBaseImageProvider, makeDomainProvider, makeNetworkProvider, makePoolProvider, makeSeedIsoProvider, makeVolumeProvider } = requireBuilt<typeof Libvirt>("src/providers/libvirt/index.js");
+const libvirt = requireBuilt<typeof Libvirt>("src/providers/libvirt/index.js");
+const { makeBaseImageProvider, makeDomainProvider, makeNetworkProvider } = libvirt;
+const { makePoolProvider, makeSeedIsoProvider, makeVolumeProvider } = libvirt;
 const dir = tempDir("hs-serialize-");
 const lab = makeLab(dir, fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8"));
 afterAll(() => {
@@ -99,7 +101,8 @@ describe.skipIf(!reachable)("provider serialization (built package)", () => {
 describe("GPU provider serialization (built package)", () => {
   it("serialized text captures no module imports", async () => {
     const gpu = requireBuilt<typeof Gpu>("src/providers/gpu.js");
-    for (const [name, provider] of Object.entries({ migLayout: gpu.makeMigLayoutProvider(), vgpuDevice: gpu.makeVgpuDeviceProvider() })) {
+    const providers = { migLayout: gpu.makeMigLayoutProvider(), vgpuDevice: gpu.makeVgpuDeviceProvider() };
+    for (const [name, provider] of Object.entries(providers)) {
       const text = fs.readFileSync(await serialize(`check-${name}`, provider), "utf8");
       expect(text, name).not.toMatch(/require\(["'](?!node:)/);
       expect(text, name).not.toContain("XMLParser");

@@ -118,13 +118,15 @@ describe("MIG layout provider", () => {
   // The provider reads nvidia-smi with the probe's parsers: real captures (test/fixtures/samples, from the
   // team's shared reference), and a GPU named by its lspci address, without the PCI domain.
   it("reads a real `mig -lgi` capture, and finds the GPU by a normalised PCI address", async () => {
-    const busId = /<gpu id="([^"]+)"/.exec(sample("nvidia-smi-q-x_a100-sxm4-80gb_mig-enabled_4x1g.20gb_drv535.xml"))![1];
+    const xml = sample("nvidia-smi-q-x_a100-sxm4-80gb_mig-enabled_4x1g.20gb_drv535.xml");
+    const busId = /<gpu id="([^"]+)"/.exec(xml)![1];
     expect(busId).toBe("00000000:01:00.0");
     const calls: string[] = [];
     const run: GpuRunner = (command, args) => {
       calls.push([command, ...args].join(" "));
       if (args[0].startsWith("--query-gpu")) return { code: 0, stdout: `${busId}, 0, Enabled, Enabled\n`, stderr: "" };
-      if (args.includes("-lgi")) return { code: 0, stdout: sample("nvidia-smi-mig-lgi_a100-pcie-40gb_2x3g.20gb.txt"), stderr: "" };
+      const lgi = sample("nvidia-smi-mig-lgi_a100-pcie-40gb_2x3g.20gb.txt");
+      if (args.includes("-lgi")) return { code: 0, stdout: lgi, stderr: "" };
       return { code: 1, stdout: "", stderr: `unexpected ${command} ${args.join(" ")}` };
     };
     const props = { gpu: "GPU-0", pciAddress: "01:00.0", migEnabled: true, instances: [], force: false };

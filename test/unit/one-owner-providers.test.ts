@@ -15,6 +15,8 @@ import { renderNetworkXml } from "../../src/render/libvirt/network";
 import { loadSpecFile } from "../../src/spec/load";
 import { ROOT } from "../helpers";
 
+const read = (relative: string): string => fs.readFileSync(path.join(ROOT, relative), "utf8");
+
 /** Every TypeScript source of the package (what ships), with its path relative to the repository. */
 function sources(): { file: string; text: string }[] {
   const out: { file: string; text: string }[] = [];
@@ -22,11 +24,11 @@ function sources(): { file: string; text: string }[] {
     for (const entry of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
       const relative = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(relative);
-      else if (entry.name.endsWith(".ts")) out.push({ file: relative, text: fs.readFileSync(path.join(ROOT, relative), "utf8") });
+      else if (entry.name.endsWith(".ts")) out.push({ file: relative, text: read(relative) });
     }
   };
   for (const dir of ["src", "components"]) walk(dir);
-  out.push({ file: "index.ts", text: fs.readFileSync(path.join(ROOT, "index.ts"), "utf8") });
+  out.push({ file: "index.ts", text: read("index.ts") });
   return out;
 }
 
@@ -49,9 +51,8 @@ describe("the exec result type has one owner (src/util/exec.ts)", () => {
 
   it("the libvirt, GPU and firewall providers and the probe's executor all use it", () => {
     const users = holders(/import type \{ ExecResult \} from "(\.\.\/)+util\/exec"/);
-    for (const file of ["src/providers/libvirt/runner.ts", "src/providers/gpu.ts", "src/providers/firewall.ts", "src/host/source.ts"]) {
-      expect(users, file).toContain(file);
-    }
+    const runners = ["src/providers/libvirt/runner.ts", "src/providers/gpu.ts", "src/providers/firewall.ts"];
+    for (const file of [...runners, "src/host/source.ts"]) expect(users, file).toContain(file);
   });
 });
 
@@ -65,7 +66,8 @@ describe("the DomainFacts codec has one owner (src/render/libvirt/domain-facts.t
 
   it("encodes what libvirt reports as render encodes what it writes", () => {
     expect(hostdevFact({ domain: "0x0000", bus: "0x65", slot: "0x00", function: "0x0" })).toBe("pci:0000:65:00.0");
-    expect(hostdevFact({ uuid: "5c3b0a2e-0d3e-5b61-8d2c-51f3f7d2a9e1" })).toBe("mdev:5c3b0a2e-0d3e-5b61-8d2c-51f3f7d2a9e1");
+    const uuid = "5c3b0a2e-0d3e-5b61-8d2c-51f3f7d2a9e1";
+    expect(hostdevFact({ uuid })).toBe(`mdev:${uuid}`);
     expect(diskFact({ pool: "hs", volume: "vm.qcow2" })).toBe("hs/vm.qcow2");
     expect(diskFact({ file: "/var/lib/x.iso" })).toBe("/var/lib/x.iso");
     expect(interfaceFact("52:54:00:00:00:01", "hs-net")).toBe("52:54:00:00:00:01@hs-net");
@@ -75,20 +77,31 @@ describe("the DomainFacts codec has one owner (src/render/libvirt/domain-facts.t
   // normalisation: memory in KiB): what the provider decodes is exactly what render derived.
   it.each(["config/prod.yaml", "config/dev.yaml"])("%s: readDomain of the rendered XML gives render's facts", (file) => {
     const p = plan(file);
-    const vfAddresses = Object.fromEntries(p.vms.flatMap((vm) => vm.gpus).filter((g) => g.deviceUuid).map((g, i) => [g.deviceUuid!, `0000:${(0x41 + i).toString(16)}:00.4`]));
-    const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", isArray: (name) => ["disk", "hostdev", "interface"].includes(name) });
+    const vgpus = p.vms.flatMap((vm) => vm.gpus).filter((g) => g.deviceUuid);
+    const vfAddress = (i: number): string => `0000:${(0x41 + i).toString(16)}:00.4`;
+    const vfAddresses = Object.fromEntries(vgpus.map((g, i) => [g.deviceUuid!, vfAddress(i)]));
+    const lists = ["disk", "hostdev", "interface"];
+    const isArray = (name: string): boolean => lists.includes(name);
+    const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", isArray });
+    type Attributes = Record<string, unknown>;
+    /** One element as virsh --xpath prints it: its attributes (child elements left out). */
+    const element = (attributes: Attributes): string => {
+      const scalar = Object.entries(attributes).filter(([, value]) => typeof value !== "object");
+      return `<x ${scalar.map(([key, value]) => `${key}='${value}'`).join(" ")}/>`;
+    };
     for (const vm of p.vms) {
       const options = { pool: "hs", vfAddresses };
       const { facts } = renderDomain(p, vm, options);
-      const domain = parser.parse(renderDomainXml(p, vm, options)).domain;
-      const element = (attributes: Record<string, unknown>): string => `<x ${Object.entries(attributes).filter(([, v]) => typeof v !== "object").map(([k, v]) => `${k}='${v}'`).join(" ")}/>`;
+      const { devices, memory, vcpu } = parser.parse(renderDomainXml(p, vm, options)).domain;
+      const nics: { mac: Attributes; source: Attributes }[] = devices.interface;
+      const gpuDevices: { source: { address: Attributes } }[] = devices.hostdev ?? [];
       const answers: Record<string, string[]> = {
-        "/domain/memory/text()": [String(Number(domain.memory["#text"]) * 1024)],
-        "/domain/vcpu/text()": [String(domain.vcpu["#text"])],
-        "//devices/disk/source": domain.devices.disk.map((d: { source: Record<string, unknown> }) => element(d.source)),
-        "//devices/hostdev/source/address": (domain.devices.hostdev ?? []).map((h: { source: { address: Record<string, unknown> } }) => element(h.source.address)),
-        "//devices/interface/mac": domain.devices.interface.map((i: { mac: Record<string, unknown> }) => element(i.mac)),
-        "//devices/interface/source": domain.devices.interface.map((i: { source: Record<string, unknown> }) => element(i.source)),
+        "/domain/memory/text()": [String(Number(memory["#text"]) * 1024)],
+        "/domain/vcpu/text()": [String(vcpu["#text"])],
+        "//devices/disk/source": devices.disk.map((d: { source: Attributes }) => element(d.source)),
+        "//devices/hostdev/source/address": gpuDevices.map((h) => element(h.source.address)),
+        "//devices/interface/mac": nics.map((nic) => element(nic.mac)),
+        "//devices/interface/source": nics.map((nic) => element(nic.source)),
       };
       const run: Runner = (_command, args) => {
         if (args.includes("dominfo")) return { code: 0, stdout: "State:          shut off\nMax memory:     1 KiB\n", stderr: "" };
@@ -97,8 +110,10 @@ describe("the DomainFacts codec has one owner (src/render/libvirt/domain-facts.t
         return { code: 0, stdout: answers[xpath].join("\n"), stderr: "" };
       };
       const state = readDomain(run, "qemu:///system", vm.name)!;
-      expect({ memoryMiB: state.memoryMiB, vcpus: state.vcpus, disks: state.disks, hostdevs: state.hostdevs, interfaces: state.interfaces }, vm.name).toEqual(facts);
+      const { memoryMiB, vcpus, disks, hostdevs, interfaces } = state;
+      expect({ memoryMiB, vcpus, disks, hostdevs, interfaces }, vm.name).toEqual(facts);
     }
+    expect(p.vms.some((vm) => vm.gpus.length > 0), "the config has GPU VMs (hostdevs to compare)").toBe(true);
   });
 });
 
@@ -111,7 +126,8 @@ describe("`nvidia-smi mig` tables and PCI addresses are parsed in one place (hos
   });
 
   it("the GPU provider uses the host parsers", () => {
-    expect(holders(/import \{ normalisePciAddress, parseMigLgi \} from "\.\.\/host\/parsers\/nvidia-smi"/)).toEqual(["src/providers/gpu.ts"]);
+    const importsParsers = /import \{ normalisePciAddress, parseMigLgi \} from "\.\.\/host\/parsers\/nvidia-smi"/;
+    expect(holders(importsParsers)).toEqual(["src/providers/gpu.ts"]);
   });
 });
 

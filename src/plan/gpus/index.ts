@@ -60,7 +60,10 @@ export function planGpus(input: GpuPlanInput): GpuPlanOutput {
   // 5. Shares per cluster, then one VM each (a VM takes one vGPU, or any number of passthrough GPUs).
   const shares = collectShares(devices, vgpuSlots, previous);
   const vmGpus = new Map<string, VmGpu[]>();
-  for (const cluster of CLUSTER_NAMES) distribute(spec, cluster, shares.filter((s) => s.cluster === cluster), input.gpuVms.filter((vm) => vm.cluster === cluster), vmGpus, errors);
+  for (const cluster of CLUSTER_NAMES) {
+    const vms = input.gpuVms.filter((vm) => vm.cluster === cluster);
+    distribute(spec, cluster, shares.filter((s) => s.cluster === cluster), vms, vmGpus, errors);
+  }
 
   const gpus = devices.map((device) => plannedGpu(device, shares, warnings));
   if (host) refuseMissingVgpuFramework(spec, devices, gpus, errors);

@@ -2,7 +2,7 @@
 // remaining demands (mig-search.ts), and explains each demand that did not fit.
 import { solvePlacements } from "../../gpu/solver";
 import type { ClusterName } from "../../spec/types";
-import type { PlacementMove, PlanIssue, Plan } from "../types";
+import type { PlacementMove, Plan, PlanIssue } from "../types";
 import type { Demand } from "./demands";
 import { isMigCarrier, profileFor, type Device } from "./devices";
 import { placeDemands, type Failure } from "./mig-search";
@@ -12,7 +12,12 @@ import { placeDemands, type Failure } from "./mig-search";
  * still to place; a kept instance nobody asks for any more, or whose placement is no longer valid, is
  * reported as moved.
  */
-export function keepPlacements(devices: Device[], demands: Demand[], previous: Plan | undefined, moved: PlacementMove[]): Demand[] {
+export function keepPlacements(
+  devices: Device[],
+  demands: Demand[],
+  previous: Plan | undefined,
+  moved: PlacementMove[],
+): Demand[] {
   const pending = [...demands];
   for (const device of devices.filter(isMigCarrier)) {
     const kept = previous?.gpus.find((gpu) => gpu.id === device.spec.id)?.instances.map((i) => ({ profile: i.profile, start: i.start, size: i.size, cluster: i.cluster as ClusterName | null, owner: i.assignedTo }))

@@ -5,7 +5,12 @@ import type { Plan, PlanIssue } from "../types";
 import { isMigCarrier, type Device } from "./devices";
 
 /** Explicit passthrough first, then non-MIG auto devices, then MIG devices left without slices. */
-export function chooseWholeGpus(devices: Device[], wholeGpus: ClusterSpec["global"]["gpu_allocation"]["whole_gpus"], previous: Plan | undefined, errors: PlanIssue[]): void {
+export function chooseWholeGpus(
+  devices: Device[],
+  wholeGpus: ClusterSpec["global"]["gpu_allocation"]["whole_gpus"],
+  previous: Plan | undefined,
+  errors: PlanIssue[],
+): void {
   const usedForMig = new Set(devices.filter((d) => d.fixed.length + d.free.length > 0 || d.spec.attach === "mig-vgpu" || d.spec.attach === "mig-in-guest").map((d) => d.spec.id));
   const wholePool = [
     ...devices.filter((d) => d.spec.attach === "passthrough"),

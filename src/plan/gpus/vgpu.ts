@@ -12,7 +12,11 @@ export interface VgpuSlot {
 }
 
 /** Time-sliced vGPUs, filling devices in order. */
-export function fillVgpuSlots(devices: Device[], shares: ClusterSpec["global"]["gpu_allocation"]["vgpu_shares"], errors: PlanIssue[]): VgpuSlot[] {
+export function fillVgpuSlots(
+  devices: Device[],
+  shares: ClusterSpec["global"]["gpu_allocation"]["vgpu_shares"],
+  errors: PlanIssue[],
+): VgpuSlot[] {
   const vgpuDevices = devices.filter((d) => d.spec.attach === "vgpu");
   const vgpuSlots: VgpuSlot[] = [];
   for (const cluster of CLUSTER_NAMES) {

@@ -108,7 +108,9 @@ export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceP
       const networks = news.networks ?? [];
       if (isUnknown(networks) || networks.some(isUnknown) || JSON.stringify(networks) !== JSON.stringify(olds.networks ?? networks)) replaces.push("networks");
       if (!isUnknown(news.facts)) {
-        for (const key of LIST_FACTS) if (!isUnknown(news.facts[key]) && !sameFact(olds[key] ?? [], news.facts[key])) replaces.push(key);
+        for (const key of LIST_FACTS) {
+          if (!isUnknown(news.facts[key]) && !sameFact(olds[key] ?? [], news.facts[key])) replaces.push(key);
+        }
       }
       // seedSha256 alone is no change: it only records which seed the VM boots with. A running VM whose
       // cloud-init has finished but still has its seed (keys, tokens) in the drive gets it ejected.

@@ -81,7 +81,13 @@ export function hostdevsFor(gpu: VmGpu, vfAddresses: Readonly<Record<string, str
 function hostdevKey(node: XmlNode): string {
   const address = (node.source as XmlNode).address as XmlNode;
   const attribute = (key: string): string | undefined => (address[key] === undefined ? undefined : String(address[key]));
-  return hostdevFact({ uuid: attribute("@uuid"), domain: attribute("@domain"), bus: attribute("@bus"), slot: attribute("@slot"), function: attribute("@function") });
+  return hostdevFact({
+    uuid: attribute("@uuid"),
+    domain: attribute("@domain"),
+    bus: attribute("@bus"),
+    slot: attribute("@slot"),
+    function: attribute("@function"),
+  });
 }
 
 export function renderDomain(plan: Plan, vm: PlannedVm, options: DomainOptions): { xml: string; facts: DomainFacts } {
@@ -93,7 +99,7 @@ export function renderDomain(plan: Plan, vm: PlannedVm, options: DomainOptions):
     facts: {
       memoryMiB: vm.memoryMiB,
       vcpus: vm.vcpus,
-      disks: [diskFact({ pool: options.pool, volume: diskVolumeName(vm) }), diskFact({ pool: options.pool, volume: seedVolumeName(vm) })],
+      disks: [diskVolumeName(vm), seedVolumeName(vm)].map((volume) => diskFact({ pool: options.pool, volume })),
       hostdevs: vm.gpus.flatMap((gpu) => hostdevsFor(gpu, options.vfAddresses, paths.get(gpu.gpu) ?? null).map(hostdevKey)),
       interfaces: [interfaceFact(vm.mac, networkName(plan, network))],
     },

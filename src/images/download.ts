@@ -31,6 +31,7 @@ export async function downloadToFile(url: string, file: string): Promise<void> {
   await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
 }
 
+/** A file's digest (hex), read as a stream: images are gigabytes. */
 export async function fileDigest(file: string, algorithm: string): Promise<string> {
   const fs = builtin<typeof import("node:fs")>("node:fs");
   const crypto = builtin<typeof import("node:crypto")>("node:crypto");

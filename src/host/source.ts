@@ -4,16 +4,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { InputError } from "../spec/input-error";
 import { readInputFile } from "../util/input-file";
+import type { ExecResult } from "../util/exec";
 import { parseJsonInput } from "../spec/json-input";
 
-export interface CommandResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 export interface Executor {
-  run(command: string, args: readonly string[]): CommandResult;
+  run(command: string, args: readonly string[]): ExecResult;
 }
 
 /** Runs real commands; a missing command is exit code null, never an exception. */

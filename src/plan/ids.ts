@@ -1,6 +1,8 @@
-// Deterministic identities: MAC addresses and vGPU device UUIDs derived from names, so a re-plan of the
-// same spec yields byte-identical output and a preview shows no spurious changes.
+// Deterministic identities: MAC addresses, vGPU device UUIDs and the libvirt domain and network UUIDs,
+// derived from names, so a re-plan of the same spec yields byte-identical output and a preview shows no
+// spurious changes. Render places these; it makes none.
 import { createHash } from "node:crypto";
+import type { Plan, PlannedNetwork, PlannedVm } from "./types";
 
 /** Namespace of this product's UUIDv5s (itself a UUIDv5 of "hyperscaler.workstation" in the URL namespace). */
 export const UUID_NAMESPACE = "6b8f8d2e-3c52-5a5b-9a57-3a0f1d2c4e61";
@@ -28,4 +30,22 @@ export function vgpuUuid(stack: string, vm: string, slot: number): string {
 export function macFor(stack: string, vm: string, salt = 0): string {
   const hash = createHash("sha256").update(`${stack}/${vm}/${salt}`).digest();
   return ["52", "54", "00", ...[0, 1, 2].map((i) => hash[i].toString(16).padStart(2, "0"))].join(":");
+}
+
+/**
+ * The domain's UUID: from the spec alone, or, given the stack's identity, unique to that stack, so a second
+ * checkout of the same spec never takes (and the provider never redefines) the first one's domains.
+ */
+export function domainUuid(plan: Pick<Plan, "stack">, vm: Pick<PlannedVm, "name">, stackId?: string): string {
+  return stackId ? uuidV5(`${plan.stack}/domain/${vm.name}`, stackId) : uuidV5(`${plan.stack}/domain/${vm.name}`);
+}
+
+/** The libvirt network's UUID, scoped like the domain's (see domainUuid). */
+export function networkUuid(
+  plan: Pick<Plan, "stack">,
+  network: Pick<PlannedNetwork, "name">,
+  stackId?: string,
+): string {
+  const name = `${plan.stack}/network/${network.name}`;
+  return stackId ? uuidV5(name, stackId) : uuidV5(name);
 }

@@ -12,15 +12,10 @@
 // Like the libvirt providers, methods capture no module imports (the engine serializes them) and load
 // Node built-ins with process.getBuiltinModule at call time.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-
-export interface NftRunResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+import type { ExecResult } from "../util/exec";
 
 /** Runs a command with optional stdin; injectable so tests can run nft inside a network namespace. */
-export type NftRunner = (command: string, args: readonly string[], input?: string) => NftRunResult;
+export type NftRunner = (command: string, args: readonly string[], input?: string) => ExecResult;
 
 export interface FirewallInputs {
   /** libvirt URI of the host (decides where nft runs). */
@@ -44,7 +39,7 @@ function builtin<T>(name: string): T {
   return (process as unknown as { getBuiltinModule(id: string): T }).getBuiltinModule(name);
 }
 
-export function localNftRunner(command: string, args: readonly string[], input?: string): NftRunResult {
+export function localNftRunner(command: string, args: readonly string[], input?: string): ExecResult {
   const cp = builtin<typeof import("node:child_process")>("node:child_process");
   const result = cp.spawnSync(command, [...args], { encoding: "utf8", input, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
   if (result.error) return { code: null, stdout: "", stderr: String(result.error.message) };
@@ -62,7 +57,7 @@ export function nftInvocation(uri: string): { command: string; prefix: string[] 
   return { refused: `libvirt URI ${uri} gives no shell on its host to run nft; use qemu:///system on the host or qemu+ssh://root@host/system, or set security.network_isolation: false and manage the host firewall yourself` };
 }
 
-function nft(run: NftRunner, uri: string, args: readonly string[], input?: string): NftRunResult {
+function nft(run: NftRunner, uri: string, args: readonly string[], input?: string): ExecResult {
   const how = nftInvocation(uri);
   if ("refused" in how) throw new Error(`host firewall: ${how.refused}`);
   const result = run(how.command, [...how.prefix, ...args], input);
@@ -72,7 +67,7 @@ function nft(run: NftRunner, uri: string, args: readonly string[], input?: strin
   return result;
 }
 
-function failure(what: string, args: readonly string[], result: NftRunResult): Error {
+function failure(what: string, args: readonly string[], result: ExecResult): Error {
   const message = (result.stderr || result.stdout).trim() || `exit code ${result.code}`;
   const hint = /Operation not permitted|Permission denied/i.test(message) ? " (nft needs root: run pulumi as root on the host, or use a root ssh user in the libvirt URI)" : "";
   return new Error(`${what}: nft ${args.join(" ")} failed: ${message}${hint}`);

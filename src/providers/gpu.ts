@@ -2,23 +2,20 @@
 // placements (`nvidia-smi mig -cgi ID:START -C`), and vGPU devices (mdev on Ampere via mdevctl,
 // SR-IOV VF + current_vgpu_type on Ada/Hopper and newer).
 //
-// Like the libvirt providers, methods capture no module imports (the engine serializes them); the few
-// lines of nvidia-smi parsing they need are kept here for that reason.
+// Like the libvirt providers, methods load Node built-ins at call time (the engine serializes them). They read
+// nvidia-smi with the probe's parsers (host/parsers/nvidia-smi.ts): a local module is serialized by value,
+// only the functions called, and those import nothing.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { normalisePciAddress, parseMigLgi } from "../host/parsers/nvidia-smi";
+import type { ExecResult } from "../util/exec";
 
-export interface GpuRunResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-export type GpuRunner = (command: string, args: readonly string[]) => GpuRunResult;
+export type GpuRunner = (command: string, args: readonly string[]) => ExecResult;
 
 function builtin<T>(name: string): T {
   return (process as unknown as { getBuiltinModule(id: string): T }).getBuiltinModule(name);
 }
 
-export function localGpuRunner(command: string, args: readonly string[]): GpuRunResult {
+export function localGpuRunner(command: string, args: readonly string[]): ExecResult {
   const cp = builtin<typeof import("node:child_process")>("node:child_process");
   const result = cp.spawnSync(command, [...args], { encoding: "utf8", timeout: 600_000 });
   if (result.error) return { code: null, stdout: "", stderr: String(result.error.message) };
@@ -31,11 +28,6 @@ function must(run: GpuRunner, what: string, command: string, args: readonly stri
   return result.stdout;
 }
 
-function normalisePci(address: string): string {
-  const parts = address.trim().toLowerCase().split(":");
-  return parts.length === 3 ? `${parts[0].slice(-4)}:${parts[1]}:${parts[2]}` : address.trim().toLowerCase();
-}
-
 interface GpuStatus {
   readonly index: number;
   readonly migCurrent: boolean;
@@ -46,7 +38,7 @@ function gpuStatus(run: GpuRunner, what: string, pciAddress: string): GpuStatus 
   const out = must(run, what, "nvidia-smi", ["--query-gpu=pci.bus_id,index,mig.mode.current,mig.mode.pending", "--format=csv,noheader"]);
   for (const line of out.split("\n")) {
     const [bus, index, current, pending] = line.split(",").map((s) => s.trim());
-    if (bus && normalisePci(bus) === normalisePci(pciAddress)) return { index: Number(index), migCurrent: current === "Enabled", migPending: pending === "Enabled" };
+    if (bus && normalisePciAddress(bus) === normalisePciAddress(pciAddress)) return { index: Number(index), migCurrent: current === "Enabled", migPending: pending === "Enabled" };
   }
   throw new Error(`${what}: nvidia-smi does not list a GPU at ${pciAddress}`);
 }
@@ -62,20 +54,23 @@ interface LiveInstance extends GpuInstance {
   readonly gi: number;
 }
 
-/** `nvidia-smi mig -lgi` rows: "|   0  MIG 3g.20gb          9        1          0:4     |". */
+/** The GPU instances `nvidia-smi mig -lgi` lists on one GPU. */
 function gpuInstances(run: GpuRunner, index: number): LiveInstance[] {
   const result = run("nvidia-smi", ["mig", "-i", String(index), "-lgi"]);
   if (result.code !== 0) return []; // "No GPU instances found" exits non-zero
-  return result.stdout.split("\n").flatMap((line) => {
-    const m = /^\|\s+(\d+)\s+MIG\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+):(\d+)\s/.exec(line);
-    return m ? [{ profile: m[2], profileId: Number(m[3]), gi: Number(m[4]), start: Number(m[5]), size: Number(m[6]) }] : [];
-  });
+  return parseMigLgi(result.stdout).map((row) => ({
+    profile: row.name,
+    profileId: row.profileId,
+    gi: row.gi,
+    start: row.start,
+    size: row.size,
+  }));
 }
 
 function computeProcesses(run: GpuRunner, pciAddress: string): number {
   const result = run("nvidia-smi", ["--query-compute-apps=gpu_bus_id,pid", "--format=csv,noheader"]);
   if (result.code !== 0) return 0;
-  return result.stdout.split("\n").filter((line) => line.trim() && normalisePci(line.split(",")[0]) === normalisePci(pciAddress)).length;
+  return result.stdout.split("\n").filter((line) => line.trim() && normalisePciAddress(line.split(",")[0]) === normalisePciAddress(pciAddress)).length;
 }
 
 const key = (i: GpuInstance): string => `${i.profileId ?? i.profile}@${i.start}`;
@@ -148,7 +143,7 @@ export function makeMigLayoutProvider(run: GpuRunner = localGpuRunner): dynamic.
     },
     async delete(_id: string, props: MigLayoutInputs & { liveInstances?: LiveInstance[] }) {
       const result = run("nvidia-smi", ["--query-gpu=pci.bus_id,index", "--format=csv,noheader"]);
-      const line = result.stdout.split("\n").find((l) => l.trim() && normalisePci(l.split(",")[0]) === normalisePci(props.pciAddress));
+      const line = result.stdout.split("\n").find((l) => l.trim() && normalisePciAddress(l.split(",")[0]) === normalisePciAddress(props.pciAddress));
       if (!line) return; // GPU gone: nothing to remove
       const index = line.split(",")[1].trim();
       const planned = new Set(props.instances.map(key));

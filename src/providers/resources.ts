@@ -2,7 +2,15 @@
 // provider's serialization, so sharing the object serializes it once per program.
 import * as pulumi from "@pulumi/pulumi";
 import { makeMigLayoutProvider, makeVgpuDeviceProvider, type GpuInstance } from "./gpu";
-import { makeBaseImageProvider, makeDomainProvider, makeNetworkProvider, makePoolProvider, makeSeedIsoProvider, makeVolumeProvider, type DomainFacts } from "./libvirt";
+import type { DomainFacts } from "../render/libvirt/domain-facts";
+import {
+  makeBaseImageProvider,
+  makeDomainProvider,
+  makeNetworkProvider,
+  makePoolProvider,
+  makeSeedIsoProvider,
+  makeVolumeProvider,
+} from "./libvirt";
 
 const providers = {
   pool: makePoolProvider(),

@@ -1,12 +1,9 @@
 // How verify reaches the VMs: commands over SSH (batch mode; 15 s to connect, which a VM under emulation
 // and load needs). Injectable for tests.
 import { spawn } from "node:child_process";
+import type { ExecResult } from "../util/exec";
 
-export interface RemoteResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type RemoteResult = ExecResult;
 
 export interface Remote {
   run(host: string, command: string, timeoutMs?: number): Promise<RemoteResult>;

@@ -36,7 +36,7 @@ export function distModule(relative: string): string {
   return target;
 }
 
-/** Requires a compiled module of the package (dist), e.g. "src/providers/libvirt.js". */
+/** Requires a compiled module of the package (dist), e.g. "src/providers/libvirt/index.js". */
 export function requireBuilt<T>(relative: string): T {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(distModule(relative)) as T;

@@ -35,7 +35,7 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
     new EngineResource(host, type, `${lab.prefix}-${name}`, await serializeProvider((lib[make] as () => never)()));
 
   beforeAll(async () => {
-    lib = requireBuilt<typeof Libvirt>("src/providers/libvirt.js");
+    lib = requireBuilt<typeof Libvirt>("src/providers/libvirt/index.js");
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "hs-contract-"));
     lab = makeLab(dir, fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8"));
     host = await ProviderHost.start();

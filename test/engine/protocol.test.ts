@@ -16,7 +16,7 @@ describe("provider host protocol", () => {
   let gpu: typeof Gpu;
 
   beforeAll(async () => {
-    lib = requireBuilt<typeof Libvirt>("src/providers/libvirt.js");
+    lib = requireBuilt<typeof Libvirt>("src/providers/libvirt/index.js");
     gpu = requireBuilt<typeof Gpu>("src/providers/gpu.js");
     host = await ProviderHost.start();
     await host.configure();

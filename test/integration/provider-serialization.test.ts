@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import type * as Gpu from "../../src/providers/gpu";
 import type * as Libvirt from "../../src/providers/libvirt";
 import { seedFiles } from "../../src/render/cloud-init/nocloud";
 import { renderDomain } from "../../src/render/libvirt/domain";
@@ -18,7 +19,9 @@ import { requireBuilt } from "../engine/built-package";
 import { leftovers, libvirtReachable, makeLab, scrub, URI } from "./libvirt-lab";
 
 const reachable = libvirtReachable();
-const { makeBaseImageProvider, makeDomainProvider, makeNetworkProvider, makePoolProvider, makeSeedIsoProvider, makeVolumeProvider } = requireBuilt<typeof Libvirt>("src/providers/libvirt.js");
+const libvirt = requireBuilt<typeof Libvirt>("src/providers/libvirt/index.js");
+const { makeBaseImageProvider, makeDomainProvider, makeNetworkProvider } = libvirt;
+const { makePoolProvider, makeSeedIsoProvider, makeVolumeProvider } = libvirt;
 const dir = tempDir("hs-serialize-");
 const lab = makeLab(dir, fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8"));
 afterAll(() => {
@@ -90,6 +93,22 @@ describe.skipIf(!reachable)("provider serialization (built package)", () => {
 
     await poolProvider.delete!(pool.id, pool.outs);
     expect(leftovers(lab.prefix)).toEqual([]);
+  });
+});
+
+// No libvirtd needed: the GPU providers read nvidia-smi with the probe's parsers (a local module, serialized by
+// value); the parser module's own import (fast-xml-parser) must not come along.
+describe("GPU provider serialization (built package)", () => {
+  it("serialized text captures no module imports", async () => {
+    const gpu = requireBuilt<typeof Gpu>("src/providers/gpu.js");
+    const providers = { migLayout: gpu.makeMigLayoutProvider(), vgpuDevice: gpu.makeVgpuDeviceProvider() };
+    for (const [name, provider] of Object.entries(providers)) {
+      const text = fs.readFileSync(await serialize(`check-${name}`, provider), "utf8");
+      expect(text, name).not.toMatch(/require\(["'](?!node:)/);
+      expect(text, name).not.toContain("XMLParser");
+    }
+    const text = fs.readFileSync(await serialize("check-mig-layout", gpu.makeMigLayoutProvider()), "utf8");
+    expect(text).toContain("parseMigLgi");
   });
 });
 

@@ -13,7 +13,7 @@ import { kubernetesLayer, KUBERNETES_PLACEHOLDERS } from "../../src/render/cloud
 import { mergeCloudConfig, seedFiles } from "../../src/render/cloud-init/nocloud";
 import { slurmLayer } from "../../src/render/cloud-init/slurm";
 import { knownHostsLine, sshHostKeyLayer } from "../../src/render/cloud-init/ssh-host-key";
-import { domainUuid } from "../../src/render/libvirt/domain";
+import { domainUuid } from "../../src/plan/ids";
 import { loadSpecText } from "../../src/spec/load";
 import type { ClusterSpec } from "../../src/spec/types";
 import { ROOT, tempDir } from "../helpers";

@@ -6,7 +6,7 @@ import { resourceInputs, stackProviders, type StackContext } from "../e2e/cluste
 import { buildPlan } from "../../src/plan";
 import { seedFiles } from "../../src/render/cloud-init/nocloud";
 import { cloudInitLayers } from "../../src/render/layers";
-import { domainUuid } from "../../src/render/libvirt/domain";
+import { domainUuid } from "../../src/plan/ids";
 import { loadSpecFile } from "../../src/spec/load";
 import type { ClusterSpec } from "../../src/spec/types";
 import { ROOT } from "../helpers";

@@ -2,7 +2,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { makeMigLayoutProvider, makeVgpuDeviceProvider, type GpuRunResult, type GpuRunner } from "../../src/providers/gpu";
+import { makeMigLayoutProvider, makeVgpuDeviceProvider, type GpuRunner } from "../../src/providers/gpu";
+import type { ExecResult } from "../../src/util/exec";
+import { sample } from "../fixtures/host";
 import { tempDir } from "../helpers";
 
 interface FakeInstance { gi: number; profileId: number; profile: string; start: number; size: number }
@@ -22,11 +24,11 @@ class FakeNvidiaSmi {
     "5": { id: 5, name: "4g.40gb", size: 4, starts: [0] },
   };
 
-  run: GpuRunner = (command, args): GpuRunResult => {
+  run: GpuRunner = (command, args): ExecResult => {
     const line = [command, ...args].join(" ");
     this.calls.push(line);
-    const ok = (stdout = ""): GpuRunResult => ({ code: 0, stdout, stderr: "" });
-    const fail = (stderr: string): GpuRunResult => ({ code: 1, stdout: "", stderr });
+    const ok = (stdout = ""): ExecResult => ({ code: 0, stdout, stderr: "" });
+    const fail = (stderr: string): ExecResult => ({ code: 1, stdout: "", stderr });
     if (command !== "nvidia-smi") return fail(`${command}: not found`);
     if (args[0].startsWith("--query-gpu")) return ok(`00000000:65:00.0, 0${args[0].includes("mig.mode") ? `, ${this.migCurrent ? "Enabled" : "Disabled"}, ${this.migPending ? "Enabled" : "Disabled"}` : ""}\n`);
     if (args[0].startsWith("--query-compute-apps")) return ok(Array.from({ length: this.processes }, (_, i) => `00000000:65:00.0, ${1000 + i}`).join("\n"));
@@ -111,6 +113,30 @@ describe("MIG layout provider", () => {
     smi.instances.push({ gi: 99, profileId: 19, profile: "1g.10gb", start: 0, size: 1 }); // someone else's
     await provider.delete!(created.id, created.outs);
     expect(smi.instances.map((i) => i.gi)).toEqual([99]);
+  });
+
+  // The provider reads nvidia-smi with the probe's parsers: real captures (test/fixtures/samples, from the
+  // team's shared reference), and a GPU named by its lspci address, without the PCI domain.
+  it("reads a real `mig -lgi` capture, and finds the GPU by a normalised PCI address", async () => {
+    const xml = sample("nvidia-smi-q-x_a100-sxm4-80gb_mig-enabled_4x1g.20gb_drv535.xml");
+    const busId = /<gpu id="([^"]+)"/.exec(xml)![1];
+    expect(busId).toBe("00000000:01:00.0");
+    const calls: string[] = [];
+    const run: GpuRunner = (command, args) => {
+      calls.push([command, ...args].join(" "));
+      if (args[0].startsWith("--query-gpu")) return { code: 0, stdout: `${busId}, 0, Enabled, Enabled\n`, stderr: "" };
+      const lgi = sample("nvidia-smi-mig-lgi_a100-pcie-40gb_2x3g.20gb.txt");
+      if (args.includes("-lgi")) return { code: 0, stdout: lgi, stderr: "" };
+      return { code: 1, stdout: "", stderr: `unexpected ${command} ${args.join(" ")}` };
+    };
+    const props = { gpu: "GPU-0", pciAddress: "01:00.0", migEnabled: true, instances: [], force: false };
+    const read = await makeMigLayoutProvider(run).read!("GPU-0@01:00.0", props);
+    expect(calls).toContain("nvidia-smi mig -i 0 -lgi");
+    expect(read.props.instances).toEqual([
+      { profile: "3g.20gb", profileId: 9, start: 0, size: 4 },
+      { profile: "3g.20gb", profileId: 9, start: 4, size: 4 },
+    ]);
+    expect(read.props.liveInstances.map((i: { gi: number }) => i.gi)).toEqual([1, 2]);
   });
 });
 

@@ -2,10 +2,10 @@
 // address matched by MAC). Role layers (Slurm, Kubernetes) merge into the base user-data.
 import { createHash } from "node:crypto";
 import { stringify } from "yaml";
+import { domainUuid } from "../../plan/ids";
 import type { Plan, PlannedVm } from "../../plan/types";
 import type { ClusterSpec } from "../../spec/types";
 import { bootsGoldenImage } from "../images";
-import { domainUuid } from "../libvirt/domain";
 
 /** A part of a cloud-config: lists concatenate, other keys must not collide. */
 export type CloudConfig = Record<string, unknown>;

@@ -1,7 +1,8 @@
 // libvirt domain XML for a planned VM: q35, host-passthrough CPU, virtio disk on a qcow2 overlay, virtio NIC
 // with the planned MAC, serial console, guest agent channel, the seed ISO as a cdrom, and GPU hostdevs.
-import { uuidV5 } from "../../plan/ids";
+import { domainUuid } from "../../plan/ids";
 import type { Plan, PlannedVm, VmGpu } from "../../plan/types";
+import { diskFact, hostdevFact, interfaceFact, type DomainFacts } from "./domain-facts";
 import { diskVolumeName, networkName, seedVolumeName } from "./names";
 import { toXml, type XmlNode } from "./xml";
 
@@ -76,28 +77,17 @@ export function hostdevsFor(gpu: VmGpu, vfAddresses: Readonly<Record<string, str
   return [hostdevFor(gpu, vfAddresses, vgpuPath), ...companions];
 }
 
-/**
- * The domain's UUID: from the spec alone, or, given the stack's identity, unique to that stack, so a second
- * checkout of the same spec never takes (and the provider never redefines) the first one's domains.
- */
-export function domainUuid(plan: Pick<Plan, "stack">, vm: Pick<PlannedVm, "name">, stackId?: string): string {
-  return stackId ? uuidV5(`${plan.stack}/domain/${vm.name}`, stackId) : uuidV5(`${plan.stack}/domain/${vm.name}`);
-}
-
-/** What the domain provider compares with libvirt's state: the same strings readDomain produces. */
-export interface DomainFacts {
-  readonly memoryMiB: number;
-  readonly vcpus: number;
-  readonly disks: string[];
-  readonly hostdevs: string[];
-  readonly interfaces: string[];
-}
-
+/** A hostdev element's fact, encoded as the provider encodes what libvirt reports (domain-facts.ts). */
 function hostdevKey(node: XmlNode): string {
   const address = (node.source as XmlNode).address as XmlNode;
-  if (address["@uuid"]) return `mdev:${address["@uuid"]}`;
-  const hex = (key: string): string => String(address[key]).replace(/^0x/, "");
-  return `pci:${hex("@domain")}:${hex("@bus")}:${hex("@slot")}.${hex("@function")}`;
+  const attribute = (key: string): string | undefined => (address[key] === undefined ? undefined : String(address[key]));
+  return hostdevFact({
+    uuid: attribute("@uuid"),
+    domain: attribute("@domain"),
+    bus: attribute("@bus"),
+    slot: attribute("@slot"),
+    function: attribute("@function"),
+  });
 }
 
 export function renderDomain(plan: Plan, vm: PlannedVm, options: DomainOptions): { xml: string; facts: DomainFacts } {
@@ -109,9 +99,9 @@ export function renderDomain(plan: Plan, vm: PlannedVm, options: DomainOptions):
     facts: {
       memoryMiB: vm.memoryMiB,
       vcpus: vm.vcpus,
-      disks: [`${options.pool}/${diskVolumeName(vm)}`, `${options.pool}/${seedVolumeName(vm)}`],
+      disks: [diskVolumeName(vm), seedVolumeName(vm)].map((volume) => diskFact({ pool: options.pool, volume })),
       hostdevs: vm.gpus.flatMap((gpu) => hostdevsFor(gpu, options.vfAddresses, paths.get(gpu.gpu) ?? null).map(hostdevKey)),
-      interfaces: [`${vm.mac}@${networkName(plan, network)}`],
+      interfaces: [interfaceFact(vm.mac, networkName(plan, network))],
     },
   };
 }

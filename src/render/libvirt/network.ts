@@ -1,6 +1,6 @@
 // libvirt network XML: NAT (or isolated), bridge from the spec, gateway .1, a DHCP range above the
 // planned nodes, one static DHCP host and one DNS name per VM.
-import { uuidV5 } from "../../plan/ids";
+import { networkUuid } from "../../plan/ids";
 import type { Plan, PlannedNetwork } from "../../plan/types";
 import { broadcastOf, formatIPv4, parseCidr, parseIPv4 } from "../../util/ipv4";
 import { libvirtForwardMode } from "../firewall";
@@ -25,7 +25,7 @@ export function dhcpHostEntries(network: PlannedNetwork): string[] {
 
 /**
  * `hostFirewall`: the stack's nftables table does NAT and filtering, libvirt only routes (render/firewall.ts).
- * `stackId`: the stack's identity, making the UUID unique per stack (see domainUuid).
+ * `stackId`: the stack's identity, making the UUID unique per stack (plan/ids.ts networkUuid).
  */
 export function renderNetworkXml(plan: Plan, network: PlannedNetwork, options: { readonly hostFirewall?: boolean; readonly stackId?: string } = {}): string {
   const { hostFirewall = false, stackId } = options;
@@ -34,7 +34,7 @@ export function renderNetworkXml(plan: Plan, network: PlannedNetwork, options: {
   return toXml({
     network: {
       name: networkName(plan, network),
-      uuid: stackId ? uuidV5(`${plan.stack}/network/${network.name}`, stackId) : uuidV5(`${plan.stack}/network/${network.name}`),
+      uuid: networkUuid(plan, network, stackId),
       forward: forward ? { "@mode": forward } : undefined,
       bridge: { "@name": network.bridge, "@stp": "on", "@delay": "0" },
       domain: { "@name": network.domain, "@localOnly": "yes" },

@@ -62,6 +62,8 @@ describe("the DomainFacts codec has one owner (src/render/libvirt/domain-facts.t
     // The hostdev encodings ("mdev:<uuid>", "pci:d:b:s.f"); the others are checked by the round trip below.
     expect(holders(/`mdev:\$\{/)).toEqual(["src/render/libvirt/domain-facts.ts"]);
     expect(holders(/`pci:\$\{/)).toEqual(["src/render/libvirt/domain-facts.ts"]);
+    // The seed's cdrom target: render places the seed there and the provider ejects it from there.
+    expect(holders(/["']sda["']/)).toEqual(["src/render/libvirt/domain-facts.ts"]);
   });
 
   it("encodes what libvirt reports as render encodes what it writes", () => {

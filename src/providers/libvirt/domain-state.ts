@@ -1,6 +1,6 @@
 // What libvirt holds for a domain: its persistent definition and running state, whether the seed is still in
 // its drive, and whether cloud-init in the guest has finished (through the QEMU guest agent).
-import { diskFact, hostdevFact, interfaceFact } from "../../render/libvirt/domain-facts";
+import { diskFact, hostdevFact, interfaceFact, SEED_TARGET } from "../../render/libvirt/domain-facts";
 import type { Runner } from "./runner";
 import { isNotFound, keyValues, virshMaybe } from "./virsh";
 import { xpathAttributes, xpathText } from "./xpath";
@@ -22,14 +22,12 @@ export interface DomainState {
   readonly interfaces: string[];
 }
 
-/** The seed's cdrom target in the domain XML (render/libvirt/domain.ts SEED_TARGET; a test keeps them equal). */
-export const SEED_CDROM_TARGET = "sda";
 
 /** Whether the running domain has media in its seed cdrom now (domblklist shows "-" once ejected). */
 export function seedInsertedLive(run: Runner, uri: string, name: string): boolean {
   const list = virshMaybe(run, uri, ["domblklist", name]);
   if (list.code !== 0) return false;
-  const line = list.stdout.split("\n").map((l) => l.trim().split(/\s+/)).find((cols) => cols[0] === SEED_CDROM_TARGET);
+  const line = list.stdout.split("\n").map((l) => l.trim().split(/\s+/)).find((cols) => cols[0] === SEED_TARGET);
   return Boolean(line && line[1] && line[1] !== "-");
 }
 

@@ -2,7 +2,8 @@
 // cloud-init is done, and replaces it when its disk, GPU devices or networks change.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { LIST_FACTS, sameFact, type DomainFacts } from "../../render/libvirt/domain-facts";
-import { cloudInitFinished, readDomain, SEED_CDROM_TARGET, seedInsertedLive, type DomainState } from "./domain-state";
+import { cloudInitFinished, readDomain, seedInsertedLive, type DomainState } from "./domain-state";
+import { SEED_TARGET } from "../../render/libvirt/domain-facts";
 import { diffKeys, isUnknown, structSafe } from "./engine-values";
 import { claimName } from "./ownership";
 import { localRunner, withTempFile, type Runner } from "./runner";
@@ -122,7 +123,7 @@ export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceP
       withTempFile(news.xml, ".xml", (file) => virsh(run, news.uri, what(news.name), ["define", file]));
       // Eject from the running VM only (--live): the definition keeps the seed, so the next boot reads the
       // newest one (re-configuration), and the next up after its cloud-init ejects it again.
-      if (seedToEject(news)) virsh(run, news.uri, what(news.name), ["change-media", news.name, SEED_CDROM_TARGET, "--eject", "--live"]);
+      if (seedToEject(news)) virsh(run, news.uri, what(news.name), ["change-media", news.name, SEED_TARGET, "--eject", "--live"]);
       let state = readDomain(run, news.uri, news.name);
       let booted = state?.bootId !== (olds.bootId ?? null) ? olds.seedSha256 ?? null : olds.bootedSeedSha256 ?? null;
       if (news.start && state && !state.running) {

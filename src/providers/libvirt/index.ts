@@ -9,6 +9,6 @@ export { makeNetworkProvider, networkOutputs, type NetworkInputs } from "./netwo
 export { makeVolumeProvider, type VolumeInputs } from "./volume";
 export { makeBaseImageProvider, type BaseImageInputs } from "./base-image";
 export { makeSeedIsoProvider, seedDigest, type SeedIsoInputs } from "./seed-iso";
-export { cloudInitFinished, readDomain, SEED_CDROM_TARGET, type DomainState } from "./domain-state";
+export { cloudInitFinished, readDomain, type DomainState } from "./domain-state";
 export { domainOutputs, makeDomainProvider, type DomainInputs } from "./domain";
 export { structSafe } from "./engine-values";

@@ -14,6 +14,9 @@ export interface DomainFacts {
   readonly interfaces: readonly string[];
 }
 
+/** The seed's cdrom target: render places the NoCloud seed there, the provider ejects it from there. */
+export const SEED_TARGET = "sda";
+
 /** The facts that are lists; a change of any of them replaces the domain. */
 export const LIST_FACTS = ["disks", "hostdevs", "interfaces"] as const;
 

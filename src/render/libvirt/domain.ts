@@ -2,7 +2,7 @@
 // with the planned MAC, serial console, guest agent channel, the seed ISO as a cdrom, and GPU hostdevs.
 import { domainUuid } from "../../plan/ids";
 import type { Plan, PlannedVm, VmGpu } from "../../plan/types";
-import { diskFact, hostdevFact, interfaceFact, type DomainFacts } from "./domain-facts";
+import { diskFact, hostdevFact, interfaceFact, SEED_TARGET, type DomainFacts } from "./domain-facts";
 import { diskVolumeName, networkName, seedVolumeName } from "./names";
 import { toXml, type XmlNode } from "./xml";
 
@@ -30,8 +30,6 @@ export interface DirectBoot {
   readonly cmdline: string;
 }
 
-/** The seed cdrom's target device: the domain provider ejects it by this name after first boot. */
-export const SEED_TARGET = "sda";
 
 /** Where libvirt logs a VM's serial console (inside libvirt's own log directory). */
 export function serialLogPath(vm: Pick<PlannedVm, "name">): string {

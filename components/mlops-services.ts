@@ -5,15 +5,26 @@
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import type { Plan } from "../src/plan/types";
 import { ADDRESSES, GRAFANA_SECRET, MINIO_SECRET, MLFLOW_ADMIN_SECRET, MLOPS_NAMESPACE, mlopsWorkloads, MONITORING_NAMESPACE, POSTGRES_SECRET, serviceSettings, type MlopsSecrets } from "../src/render/mlops";
+import type { PlanLayout } from "../src/render/layers";
 import type { ClusterSpec } from "../src/spec/types";
+import { refuseArgs } from "./args-error";
 import { deployWorkloads } from "./kubernetes-workloads";
 
 export interface MlopsServicesArgs {
-  readonly spec: ClusterSpec;
-  readonly plan: Plan;
+  /** The spec's cluster name, `clusters.cloud` and `services` (which services run, their sizes). */
+  readonly spec: Pick<ClusterSpec, "metadata" | "clusters" | "services">;
+  /** The plan's layout: CPU workers the services are placed on, the cloud network's DNS domain. */
+  readonly plan: PlanLayout;
+  /** The storage class of the services' volumes, e.g. KubernetesAddons' `storageClass` (local-path). */
   readonly storageClass: string;
+}
+
+function validate(name: string, args: MlopsServicesArgs): void {
+  refuseArgs("MlopsServices", name, [
+    !args.spec.clusters.cloud && { problem: "the spec has no clusters.cloud", found: undefined, expected: "a Kubernetes cluster spec", fix: "add clusters.cloud to the spec, or leave the services out" },
+    !args.storageClass.trim() && { problem: "storageClass is empty", found: args.storageClass, expected: "a storage class name", fix: "pass KubernetesAddons' storageClass (local-path) or the name of one the cluster has" },
+  ]);
 }
 
 export interface ServiceEndpoint {
@@ -25,6 +36,7 @@ export class MlopsServices extends pulumi.ComponentResource {
   readonly endpoints: Record<string, ServiceEndpoint> = {};
 
   constructor(name: string, args: MlopsServicesArgs, opts: pulumi.ComponentResourceOptions & { provider: k8s.Provider }) {
+    validate(name, args);
     super("hyperscaler:index:MlopsServices", name, {}, opts);
     const { spec, plan } = args;
     const password = (id: string): pulumi.Output<string> => new random.RandomPassword(`${name}-${id}`, { length: 32, special: false }, { parent: this }).result;

@@ -15,15 +15,22 @@ export class ComponentArgsError extends pulumi.RunError {
   readonly resourceName: string;
 
   constructor(component: string, resourceName: string, what: ArgsProblem) {
-    const found = typeof what.found === "string" ? JSON.stringify(what.found) : JSON.stringify(what.found) ?? String(what.found);
-    super(`${component} "${resourceName}": ${what.problem}; found ${found}, expected ${what.expected}. Fix: ${what.fix}`);
+    const found =
+      typeof what.found === "string" ? JSON.stringify(what.found) : (JSON.stringify(what.found) ?? String(what.found));
+    super(
+      `${component} "${resourceName}": ${what.problem}; found ${found}, expected ${what.expected}. Fix: ${what.fix}`,
+    );
     this.component = component;
     this.resourceName = resourceName;
   }
 }
 
 /** Throws for the first problem, if any: components call it before their first child resource. */
-export function refuseArgs(component: string, resourceName: string, problems: readonly (ArgsProblem | false | undefined)[]): void {
+export function refuseArgs(
+  component: string,
+  resourceName: string,
+  problems: readonly (ArgsProblem | false | undefined)[],
+): void {
   const first = problems.find((p): p is ArgsProblem => Boolean(p));
   if (first) throw new ComponentArgsError(component, resourceName, first);
 }

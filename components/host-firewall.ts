@@ -15,8 +15,19 @@ type In<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 /** One nftables table (family inet) owned by the stack. */
 export class NftTable extends pulumi.dynamic.Resource {
   declare readonly appliedDigest: pulumi.Output<string>;
-  constructor(name: string, args: In<{ uri: string; table: string; marker: string; ruleset: string }>, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, { ...args, appliedDigest: undefined, liveDigest: undefined }, opts, "hyperscaler", "NftTable");
+  constructor(
+    name: string,
+    args: In<{ uri: string; table: string; marker: string; ruleset: string }>,
+    opts?: pulumi.CustomResourceOptions,
+  ) {
+    super(
+      provider,
+      name,
+      { ...args, appliedDigest: undefined, liveDigest: undefined },
+      opts,
+      "hyperscaler",
+      "NftTable",
+    );
   }
 }
 
@@ -31,8 +42,18 @@ export interface HostFirewallArgs {
 
 function validate(name: string, args: HostFirewallArgs): void {
   refuseArgs("HostFirewall", name, [
-    args.plan.networks.length === 0 && { problem: "plan.networks is empty", found: [], expected: "the networks the table filters", fix: "pass the plan's networks, or leave the firewall out (render/stack-inputs.ts#hostFirewallOn)" },
-    !args.spec.security.network_isolation && { problem: "security.network_isolation is off", found: false, expected: "true", fix: "leave the firewall out when isolation is off (render/stack-inputs.ts#hostFirewallOn)" },
+    args.plan.networks.length === 0 && {
+      problem: "plan.networks is empty",
+      found: [],
+      expected: "the networks the table filters",
+      fix: "pass the plan's networks, or leave the firewall out (render/stack-inputs.ts#hostFirewallOn)",
+    },
+    !args.spec.security.network_isolation && {
+      problem: "security.network_isolation is off",
+      found: false,
+      expected: "true",
+      fix: "leave the firewall out when isolation is off (render/stack-inputs.ts#hostFirewallOn)",
+    },
   ]);
 }
 
@@ -47,12 +68,16 @@ export class HostFirewall extends pulumi.ComponentResource {
     if ("refused" in how) throw new pulumi.RunError(`host firewall: ${how.refused}`);
     super("hyperscaler:index:HostFirewall", name, {}, opts);
     this.tableName = firewallTableName(args.plan);
-    this.table = new NftTable(`${name}-table`, {
-      uri: args.uri,
-      table: this.tableName,
-      marker: firewallMarker(args.plan),
-      ruleset: renderFirewall(args.spec, args.plan),
-    }, { parent: this });
+    this.table = new NftTable(
+      `${name}-table`,
+      {
+        uri: args.uri,
+        table: this.tableName,
+        marker: firewallMarker(args.plan),
+        ruleset: renderFirewall(args.spec, args.plan),
+      },
+      { parent: this },
+    );
     this.registerOutputs({ table: this.tableName });
   }
 }

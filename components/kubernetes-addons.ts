@@ -19,9 +19,18 @@ export interface KubernetesAddonsArgs {
 export class KubernetesAddons extends pulumi.ComponentResource {
   readonly storageClass: string;
 
-  constructor(name: string, args: KubernetesAddonsArgs, opts: pulumi.ComponentResourceOptions & { provider: k8s.Provider }) {
+  constructor(
+    name: string,
+    args: KubernetesAddonsArgs,
+    opts: pulumi.ComponentResourceOptions & { provider: k8s.Provider },
+  ) {
     refuseArgs("KubernetesAddons", name, [
-      !args.spec.clusters.cloud && { problem: "the spec has no clusters.cloud", found: undefined, expected: "a Kubernetes cluster spec", fix: "add clusters.cloud to the spec, or leave the add-ons out" },
+      !args.spec.clusters.cloud && {
+        problem: "the spec has no clusters.cloud",
+        found: undefined,
+        expected: "a Kubernetes cluster spec",
+        fix: "add clusters.cloud to the spec, or leave the add-ons out",
+      },
     ]);
     super("hyperscaler:index:KubernetesAddons", name, {}, opts);
     deployWorkloads(name, addonWorkloads(args.spec, args.plan), { parent: this, provider: opts.provider });

@@ -21,11 +21,36 @@ function validate(name: string, args: SlurmClusterArgs): void {
   const controllers = args.vms.filter((vm) => vm.role === "slurm-controller");
   const foreign = args.vms.find((vm) => vm.cluster !== "hpc");
   refuseArgs("SlurmCluster", name, [
-    args.vms.length === 0 && { problem: "vms is empty", found: [], expected: "a slurm-controller and its compute nodes", fix: "pass plan.vms.filter((vm) => vm.cluster === \"hpc\")" },
-    duplicateOf(names) !== undefined && { problem: "two VMs have the same name", found: duplicateOf(names), expected: "distinct VM names", fix: "pass each planned VM once" },
-    foreign !== undefined && { problem: `VM ${foreign?.name} is not a Slurm VM`, found: foreign?.cluster, expected: "hpc", fix: "pass only the VMs of cluster hpc" },
-    controllers.length !== 1 && { problem: "the cluster needs exactly one controller", found: controllers.map((vm) => vm.name), expected: "one VM with role slurm-controller", fix: "add clusters.hpc.controller to the spec and pass its planned VM" },
-    !args.adminUser && { problem: "adminUser is empty", found: args.adminUser, expected: "the VMs' admin user", fix: "pass security.admin_user" },
+    args.vms.length === 0 && {
+      problem: "vms is empty",
+      found: [],
+      expected: "a slurm-controller and its compute nodes",
+      fix: 'pass plan.vms.filter((vm) => vm.cluster === "hpc")',
+    },
+    duplicateOf(names) !== undefined && {
+      problem: "two VMs have the same name",
+      found: duplicateOf(names),
+      expected: "distinct VM names",
+      fix: "pass each planned VM once",
+    },
+    foreign !== undefined && {
+      problem: `VM ${foreign?.name} is not a Slurm VM`,
+      found: foreign?.cluster,
+      expected: "hpc",
+      fix: "pass only the VMs of cluster hpc",
+    },
+    controllers.length !== 1 && {
+      problem: "the cluster needs exactly one controller",
+      found: controllers.map((vm) => vm.name),
+      expected: "one VM with role slurm-controller",
+      fix: "add clusters.hpc.controller to the spec and pass its planned VM",
+    },
+    !args.adminUser && {
+      problem: "adminUser is empty",
+      found: args.adminUser,
+      expected: "the VMs' admin user",
+      fix: "pass security.admin_user",
+    },
   ]);
 }
 
@@ -46,6 +71,10 @@ export class SlurmCluster extends pulumi.ComponentResource {
     this.controllerAddress = controller.ip;
     this.sinfoCommand = `ssh ${args.adminUser}@${controller.ip} sinfo`;
     this.nodes = args.vms.filter((vm) => vm.role === "slurm-compute").map((vm) => vm.name);
-    this.registerOutputs({ controllerAddress: this.controllerAddress, sinfoCommand: this.sinfoCommand, nodes: this.nodes });
+    this.registerOutputs({
+      controllerAddress: this.controllerAddress,
+      sinfoCommand: this.sinfoCommand,
+      nodes: this.nodes,
+    });
   }
 }

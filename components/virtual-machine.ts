@@ -29,16 +29,23 @@ export interface VirtualMachineArgs {
   readonly poolAdopted?: pulumi.Input<boolean>;
   /** Path of the base image the VM's disk overlays (BaseImage's `images.get(disk).path`). */
   readonly basePath: pulumi.Input<string>;
-  /** Direct kernel boot of a golden image (kernel and initrd in the pool); null boots the disk's bootloader. @default null */
-  readonly directBoot?: { readonly kernel: pulumi.Input<string>; readonly initrd: pulumi.Input<string>; readonly cmdline: string } | null;
+  /**
+   * Direct kernel boot of a golden image (kernel and initrd in the pool); null boots the disk's bootloader.
+   * @default null
+   */
+  readonly directBoot?: {
+    readonly kernel: pulumi.Input<string>;
+    readonly initrd: pulumi.Input<string>;
+    readonly cmdline: string;
+  } | null;
   /** libvirt domain type: kvm, or qemu under host.virtualization: emulated. @default "kvm" */
   readonly domainType?: "kvm" | "qemu";
   /**
    * The secrets of the VM's role layers: the munge key for Slurm VMs, the cluster PKI and token for
-   * Kubernetes VMs (an Output: they are secrets). Which layers the VM gets is render/layers.ts#vmLayers.
-   * @default none (a Slurm or Kubernetes VM then fails to render)
+   * Kubernetes VMs (an Output: they are secrets). SlurmCluster and KubernetesCluster make them; which
+   * layers the VM gets is render/layers.ts#vmLayers.
    */
-  readonly roleSecrets?: pulumi.Input<RoleSecrets>;
+  readonly roleSecrets: pulumi.Input<RoleSecrets>;
   /** SSH keys added to the admin user besides the spec's. @default [] */
   readonly extraKeys?: readonly string[];
   /** The libvirt network the VM's NIC joins (ClusterNetwork's `vmNetwork`, or an existing network). */
@@ -62,12 +69,45 @@ function validate(name: string, args: VirtualMachineArgs): void {
   const expectedName = planned ? networkName(plan, planned) : undefined;
   const given = args.network.libvirtName;
   refuseArgs("VirtualMachine", name, [
-    !args.uri && { problem: "uri is empty", found: args.uri, expected: "a libvirt URI", fix: "pass host.libvirt_uri, e.g. qemu:///system" },
-    !plan.vms.some((v) => v.name === vm.name) && { problem: `VM ${vm.name} is not in the plan given`, found: vm.name, expected: `one of ${plan.vms.map((v) => v.name).join(", ") || "(no VMs)"}`, fix: "pass a VM of plan.vms with that plan" },
-    !planned && { problem: `VM ${vm.name} is on a network the plan does not define`, found: vm.network, expected: `one of ${plan.networks.map((n) => n.name).join(", ") || "(no networks)"}`, fix: "pass the plan the VM was planned in" },
-    args.network.planName !== vm.network && { problem: `VM ${vm.name} is on network ${vm.network}, not on the network given`, found: args.network.planName, expected: vm.network, fix: `pass the ClusterNetwork of ${vm.network} (its vmNetwork)` },
-    typeof given === "string" && expectedName !== undefined && given !== expectedName && { problem: `the domain's NIC names libvirt network ${expectedName}, not the network given`, found: given, expected: expectedName, fix: `name the existing libvirt network ${expectedName} (render/libvirt/names.ts#networkName)` },
-    vm.gpus.length === 0 && (args.gpuDevices?.length ?? 0) > 0 && { problem: `VM ${vm.name} has no planned GPU but GPU devices were given`, found: args.gpuDevices!.length, expected: "0 devices", fix: "pass GpuHost's devicesByVm.get(vm.name) for this VM" },
+    !args.uri && {
+      problem: "uri is empty",
+      found: args.uri,
+      expected: "a libvirt URI",
+      fix: "pass host.libvirt_uri, e.g. qemu:///system",
+    },
+    !plan.vms.some((v) => v.name === vm.name) && {
+      problem: `VM ${vm.name} is not in the plan given`,
+      found: vm.name,
+      expected: `one of ${plan.vms.map((v) => v.name).join(", ") || "(no VMs)"}`,
+      fix: "pass a VM of plan.vms with that plan",
+    },
+    !planned && {
+      problem: `VM ${vm.name} is on a network the plan does not define`,
+      found: vm.network,
+      expected: `one of ${plan.networks.map((n) => n.name).join(", ") || "(no networks)"}`,
+      fix: "pass the plan the VM was planned in",
+    },
+    args.network.planName !== vm.network && {
+      problem: `VM ${vm.name} is on network ${vm.network}, not on the network given`,
+      found: args.network.planName,
+      expected: vm.network,
+      fix: `pass the ClusterNetwork of ${vm.network} (its vmNetwork)`,
+    },
+    typeof given === "string" &&
+      expectedName !== undefined &&
+      given !== expectedName && {
+        problem: `the domain's NIC names libvirt network ${expectedName}, not the network given`,
+        found: given,
+        expected: expectedName,
+        fix: `name the existing libvirt network ${expectedName} (render/libvirt/names.ts#networkName)`,
+      },
+    vm.gpus.length === 0 &&
+      (args.gpuDevices?.length ?? 0) > 0 && {
+        problem: `VM ${vm.name} has no planned GPU but GPU devices were given`,
+        found: args.gpuDevices!.length,
+        expected: "0 devices",
+        fix: "pass GpuHost's devicesByVm.get(vm.name) for this VM",
+      },
   ]);
 }
 
@@ -85,51 +125,88 @@ export class VirtualMachine extends pulumi.ComponentResource {
     super("hyperscaler:index:VirtualMachine", name, {}, opts);
     const { vm, plan } = args;
     const hostKey = new tls.PrivateKey(`${name}-host-key`, { algorithm: "ED25519" }, { parent: this });
-    const sshHostKey = pulumi.all([pulumi.secret(hostKey.privateKeyOpenssh), hostKey.publicKeyOpenssh])
+    const sshHostKey = pulumi
+      .all([pulumi.secret(hostKey.privateKeyOpenssh), hostKey.publicKeyOpenssh])
       .apply(([privateKey, publicKey]) => ({ privateKey, publicKey }));
     this.knownHosts = hostKey.publicKeyOpenssh.apply((publicKey) => knownHostsLine(plan, vm, publicKey));
-    const disk = new LibvirtVolume(`${name}-disk`, {
-      uri: args.uri,
-      pool: args.pool,
-      poolAdopted: args.poolAdopted ?? false,
-      name: diskVolumeName(vm),
-      xml: pulumi.output(args.basePath).apply((backingPath) => renderOverlayVolumeXml({ name: diskVolumeName(vm), capacityGiB: vm.diskGiB, backingPath })),
-      capacityGiB: vm.diskGiB,
-      backingPath: args.basePath,
-    }, { parent: this });
-    const seed = new SeedIso(`${name}-seed`, {
-      uri: args.uri,
-      pool: args.pool,
-      poolAdopted: args.poolAdopted ?? false,
-      name: seedVolumeName(vm),
-      files: pulumi.all([args.roleSecrets ?? {}, sshHostKey])
-        .apply(([roleSecrets, key]) => vmSeedFiles(args.spec, plan, vm, { ...roleSecrets, sshHostKey: key }, args.extraKeys ?? [])),
-    }, { parent: this });
+    const disk = new LibvirtVolume(
+      `${name}-disk`,
+      {
+        uri: args.uri,
+        pool: args.pool,
+        poolAdopted: args.poolAdopted ?? false,
+        name: diskVolumeName(vm),
+        xml: pulumi
+          .output(args.basePath)
+          .apply((backingPath) =>
+            renderOverlayVolumeXml({ name: diskVolumeName(vm), capacityGiB: vm.diskGiB, backingPath }),
+          ),
+        capacityGiB: vm.diskGiB,
+        backingPath: args.basePath,
+      },
+      { parent: this },
+    );
+    const seed = new SeedIso(
+      `${name}-seed`,
+      {
+        uri: args.uri,
+        pool: args.pool,
+        poolAdopted: args.poolAdopted ?? false,
+        name: seedVolumeName(vm),
+        files: pulumi
+          .all([args.roleSecrets, sshHostKey])
+          .apply(([roleSecrets, key]) =>
+            vmSeedFiles(args.spec, plan, vm, { ...roleSecrets, sshHostKey: key }, args.extraKeys ?? []),
+          ),
+      },
+      { parent: this },
+    );
     const boot = args.directBoot;
     const gpuDevices = args.gpuDevices ?? [];
-    const rendered = pulumi.all([args.pool, args.vfAddresses ?? {}, args.stackId, boot?.kernel ?? "", boot?.initrd ?? ""]).apply(([pool, vfAddresses, stackId, kernel, initrd]) =>
-      renderDomain(plan, vm, { pool, vfAddresses, stackId, domainType: args.domainType, directBoot: boot ? { kernel, initrd, cmdline: boot.cmdline } : undefined }));
-    this.domain = new LibvirtDomain(`${name}-domain`, {
-      uri: args.uri,
-      name: vm.name,
-      xml: rendered.apply((r) => r.xml),
-      facts: rendered.apply((r) => r.facts),
-      // The network resource's name output: when the network is replaced (delete before replace), the engine
-      // sees this input become unknown, the domain's diff asks for a replacement, and the VM is removed
-      // before its network instead of being left running on a deleted one.
-      networks: pulumi.all([args.network.libvirtName]),
-      // Likewise the disk: a replaced disk (new base image) replaces the domain rather than vanishing under it.
-      disk: disk.path,
-      // And its vGPU devices: a replaced device replaces the domain rather than vanishing under the VM.
-      devices: pulumi.all(gpuDevices.map((device) => device.uuid)),
-      start: args.start ?? true,
-      seedSha256: seed.contentSha256,
-    }, { parent: this, dependsOn: [disk, seed, ...(args.network.resource ? [args.network.resource] : []), ...gpuDevices] });
+    const rendered = pulumi
+      .all([args.pool, args.vfAddresses ?? {}, args.stackId, boot?.kernel ?? "", boot?.initrd ?? ""])
+      .apply(([pool, vfAddresses, stackId, kernel, initrd]) =>
+        renderDomain(plan, vm, {
+          pool,
+          vfAddresses,
+          stackId,
+          domainType: args.domainType,
+          directBoot: boot ? { kernel, initrd, cmdline: boot.cmdline } : undefined,
+        }),
+      );
+    this.domain = new LibvirtDomain(
+      `${name}-domain`,
+      {
+        uri: args.uri,
+        name: vm.name,
+        xml: rendered.apply((r) => r.xml),
+        facts: rendered.apply((r) => r.facts),
+        // The network resource's name output: when the network is replaced (delete before replace), the engine
+        // sees this input become unknown, the domain's diff asks for a replacement, and the VM is removed
+        // before its network instead of being left running on a deleted one.
+        networks: pulumi.all([args.network.libvirtName]),
+        // Likewise the disk: a replaced disk (new base image) replaces the domain rather than vanishing under it.
+        disk: disk.path,
+        // And its vGPU devices: a replaced device replaces the domain rather than vanishing under the VM.
+        devices: pulumi.all(gpuDevices.map((device) => device.uuid)),
+        start: args.start ?? true,
+        seedSha256: seed.contentSha256,
+      },
+      {
+        parent: this,
+        dependsOn: [disk, seed, ...(args.network.resource ? [args.network.resource] : []), ...gpuDevices],
+      },
+    );
     this.ip = vm.ip;
     this.vmName = vm.name;
-    // Memory/vCPU changes waiting for a restart, or a seed (cloud-init configuration) newer than the one the VM booted with.
-    this.restartRequired = pulumi.all([this.domain.restartRequired, this.domain.bootedSeedSha256, seed.contentSha256])
-      .apply(([pending, booted, current]) => Boolean(pending) || (booted !== null && booted !== undefined && booted !== current));
+    // Memory/vCPU changes waiting for a restart, or a seed (cloud-init configuration) newer than the one the
+    // VM booted with.
+    this.restartRequired = pulumi
+      .all([this.domain.restartRequired, this.domain.bootedSeedSha256, seed.contentSha256])
+      .apply(
+        ([pending, booted, current]) =>
+          Boolean(pending) || (booted !== null && booted !== undefined && booted !== current),
+      );
     this.registerOutputs({ ip: vm.ip, name: vm.name, knownHosts: this.knownHosts });
   }
 }

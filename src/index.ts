@@ -18,14 +18,36 @@ export { SlurmCluster, type SlurmClusterArgs } from "../components/slurm-cluster
 export { VirtualMachine, type VirtualMachineArgs, type VmSettings } from "../components/virtual-machine";
 
 // The whole stack as one call.
-export { buildStack, loadSpecOrThrow, settingsFromConfig, StackInputError, type StackOutputs, type StackSettings } from "./program/stack";
+export {
+  buildStack,
+  loadSpecOrThrow,
+  settingsFromConfig,
+  StackInputError,
+  type StackOutputs,
+  type StackSettings,
+} from "./program/stack";
 
 // Spec: load and validate cluster.yaml.
 export { loadSpecFile, loadSpecText, type LoadResult } from "./spec/load";
 export { formatHuman, type SpecDiagnostic } from "./spec/diagnostics";
 export type {
-  AttachMode, CloudClusterSpec, ClusterName, ClusterSpec, CrossClusterFlowSpec, GpuAllocationSpec, GpuDeviceSpec, GpuStrategy,
-  HpcClusterSpec, MigProfileRequest, MigRequest, NetworkSpec, NodePoolSpec, NodeSize, ServiceName, ServiceSpec, SingleNodeSpec,
+  AttachMode,
+  CloudClusterSpec,
+  ClusterName,
+  ClusterSpec,
+  CrossClusterFlowSpec,
+  GpuAllocationSpec,
+  GpuDeviceSpec,
+  GpuStrategy,
+  HpcClusterSpec,
+  MigProfileRequest,
+  MigRequest,
+  NetworkSpec,
+  NodePoolSpec,
+  NodeSize,
+  ServiceName,
+  ServiceSpec,
+  SingleNodeSpec,
   VmRoleName,
 } from "./spec/types";
 
@@ -36,11 +58,28 @@ export type { HostGpu, HostInventory, HostMigProfile, HostVgpuType } from "./hos
 
 // Plan: where every VM, network and GPU slice goes.
 export { buildPlan, planIssueDiagnostic, planToJson, type PlanInput } from "./plan";
-export type { Plan, PlanIssue, PlannedGpu, PlannedInstance, PlannedNetwork, PlannedVgpu, PlannedVm, VmGpu, VmRole } from "./plan/types";
+export type {
+  Plan,
+  PlanIssue,
+  PlannedGpu,
+  PlannedInstance,
+  PlannedNetwork,
+  PlannedVgpu,
+  PlannedVm,
+  VmGpu,
+  VmRole,
+} from "./plan/types";
 
 // Render: the files `hyperscaler render` writes, and the per-object renderers the components call.
 export { renderAll, type CloudInitLayers, type RenderOptions } from "./render/files";
-export { cloudInitLayers, PLACEHOLDER_SECRETS, vmLayers, type PlanLayout, type RoleSecrets, type VmSecrets } from "./render/layers";
+export {
+  cloudInitLayers,
+  PLACEHOLDER_SECRETS,
+  vmLayers,
+  type PlanLayout,
+  type RoleSecrets,
+  type VmSecrets,
+} from "./render/layers";
 export { domainTypeOf, hostFirewallOn, vmSeedFiles } from "./render/stack-inputs";
 export { MissingImageError, roleDirectBoot, roleImage, type ImageSource, type RoleImage } from "./render/images";
 export { seedFiles, type CloudConfig, type SeedFiles } from "./render/cloud-init/nocloud";

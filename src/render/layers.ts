@@ -34,7 +34,8 @@ export const PLACEHOLDER_SECRETS: Required<VmSecrets> = {
 };
 
 function required<T>(value: T | undefined, vm: PlannedVm, what: string): T {
-  if (value === undefined) throw new Error(`cloud-init layers of ${vm.name} (${vm.cluster} ${vm.role}): no ${what} given`);
+  if (value === undefined)
+    throw new Error(`cloud-init layers of ${vm.name} (${vm.cluster} ${vm.role}): no ${what} given`);
   return value;
 }
 
@@ -42,7 +43,8 @@ function required<T>(value: T | undefined, vm: PlannedVm, what: string): T {
 export function vmLayers(spec: ClusterSpec, plan: PlanLayout, vm: PlannedVm, secrets: VmSecrets): CloudConfig[] {
   const layers = [gpuDriverLayer(spec, plan, vm)];
   if (vm.cluster === "hpc") layers.push(slurmLayer(spec, plan, vm, required(secrets.mungeKeyBase64, vm, "munge key")));
-  if (vm.cluster === "cloud") layers.push(kubernetesLayer(spec, plan, vm, required(secrets.kubernetes, vm, "Kubernetes secrets")));
+  if (vm.cluster === "cloud")
+    layers.push(kubernetesLayer(spec, plan, vm, required(secrets.kubernetes, vm, "Kubernetes secrets")));
   layers.push(sshHostKeyLayer(secrets.sshHostKey));
   return layers;
 }

@@ -11,7 +11,10 @@ export function domainTypeOf(spec: Pick<ClusterSpec, "host">): "kvm" | "qemu" {
   return spec.host.virtualization === "emulated" ? "qemu" : "kvm";
 }
 
-/** The stack owns a host nftables table (and libvirt routes its networks) when isolation is on and there is a network. */
+/**
+ * The stack owns a host nftables table (and libvirt routes its networks) when isolation is on and there is
+ * a network.
+ */
 export function hostFirewallOn(spec: Pick<ClusterSpec, "security">, plan: Pick<PlanLayout, "networks">): boolean {
   return spec.security.network_isolation && plan.networks.length > 0;
 }
@@ -20,6 +23,21 @@ export function hostFirewallOn(spec: Pick<ClusterSpec, "security">, plan: Pick<P
  * A VM's seed files (VirtualMachine): its layers (render/layers.ts#vmLayers) with the real secrets; the
  * instance-id comes from the same layers with placeholders, so `hyperscaler render` shows it exactly.
  */
-export function vmSeedFiles(spec: ClusterSpec, plan: PlanLayout, vm: PlannedVm, secrets: VmSecrets, extraKeys: readonly string[]): Record<keyof SeedFiles, string> & Record<string, string> {
-  return { ...seedFiles(spec, plan, vm, vmLayers(spec, plan, vm, secrets), extraKeys, vmLayers(spec, plan, vm, PLACEHOLDER_SECRETS)) };
+export function vmSeedFiles(
+  spec: ClusterSpec,
+  plan: PlanLayout,
+  vm: PlannedVm,
+  secrets: VmSecrets,
+  extraKeys: readonly string[],
+): Record<keyof SeedFiles, string> & Record<string, string> {
+  return {
+    ...seedFiles(
+      spec,
+      plan,
+      vm,
+      vmLayers(spec, plan, vm, secrets),
+      extraKeys,
+      vmLayers(spec, plan, vm, PLACEHOLDER_SECRETS),
+    ),
+  };
 }

@@ -6,7 +6,16 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildPlan, buildStack, loadHost, loadSpecFile, renderAll, roleDirectBoot, vmLayers, type VmSecrets } from "../../src";
+import {
+  buildPlan,
+  buildStack,
+  loadHost,
+  loadSpecFile,
+  renderAll,
+  roleDirectBoot,
+  vmLayers,
+  type VmSecrets,
+} from "../../src";
 import { discoveryHash } from "../../src/render/kubernetes";
 import { ROOT } from "../helpers";
 import { computed, installMocks } from "../mocks";
@@ -19,21 +28,27 @@ const LAYER_FUNCTIONS = ["gpuDriverLayer", "slurmLayer", "kubernetesLayer", "ssh
 const states = new Map<string, Record<string, unknown>>();
 
 function installRecordingMocks(): void {
-  pulumi.runtime.setMocks({
-    newResource(args: pulumi.runtime.MockResourceArgs) {
-      const state = { ...args.inputs, ...computed(args.type, args.name, args.inputs) };
-      states.set(args.name, state);
-      return { id: `${args.name}-id`, state };
+  pulumi.runtime.setMocks(
+    {
+      newResource(args: pulumi.runtime.MockResourceArgs) {
+        const state = { ...args.inputs, ...computed(args.type, args.name, args.inputs) };
+        states.set(args.name, state);
+        return { id: `${args.name}-id`, state };
+      },
+      call(args: pulumi.runtime.MockCallArgs) {
+        throw new Error(`unexpected invoke ${args.token}`);
+      },
     },
-    call(args: pulumi.runtime.MockCallArgs) {
-      throw new Error(`unexpected invoke ${args.token}`);
-    },
-  }, "hyperscaler", "test", false);
+    "hyperscaler",
+    "test",
+    false,
+  );
 }
 
 afterAll(() => installMocks());
 
-const plain = (value: unknown): string => String(typeof value === "object" && value !== null && "value" in value ? (value as { value: unknown }).value : value);
+const plain = (value: unknown): string =>
+  String(typeof value === "object" && value !== null && "value" in value ? (value as { value: unknown }).value : value);
 const state = (name: string, key: string): string => {
   const found = states.get(name);
   if (!found) throw new Error(`no resource ${name}`);
@@ -44,14 +59,19 @@ const state = (name: string, key: string): string => {
 function secretsOf(vm: string): VmSecrets {
   const caCertPem = states.has("k8s-ca") ? state("k8s-ca", "certPem") : undefined;
   return {
-    sshHostKey: { privateKey: state(`${vm}-host-key`, "privateKeyOpenssh"), publicKey: state(`${vm}-host-key`, "publicKeyOpenssh") },
+    sshHostKey: {
+      privateKey: state(`${vm}-host-key`, "privateKeyOpenssh"),
+      publicKey: state(`${vm}-host-key`, "publicKeyOpenssh"),
+    },
     mungeKeyBase64: states.has("slurm-munge-key") ? state("slurm-munge-key", "base64") : undefined,
-    kubernetes: caCertPem ? {
-      token: `${state("k8s-token-id", "result")}.${state("k8s-token-secret", "result")}`,
-      caCertPem,
-      caKeyPem: state("k8s-ca-key", "privateKeyPem"),
-      caCertHash: discoveryHash(caCertPem),
-    } : undefined,
+    kubernetes: caCertPem
+      ? {
+          token: `${state("k8s-token-id", "result")}.${state("k8s-token-secret", "result")}`,
+          caCertPem,
+          caKeyPem: state("k8s-ca-key", "privateKeyPem"),
+          caCertHash: discoveryHash(caCertPem),
+        }
+      : undefined,
   };
 }
 
@@ -62,38 +82,62 @@ async function settledOutputs(outputs: { knownHosts: pulumi.Output<string> }): P
 }
 
 describe("a VM's cloud-init layers have one owner (render/layers.ts#vmLayers)", () => {
-  it.each(["config/prod.yaml", "config/dev.yaml"])("%s: renderAll with the stack's secrets writes every VM's deployed user-data", async (file) => {
-    states.clear();
-    installRecordingMocks();
-    const outputs = await buildStack({ stack: "test", clusterFile: path.join(ROOT, file), hostSnapshot: HOST, start: true, sshPublicKey: KEY });
-    await settledOutputs(outputs);
-    const loaded = loadSpecFile(path.join(ROOT, file));
-    if (!loaded.ok) throw new Error(`${file} does not load`);
-    const { spec } = loaded;
-    const plan = buildPlan({ spec, host: loadHost(HOST) });
-    const rendered = renderAll(spec, plan, {
-      layers: (name) => vmLayers(spec, plan, plan.vms.find((vm) => vm.name === name)!, secretsOf(name)),
-      extraKeys: [KEY],
-      bootOf: (role) => roleDirectBoot(spec, role),
-    });
-    expect(plan.vms.length).toBeGreaterThan(3);
-    for (const vm of plan.vms) {
-      const deployed = JSON.parse(JSON.stringify(states.get(`${vm.name}-seed`)!.files)) as { value?: Record<string, string> } & Record<string, string>;
-      const files = deployed.value ?? deployed;
-      expect(files["user-data"], vm.name).toMatch(/^#cloud-config\n/);
-      expect(files["user-data"], vm.name).toBe(rendered.get(`cloud-init/${vm.name}/user-data`));
-      expect(files["network-config"], vm.name).toBe(rendered.get(`cloud-init/${vm.name}/network-config`));
-    }
-  });
+  it.each(["config/prod.yaml", "config/dev.yaml"])(
+    "%s: renderAll with the stack's secrets writes every VM's deployed user-data",
+    async (file) => {
+      states.clear();
+      installRecordingMocks();
+      const outputs = await buildStack({
+        stack: "test",
+        clusterFile: path.join(ROOT, file),
+        hostSnapshot: HOST,
+        start: true,
+        sshPublicKey: KEY,
+      });
+      await settledOutputs(outputs);
+      const loaded = loadSpecFile(path.join(ROOT, file));
+      if (!loaded.ok) throw new Error(`${file} does not load`);
+      const { spec } = loaded;
+      const plan = buildPlan({ spec, host: loadHost(HOST) });
+      const rendered = renderAll(spec, plan, {
+        layers: (name) =>
+          vmLayers(
+            spec,
+            plan,
+            plan.vms.find((vm) => vm.name === name)!,
+            secretsOf(name),
+          ),
+        extraKeys: [KEY],
+        bootOf: (role) => roleDirectBoot(spec, role),
+      });
+      expect(plan.vms.length).toBeGreaterThan(3);
+      for (const vm of plan.vms) {
+        const deployed = JSON.parse(JSON.stringify(states.get(`${vm.name}-seed`)!.files)) as {
+          value?: Record<string, string>;
+        } & Record<string, string>;
+        const files = deployed.value ?? deployed;
+        expect(files["user-data"], vm.name).toMatch(/^#cloud-config\n/);
+        expect(files["user-data"], vm.name).toBe(rendered.get(`cloud-init/${vm.name}/user-data`));
+        expect(files["network-config"], vm.name).toBe(rendered.get(`cloud-init/${vm.name}/network-config`));
+      }
+    },
+  );
 
   it("no component or other module composes layers itself: only render/layers.ts calls the layer functions", () => {
-    const sources = (dir: string): string[] => fs.readdirSync(path.join(ROOT, dir), { recursive: true, encoding: "utf8" })
-      .filter((f) => f.endsWith(".ts")).map((f) => path.join(dir, f));
-    const callers = [...sources("components"), ...sources("src")].filter((file) => file !== path.join("src", "render", "layers.ts")).flatMap((file) => {
-      const text = fs.readFileSync(path.join(ROOT, file), "utf8");
-      // A call, not the function's own definition (`export function slurmLayer(`).
-      return LAYER_FUNCTIONS.filter((fn) => new RegExp(`(?<!function )\\b${fn}\\(`).test(text)).map((fn) => `${file}: ${fn}`);
-    });
+    const sources = (dir: string): string[] =>
+      fs
+        .readdirSync(path.join(ROOT, dir), { recursive: true, encoding: "utf8" })
+        .filter((f) => f.endsWith(".ts"))
+        .map((f) => path.join(dir, f));
+    const callers = [...sources("components"), ...sources("src")]
+      .filter((file) => file !== path.join("src", "render", "layers.ts"))
+      .flatMap((file) => {
+        const text = fs.readFileSync(path.join(ROOT, file), "utf8");
+        // A call, not the function's own definition (`export function slurmLayer(`).
+        return LAYER_FUNCTIONS.filter((fn) => new RegExp(`(?<!function )\\b${fn}\\(`).test(text)).map(
+          (fn) => `${file}: ${fn}`,
+        );
+      });
     expect(callers).toEqual([]);
   });
 });

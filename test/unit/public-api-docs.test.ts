@@ -18,7 +18,14 @@ interface Prop {
 }
 
 function analyse(): { exports: string[]; props: Prop[] } {
-  const program = ts.createProgram([INDEX], { strict: true, skipLibCheck: true, noEmit: true, types: ["node"], esModuleInterop: true, resolveJsonModule: true });
+  const program = ts.createProgram([INDEX], {
+    strict: true,
+    skipLibCheck: true,
+    noEmit: true,
+    types: ["node"],
+    esModuleInterop: true,
+    resolveJsonModule: true,
+  });
   const checker = program.getTypeChecker();
   const module = checker.getSymbolAtLocation(program.getSourceFile(INDEX)!)!;
   const exported = checker.getExportsOfModule(module);
@@ -29,7 +36,12 @@ function analyse(): { exports: string[]; props: Prop[] } {
       if (!ts.isInterfaceDeclaration(declaration)) continue;
       for (const member of declaration.members) {
         if (!ts.isPropertySignature(member)) continue;
-        const comment = ts.getJSDocCommentsAndTags(member).filter(ts.isJSDoc).map((doc) => ts.getTextOfJSDocComment(doc.comment) ?? "").join("").trim();
+        const comment = ts
+          .getJSDocCommentsAndTags(member)
+          .filter(ts.isJSDoc)
+          .map((doc) => ts.getTextOfJSDocComment(doc.comment) ?? "")
+          .join("")
+          .trim();
         props.push({
           owner: symbol.name,
           name: member.name.getText(),
@@ -48,18 +60,44 @@ describe("public API (src/index.ts)", () => {
   const { exports, props } = analyse();
 
   it("exports the components, their props types and the pure functions under them", () => {
-    for (const name of ["BaseImage", "ClusterNetwork", "GpuHost", "HostFirewall", "KubernetesAddons", "KubernetesCluster", "MlopsServices", "SlurmCluster", "VirtualMachine"]) {
+    for (const name of [
+      "BaseImage",
+      "ClusterNetwork",
+      "GpuHost",
+      "HostFirewall",
+      "KubernetesAddons",
+      "KubernetesCluster",
+      "MlopsServices",
+      "SlurmCluster",
+      "VirtualMachine",
+    ]) {
       expect(exports).toContain(name);
       expect(exports).toContain(`${name}Args`);
     }
-    for (const name of ["loadSpecFile", "probeLive", "loadHost", "buildPlan", "renderAll", "vmLayers", "buildStack", "settingsFromConfig", "ClusterSpec", "HostInventory", "Plan", "PlannedVm", "PlannedNetwork"]) {
+    for (const name of [
+      "loadSpecFile",
+      "probeLive",
+      "loadHost",
+      "buildPlan",
+      "renderAll",
+      "vmLayers",
+      "buildStack",
+      "settingsFromConfig",
+      "ClusterSpec",
+      "HostInventory",
+      "Plan",
+      "PlannedVm",
+      "PlannedNetwork",
+    ]) {
       expect(exports).toContain(name);
     }
   });
 
   it("every component prop is readonly and documented; optional ones give their @default", () => {
     const documented = props.filter((p) => p.documented).length;
-    process.stdout.write(`public API: ${exports.length} exports; component props documented ${documented}/${props.length}\n`);
+    process.stdout.write(
+      `public API: ${exports.length} exports; component props documented ${documented}/${props.length}\n`,
+    );
     expect(props.length).toBeGreaterThan(30);
     expect(props.filter((p) => !p.documented).map((p) => `${p.owner}.${p.name}`)).toEqual([]);
     expect(props.filter((p) => !p.readonly).map((p) => `${p.owner}.${p.name}`)).toEqual([]);

@@ -68,6 +68,9 @@ function validate(name: string, args: VirtualMachineArgs): void {
   const planned = plan.networks.find((n) => n.name === vm.network);
   const expectedName = planned ? networkName(plan, planned) : undefined;
   const given = args.network.libvirtName;
+  // Each vGPU share (mdev or SR-IOV VF) is one device GpuHost makes; whole GPUs are passed through by address.
+  const plannedDevices = vm.gpus.filter((gpu) => gpu.deviceUuid).length;
+  const devices = args.gpuDevices?.length ?? 0;
   refuseArgs("VirtualMachine", name, [
     !args.uri && {
       problem: "uri is empty",
@@ -101,13 +104,12 @@ function validate(name: string, args: VirtualMachineArgs): void {
         expected: expectedName,
         fix: `name the existing libvirt network ${expectedName} (render/libvirt/names.ts#networkName)`,
       },
-    vm.gpus.length === 0 &&
-      (args.gpuDevices?.length ?? 0) > 0 && {
-        problem: `VM ${vm.name} has no planned GPU but GPU devices were given`,
-        found: args.gpuDevices!.length,
-        expected: "0 devices",
-        fix: "pass GpuHost's devicesByVm.get(vm.name) for this VM",
-      },
+    devices !== plannedDevices && {
+      problem: `VM ${vm.name} is planned with ${plannedDevices} vGPU device(s), a different number was given`,
+      found: devices,
+      expected: String(plannedDevices),
+      fix: "pass GpuHost's devicesByVm.get(vm.name) ?? [] for this VM",
+    },
   ]);
 }
 

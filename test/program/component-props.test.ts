@@ -36,7 +36,7 @@ function load(file: string, host?: string): { spec: ClusterSpec; plan: Plan } {
   return { spec: loaded.spec, plan: buildPlan({ spec: loaded.spec, host: host ? loadHost(host) : undefined }) };
 }
 
-const dev = load("config/dev.yaml");
+const dev = load("config/dev.yaml", HOST);
 const prod = load("config/prod.yaml", HOST);
 const noProvider = {} as { provider: k8s.Provider };
 
@@ -167,6 +167,11 @@ describe("components refuse bad props before any child exists", () => {
       () => new VirtualMachine(vm.name, { ...settings, network: { planName: vm.network, libvirtName: "default" } }),
       /names libvirt network hs-dev-hpc-network, not the network given; found "default"/,
     );
+    const gpuVm = prod.plan.vms.find((v) => v.gpus.some((gpu) => gpu.deviceUuid))!;
+    await refuses(
+      () => new VirtualMachine(gpuVm.name, { ...vmSettings(prod.spec, prod.plan)(gpuVm), roleSecrets: {} }),
+      new RegExp(`VM ${gpuVm.name} is planned with 1 vGPU device\\(s\\), a different number was given; found 0`),
+    );
     await refuses(
       () => new VirtualMachine(vm.name, { ...settings, vm: { ...vm, name: "stray" } }),
       /VM stray is not in the plan given/,
@@ -175,7 +180,13 @@ describe("components refuse bad props before any child exists", () => {
 
   it("valid props still build (the control for the refusals above)", async () => {
     const hpc = dev.plan.vms.filter((vm) => vm.cluster === "hpc");
-    new SlurmCluster("slurm", { vms: hpc, adminUser: "hyperscaler", vmArgs: vmSettings(dev.spec, dev.plan) });
+    const gpuHost = new GpuHost("gpu-host", { gpus: dev.plan.gpus });
+    const vmArgs = (vm: PlannedVm): VmSettings => ({
+      ...vmSettings(dev.spec, dev.plan)(vm),
+      gpuDevices: gpuHost.devicesByVm.get(vm.name) ?? [],
+    });
+    expect(hpc.some((vm) => vm.gpus.some((gpu) => gpu.deviceUuid))).toBe(true);
+    new SlurmCluster("slurm", { vms: hpc, adminUser: "hyperscaler", vmArgs });
     await settled();
     expect(recorded.filter((r) => r.type.endsWith(":LibvirtDomain")).map((r) => r.inputs.name)).toEqual(
       hpc.map((vm) => vm.name),

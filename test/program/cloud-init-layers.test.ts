@@ -27,8 +27,8 @@ const LAYER_FUNCTIONS = ["gpuDriverLayer", "slurmLayer", "kubernetesLayer", "ssh
 /** Every resource's state (inputs and the outputs the mock providers give), by resource name. */
 const states = new Map<string, Record<string, unknown>>();
 
-function installRecordingMocks(): void {
-  pulumi.runtime.setMocks(
+async function installRecordingMocks(): Promise<void> {
+  await pulumi.runtime.setMocks(
     {
       newResource(args: pulumi.runtime.MockResourceArgs) {
         const state = { ...args.inputs, ...computed(args.type, args.name, args.inputs) };
@@ -48,7 +48,7 @@ function installRecordingMocks(): void {
 afterAll(() => installMocks());
 
 const plain = (value: unknown): string =>
-  String(typeof value === "object" && value !== null && "value" in value ? (value as { value: unknown }).value : value);
+  String(typeof value === "object" && value !== null && "value" in value ? value.value : value);
 const state = (name: string, key: string): string => {
   const found = states.get(name);
   if (!found) throw new Error(`no resource ${name}`);
@@ -86,7 +86,7 @@ describe("a VM's cloud-init layers have one owner (render/layers.ts#vmLayers)", 
     "%s: renderAll with the stack's secrets writes every VM's deployed user-data",
     async (file) => {
       states.clear();
-      installRecordingMocks();
+      await installRecordingMocks();
       const outputs = await buildStack({
         stack: "test",
         clusterFile: path.join(ROOT, file),

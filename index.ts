@@ -1,4 +1,4 @@
-// The Pulumi stack program: wiring only. Everything it does is in src/program/stack.ts.
-import { buildStack, settingsFromConfig } from "./src/program/stack";
+// The Pulumi stack program: wiring only. Everything it does is the package's buildStack (src/program/stack.ts).
+import { buildStack, settingsFromConfig } from "./src";
 
 export = async () => buildStack(settingsFromConfig());

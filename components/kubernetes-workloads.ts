@@ -26,7 +26,11 @@ const KINDS: Record<string, ObjectConstructor> = {
 };
 
 /** Creates every item in order; `<prefix>-<id>` names each resource. Returns the resources by item id. */
-export function deployWorkloads(prefix: string, items: readonly WorkloadItem[], opts: pulumi.CustomResourceOptions): Map<string, pulumi.CustomResource> {
+export function deployWorkloads(
+  prefix: string,
+  items: readonly WorkloadItem[],
+  opts: pulumi.CustomResourceOptions,
+): Map<string, pulumi.CustomResource> {
   const created = new Map<string, pulumi.CustomResource>();
   for (const item of items) {
     const dependsOn = item.dependsOn.map((id) => {
@@ -34,18 +38,28 @@ export function deployWorkloads(prefix: string, items: readonly WorkloadItem[], 
       if (!resource) throw new Error(`workload ${item.id} depends on ${id}, which is not deployed before it`);
       return resource;
     });
-    const itemOpts = { ...opts, dependsOn: [...((opts.dependsOn as pulumi.Resource[] | undefined) ?? []), ...dependsOn] };
+    const itemOpts = {
+      ...opts,
+      dependsOn: [...((opts.dependsOn as pulumi.Resource[] | undefined) ?? []), ...dependsOn],
+    };
     if (item.type === "helm") {
       const chart = CHARTS[item.chart];
-      created.set(item.id, new k8s.helm.v3.Release(`${prefix}-${item.id}`, {
-        name: item.release,
-        chart: chart.chart,
-        version: chart.version,
-        ...("repo" in chart ? { repositoryOpts: { repo: chart.repo } } : {}),
-        namespace: item.namespace,
-        createNamespace: item.createNamespace,
-        values: item.values,
-      }, itemOpts));
+      created.set(
+        item.id,
+        new k8s.helm.v3.Release(
+          `${prefix}-${item.id}`,
+          {
+            name: item.release,
+            chart: chart.chart,
+            version: chart.version,
+            ...("repo" in chart ? { repositoryOpts: { repo: chart.repo } } : {}),
+            namespace: item.namespace,
+            createNamespace: item.createNamespace,
+            values: item.values,
+          },
+          itemOpts,
+        ),
+      );
       continue;
     }
     const { apiVersion, kind } = item.object;

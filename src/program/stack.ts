@@ -10,7 +10,7 @@ import { HostFirewall } from "../../components/host-firewall";
 import { SlurmCluster } from "../../components/slurm-cluster";
 import { KubernetesCluster } from "../../components/kubernetes-cluster";
 import { MlopsServices, type ServiceEndpoint } from "../../components/mlops-services";
-import type { VirtualMachineArgs } from "../../components/virtual-machine";
+import type { VmSettings } from "../../components/virtual-machine";
 import { probeLive } from "../host/live";
 import { loadHost } from "../host/load";
 import type { HostInventory } from "../host/types";
@@ -115,9 +115,9 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
   // Network isolation: the stack's nftables table exists before libvirt routes any VM network.
   const firewall = hostFirewallOn(spec, plan) ? new HostFirewall("host-firewall", { spec, plan, uri }) : undefined;
   const networks = new Map(plan.networks.map((network) => [network.name, new ClusterNetwork(`net-${network.name.replace(/_/g, "-")}`, { plan, network, uri, stackId, start: settings.start, hostFirewall: firewall !== undefined }, { dependsOn: firewall ? [firewall] : [] })]));
-  const gpuHost = new GpuHost("gpu-host", { plan, force: spec.global.gpu_allocation.force_recarve });
+  const gpuHost = new GpuHost("gpu-host", { gpus: plan.gpus, force: spec.global.gpu_allocation.force_recarve });
   const extraKeys = settings.sshPublicKey ? [settings.sshPublicKey] : [];
-  const vmArgs = (vm: PlannedVm): Omit<VirtualMachineArgs, "layers"> => ({
+  const vmArgs = (vm: PlannedVm): VmSettings => ({
     spec,
     plan,
     vm,
@@ -129,14 +129,14 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
     basePath: image.images.get(imageOf.get(vm.role)!.disk.name)!.path,
     directBoot: image.images.get(imageOf.get(vm.role)!.disk.name)!.boot,
     domainType: domainTypeOf(spec),
-    network: networks.get(vm.network)!.network,
+    network: networks.get(vm.network)!.vmNetwork,
     gpuDevices: gpuHost.devicesByVm.get(vm.name) ?? [],
     vfAddresses: gpuHost.vfAddressesFor(vm.name),
     start: settings.start,
     extraKeys,
     stackId,
   });
-  const slurm = spec.clusters.hpc ? new SlurmCluster("slurm", { spec, plan, vmArgs }, { dependsOn: [image] }) : undefined;
+  const slurm = spec.clusters.hpc ? new SlurmCluster("slurm", { vms: plan.vms.filter((vm) => vm.cluster === "hpc"), adminUser: spec.security.admin_user, vmArgs }, { dependsOn: [image] }) : undefined;
   // Add-ons need a running API server: only when the VMs are started.
   const kubernetes = spec.clusters.cloud ? new KubernetesCluster("k8s", { spec, plan, vmArgs, addons: settings.start }, { dependsOn: [image] }) : undefined;
   const mlops = kubernetes?.addons ? new MlopsServices("mlops", { spec, plan, storageClass: kubernetes.addons.storageClass }, { provider: kubernetes.provider, dependsOn: [kubernetes.addons] }) : undefined;

@@ -16,11 +16,11 @@ import { renderKubeadmInit, renderKubeadmJoin } from "./kubernetes";
 import { MLOPS_SECRET_PLACEHOLDERS } from "./mlops";
 import { kubernetesWorkloads, renderWorkload, workloadPath } from "./workloads";
 
-/** Role layers of cloud-init per VM (Slurm, Kubernetes) with secrets as placeholders. */
+/** A VM's cloud-init layers by VM name: render/layers.ts#cloudInitLayers (vmLayers, placeholder secrets). */
 export type CloudInitLayers = (vmName: string) => CloudConfig[];
 
 export interface RenderOptions {
-  /** Role layers of cloud-init per VM (render's own have secrets as placeholders). @default none */
+  /** Cloud-init layers per VM, from render/layers.ts (the components' owner too). @default none */
   readonly layers?: CloudInitLayers;
   /** The stack's `hyperscaler:sshPublicKey`, so seeds (and their instance-ids) equal the deployed ones. */
   readonly extraKeys?: readonly string[];

@@ -18,13 +18,13 @@ export function discoveryHash(caCertPem: string): string {
   return `sha256:${createHash("sha256").update(spki).digest("hex")}`;
 }
 
-export function controlPlaneOf(plan: Plan): PlannedVm {
+export function controlPlaneOf(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">): PlannedVm {
   const cp = plan.vms.find((vm) => vm.role === "k8s-control-plane");
   if (!cp) throw new Error("the plan has no Kubernetes control plane (no clusters.cloud)");
   return cp;
 }
 
-export function apiServerEndpoint(plan: Plan): string {
+export function apiServerEndpoint(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">): string {
   return `${controlPlaneOf(plan).ip}:${API_SERVER_PORT}`;
 }
 
@@ -48,7 +48,7 @@ function labelsArg(vm: PlannedVm): string {
 export const BOOTSTRAP_TOKEN_TTL = "24h0m0s";
 
 /** The command that mints a fresh join command on the control plane, for workers added later. */
-export function joinCommandHint(plan: Plan, adminUser: string): string {
+export function joinCommandHint(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, adminUser: string): string {
   return `ssh ${adminUser}@${controlPlaneOf(plan).ip} sudo kubeadm token create --ttl 1h --print-join-command`;
 }
 
@@ -61,7 +61,7 @@ function nodeRegistration(api: string, vm: PlannedVm): Record<string, unknown> {
   return { name: vm.name, criSocket: "unix:///run/containerd/containerd.sock", kubeletExtraArgs: kubeletExtraArgs(api, { "node-ip": vm.ip, "node-labels": labelsArg(vm) }) };
 }
 
-export function renderKubeadmInit(spec: ClusterSpec, plan: Plan, token: string): string {
+export function renderKubeadmInit(spec: Pick<ClusterSpec, "metadata" | "clusters" | "services">, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, token: string): string {
   const cloud = spec.clusters.cloud!;
   const api = kubernetesFacts(cloud.kubernetes_config.version).kubeadmApi;
   const cp = controlPlaneOf(plan);
@@ -85,7 +85,7 @@ export function renderKubeadmInit(spec: ClusterSpec, plan: Plan, token: string):
   return [init, cluster, kubelet].map((doc) => stringify(doc)).join("---\n");
 }
 
-export function renderKubeadmJoin(spec: ClusterSpec, plan: Plan, vm: PlannedVm, token: string, caCertHash: string): string {
+export function renderKubeadmJoin(spec: Pick<ClusterSpec, "metadata" | "clusters" | "services">, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm, token: string, caCertHash: string): string {
   const api = kubernetesFacts(spec.clusters.cloud!.kubernetes_config.version).kubeadmApi;
   return stringify({
     apiVersion: api,
@@ -95,7 +95,7 @@ export function renderKubeadmJoin(spec: ClusterSpec, plan: Plan, vm: PlannedVm, 
   });
 }
 
-export function renderKubeconfig(spec: ClusterSpec, plan: Plan, pems: { ca: string; cert: string; key: string }): string {
+export function renderKubeconfig(spec: Pick<ClusterSpec, "metadata" | "clusters" | "services">, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, pems: { ca: string; cert: string; key: string }): string {
   const b64 = (text: string): string => Buffer.from(text).toString("base64");
   const name = spec.metadata.name;
   return stringify({
@@ -109,7 +109,7 @@ export function renderKubeconfig(spec: ClusterSpec, plan: Plan, pems: { ca: stri
 }
 
 /** MIG profiles Kubernetes nodes carve themselves (attach: mig-in-guest), per node. */
-function inGuestProfiles(plan: Plan, vm: PlannedVm): string[] {
+function inGuestProfiles(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm): string[] {
   return vm.gpus.filter((g) => g.kind === "mig-in-guest").flatMap((g) => plan.gpus.find((p) => p.id === g.gpu)?.instances.map((i) => i.profile) ?? []);
 }
 
@@ -117,13 +117,13 @@ function inGuestProfiles(plan: Plan, vm: PlannedVm): string[] {
  * The GPU Operator's MIG strategy: `none` unless a node carves MIG inside the guest (MIG-backed vGPUs
  * appear to the guest as whole GPUs); `single` when every such instance has the same profile; `mixed`.
  */
-export function migStrategy(plan: Plan): "none" | "single" | "mixed" {
+export function migStrategy(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">): "none" | "single" | "mixed" {
   const profiles = new Set(plan.vms.filter((vm) => vm.cluster === "cloud").flatMap((vm) => inGuestProfiles(plan, vm)));
   return profiles.size === 0 ? "none" : profiles.size === 1 ? "single" : "mixed";
 }
 
 /** Extended resources the device plugin will advertise on each GPU worker, as the plan promises. */
-export function deviceResources(plan: Plan, vm: PlannedVm): Record<string, number> {
+export function deviceResources(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm): Record<string, number> {
   const out: Record<string, number> = {};
   const strategy = migStrategy(plan);
   for (const gpu of vm.gpus) {
@@ -149,7 +149,7 @@ export const GPU_OPERATOR_NAMESPACE = "gpu-operator";
  * so mig-manager finds the layout the guest's boot unit carved and keeps it; `all-disabled` stays the
  * default for every other node, as the chart sets it.
  */
-export function migManagerConfig(plan: Plan): string | null {
+export function migManagerConfig(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">): string | null {
   const configs: Record<string, unknown[]> = {};
   for (const vm of plan.vms.filter((v) => v.cluster === "cloud")) {
     const carved = vm.gpus.filter((g) => g.kind === "mig-in-guest");
@@ -172,7 +172,7 @@ export function migManagerConfig(plan: Plan): string | null {
  * Operands land only on nodes NFD finds an NVIDIA PCI device on (`nvidia.com/gpu.present`), and CPU nodes
  * carry `nvidia.com/gpu.deploy.operands=false` (see nodeLabels): the chart has no operand nodeSelector.
  */
-export function gpuOperatorValues(spec: ClusterSpec, plan: Plan): Record<string, unknown> {
+export function gpuOperatorValues(spec: Pick<ClusterSpec, "metadata" | "clusters" | "services">, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">): Record<string, unknown> {
   const gpuVms = plan.vms.filter((vm) => vm.cluster === "cloud" && vm.gpus.length > 0);
   const strategy = migStrategy(plan);
   const vgpuGuests = gpuVms.some((vm) => vm.gpus.some((g) => g.kind === "mig-vgpu" || g.kind === "vgpu"));

@@ -26,7 +26,7 @@ export interface ServiceSettings {
   readonly requests: { cpu: string; memory: string };
 }
 
-export function serviceSettings(spec: ClusterSpec, name: ServiceName): ServiceSettings {
+export function serviceSettings(spec: Pick<ClusterSpec, "metadata" | "clusters" | "services">, name: ServiceName): ServiceSettings {
   const service = spec.services[name];
   const defaults = SERVICE_DEFAULTS[name];
   return {
@@ -40,7 +40,7 @@ export function serviceSettings(spec: ClusterSpec, name: ServiceName): ServiceSe
  * Where services run: on compute=cpu workers (required) when the cluster has any; otherwise preferred,
  * so a cluster of GPU workers only still runs them.
  */
-export function cpuPlacement(plan: Plan): { nodeSelector?: Record<string, string>; affinity?: Record<string, unknown> } {
+export function cpuPlacement(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">): { nodeSelector?: Record<string, string>; affinity?: Record<string, unknown> } {
   const hasCpuWorkers = plan.vms.some((vm) => vm.role === "k8s-cpu-worker");
   if (hasCpuWorkers) return { nodeSelector: computeLabel("cpu") };
   return { affinity: preferComputeAffinity("cpu") };
@@ -126,7 +126,7 @@ function secretObject<S>(name: string, namespace: string, stringData: Record<str
 }
 
 /** MinIO, PostgreSQL, MLflow, monitoring and KServe as Helm releases and manifests, with their network policies. */
-export function mlopsWorkloads<S>(spec: ClusterSpec, plan: Plan, storageClass: string, secrets: MlopsSecrets<S>): WorkloadItem[] {
+export function mlopsWorkloads<S>(spec: Pick<ClusterSpec, "metadata" | "clusters" | "services">, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, storageClass: string, secrets: MlopsSecrets<S>): WorkloadItem[] {
   const placement = cpuPlacement(plan);
   const minio = serviceSettings(spec, "minio");
   const postgresql = serviceSettings(spec, "postgresql");

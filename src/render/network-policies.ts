@@ -54,7 +54,7 @@ export const SCRAPE_NODE_PORTS = [9100, 10250, API_SERVER_PORT, 10257, 10259, 23
 export const SCRAPE_POD_PORTS = [9400, 9153];
 
 /** Policies for the namespaces in use; a service's own policy only when the service is switched on. */
-export function mlopsNetworkPolicies(spec: ClusterSpec, plan: Plan, enabled: { readonly mlflow: boolean; readonly postgresql: boolean; readonly minio: boolean; readonly monitoring: boolean }): NetworkPolicy[] {
+export function mlopsNetworkPolicies(spec: Pick<ClusterSpec, "metadata" | "clusters" | "services">, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, enabled: { readonly mlflow: boolean; readonly postgresql: boolean; readonly minio: boolean; readonly monitoring: boolean }): NetworkPolicy[] {
   const namespaces = [...(enabled.mlflow || enabled.postgresql || enabled.minio ? [MLOPS] : []), ...(enabled.monitoring ? [MONITORING] : [])];
   const nodes = plan.networks.find((n) => n.clusters.includes("cloud"));
   const nodeCidr = nodes ? `${nodes.subnet}/${nodes.prefix}` : null;

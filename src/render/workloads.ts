@@ -146,7 +146,7 @@ export function localPathObjects(after: readonly string[]): ManifestItem[] {
 }
 
 /** The cluster add-ons: Calico (Tigera operator), ingress-nginx, local-path storage, the GPU Operator. */
-export function addonWorkloads(spec: ClusterSpec, plan: Plan): WorkloadItem[] {
+export function addonWorkloads(spec: Pick<ClusterSpec, "metadata" | "clusters" | "services">, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">): WorkloadItem[] {
   const config = spec.clusters.cloud!.kubernetes_config;
   const items: WorkloadItem[] = [
     // VXLAN always: pod traffic leaves a VM with the node's address, which its NIC's clean-traffic allows.
@@ -174,7 +174,7 @@ export function addonWorkloads(spec: ClusterSpec, plan: Plan): WorkloadItem[] {
 }
 
 /** Everything the stack deploys into the cluster: add-ons, then the MLOps services (when enabled). */
-export function kubernetesWorkloads<S>(spec: ClusterSpec, plan: Plan, secrets: MlopsSecrets<S>): WorkloadItem[] {
+export function kubernetesWorkloads<S>(spec: Pick<ClusterSpec, "metadata" | "clusters" | "services">, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, secrets: MlopsSecrets<S>): WorkloadItem[] {
   if (!spec.clusters.cloud) return [];
   return [...addonWorkloads(spec, plan), ...mlopsWorkloads(spec, plan, LOCAL_PATH_STORAGE_CLASS, secrets)];
 }

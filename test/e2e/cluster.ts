@@ -8,14 +8,14 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { Plan } from "../../src/plan/types";
 import { makeFirewallProvider, localNftRunner, type NftRunner } from "../../src/providers/firewall";
 import { makeBaseImageProvider, makeDomainProvider, makeNetworkProvider, makePoolProvider, makeSeedIsoProvider, makeVolumeProvider } from "../../src/providers/libvirt";
-import { sshHostKeyLayer, type SshHostKey } from "../../src/render/cloud-init/ssh-host-key";
+import type { SshHostKey } from "../../src/render/cloud-init/ssh-host-key";
 import { firewallMarker, firewallTableName, renderFirewall } from "../../src/render/firewall";
 import { roleImage, type ImageSource, type RoleImage } from "../../src/render/images";
 import { renderDomain } from "../../src/render/libvirt/domain";
 import { baseVolumeName, diskVolumeName, networkName, seedVolumeName } from "../../src/render/libvirt/names";
 import { dhcpHostEntries, renderNetworkXml } from "../../src/render/libvirt/network";
 import { renderOverlayVolumeXml, renderPoolXml } from "../../src/render/libvirt/storage";
-import { domainTypeOf, hostFirewallOn, slurmRoleLayers, vmSeedFiles } from "../../src/render/stack-inputs";
+import { domainTypeOf, hostFirewallOn, vmSeedFiles } from "../../src/render/stack-inputs";
 import type { ClusterSpec } from "../../src/spec/types";
 
 export interface Secrets {
@@ -100,7 +100,7 @@ export function* resourceInputs(ctx: StackContext, out: (kind: string, name: str
     if (vm.cluster !== "hpc") throw new Error(`${vm.name} is a ${vm.cluster} VM: the bring-up test builds Slurm clusters only`);
     const backingPath = out("baseImage", baseVolumeName(image.disk.name)).path as string;
     yield { kind: "volume", name: diskVolumeName(vm), provider: providers.volume, inputs: { uri, pool: pool.name, poolAdopted: poolAdopted(), name: diskVolumeName(vm), xml: renderOverlayVolumeXml({ name: diskVolumeName(vm), capacityGiB: vm.diskGiB, backingPath }), capacityGiB: vm.diskGiB, backingPath, path: undefined } };
-    const files = vmSeedFiles(spec, plan, vm, slurmRoleLayers(spec, plan, vm, secrets.mungeKeyBase64), sshHostKeyLayer(hostKey), [secrets.adminPublicKey]);
+    const files = vmSeedFiles(spec, plan, vm, { mungeKeyBase64: secrets.mungeKeyBase64, sshHostKey: hostKey }, [secrets.adminPublicKey]);
     yield { kind: "seedIso", name: seedVolumeName(vm), provider: providers.seedIso, inputs: { uri, pool: pool.name, poolAdopted: poolAdopted(), name: seedVolumeName(vm), files } };
     const boot = image.boot ? { kernel: out("baseImage", image.boot.kernel.name).path as string, initrd: out("baseImage", image.boot.initrd.name).path as string, cmdline: image.boot.cmdline } : undefined;
     const rendered = renderDomain(plan, vm, { pool: pool.name, vfAddresses: {}, stackId, domainType: domainTypeOf(spec), directBoot: boot });

@@ -13,7 +13,7 @@ export function guestDriverFor(vm: PlannedVm): GuestDriver {
 }
 
 /** MIG instances a VM carves inside the guest (attach: mig-in-guest), in planned order. */
-function inGuestLayout(plan: Plan, vm: PlannedVm): string[] {
+function inGuestLayout(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm): string[] {
   return vm.gpus.filter((g) => g.kind === "mig-in-guest").flatMap((g) => plan.gpus.find((p) => p.id === g.gpu)?.instances.map((i) => `${i.profileId ?? i.profile}:${i.start}`) ?? []);
 }
 
@@ -48,7 +48,7 @@ export function vgpuDriverScript(url: string | undefined, sha256: string | undef
   ].join("\n");
 }
 
-export function gpuDriverLayer(spec: ClusterSpec, plan: Plan, vm: PlannedVm): CloudConfig {
+export function gpuDriverLayer(spec: ClusterSpec, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm): CloudConfig {
   const driver = guestDriverFor(vm);
   if (driver === "none") return {};
   if (driver === "datacenter") {

@@ -77,7 +77,7 @@ export function containerdConfigPipeline(pauseImage: string, configPath = "/etc/
   return `containerd config default | sed -e 's/SystemdCgroup = false/SystemdCgroup = true/' -e 's#sandbox_image = ".*"#sandbox_image = "${pauseImage}"#' > ${configPath}`;
 }
 
-export function kubernetesLayer(spec: ClusterSpec, plan: Plan, vm: PlannedVm, secrets: KubernetesSecrets): CloudConfig {
+export function kubernetesLayer(spec: ClusterSpec, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm, secrets: KubernetesSecrets): CloudConfig {
   const minor = spec.clusters.cloud!.kubernetes_config.version;
   const kubernetesApt = aptRepositorySteps(kubernetesRepository(minor));
   const gpu = vm.gpus.length > 0;

@@ -31,7 +31,7 @@ export interface SeedFiles {
   readonly "network-config": string;
 }
 
-export function baseCloudConfig(spec: ClusterSpec, plan: Plan, vm: PlannedVm, extraKeys: readonly string[] = []): CloudConfig {
+export function baseCloudConfig(spec: ClusterSpec, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm, extraKeys: readonly string[] = []): CloudConfig {
   const network = plan.networks.find((n) => n.name === vm.network);
   const keys = [...spec.security.ssh_authorized_keys, ...extraKeys];
   return {
@@ -72,12 +72,12 @@ export function renderUserData(config: CloudConfig): string {
  * `hyperscaler render` writes: render and the stack give the same id, and the id reveals nothing of a secret.
  * A rotated secret alone does not re-run cloud-init.
  */
-export function renderMetaData(plan: Plan, vm: PlannedVm, identityUserData: string, networkConfig: string): string {
+export function renderMetaData(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm, identityUserData: string, networkConfig: string): string {
   const digest = createHash("sha256").update(identityUserData).update("\0").update(networkConfig).digest("hex").slice(0, 12);
   return stringify({ "instance-id": `${domainUuid(plan, vm)}-${digest}`, "local-hostname": vm.name });
 }
 
-export function renderNetworkConfig(plan: Plan, vm: PlannedVm): string {
+export function renderNetworkConfig(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm): string {
   const network = plan.networks.find((n) => n.name === vm.network);
   if (!network) throw new Error(`VM ${vm.name} is on network ${vm.network}, which the plan does not define`);
   return stringify({
@@ -99,7 +99,7 @@ export function renderNetworkConfig(plan: Plan, vm: PlannedVm): string {
  * The VM's seed. `layers` carry the real secrets; `identityLayers` are the same layers with secrets as
  * placeholders (render's), from which the instance-id is derived. Without them the layers are used as is.
  */
-export function seedFiles(spec: ClusterSpec, plan: Plan, vm: PlannedVm, layers: CloudConfig[] = [], extraKeys: readonly string[] = [], identityLayers: CloudConfig[] = layers): SeedFiles {
+export function seedFiles(spec: ClusterSpec, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm, layers: CloudConfig[] = [], extraKeys: readonly string[] = [], identityLayers: CloudConfig[] = layers): SeedFiles {
   const userData = renderUserData(mergeCloudConfig(baseCloudConfig(spec, plan, vm, extraKeys), ...layers));
   const identity = identityLayers === layers ? userData : renderUserData(mergeCloudConfig(baseCloudConfig(spec, plan, vm, extraKeys), ...identityLayers));
   const networkConfig = renderNetworkConfig(plan, vm);

@@ -9,7 +9,7 @@ import type { CloudConfig } from "./nocloud";
 /** Placeholder written into rendered files in place of the munge key (the stack uses the secret). */
 export const MUNGE_KEY_PLACEHOLDER = "${MUNGE_KEY_BASE64}";
 
-export function slurmLayer(spec: ClusterSpec, plan: Plan, vm: PlannedVm, mungeKeyBase64: string): CloudConfig {
+export function slurmLayer(spec: ClusterSpec, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm, mungeKeyBase64: string): CloudConfig {
   const controller = vm.role === "slurm-controller";
   const daemon = controller ? "slurmctld" : "slurmd";
   const other = controller ? "slurmd" : "slurmctld";

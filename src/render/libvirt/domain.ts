@@ -88,7 +88,7 @@ function hostdevKey(node: XmlNode): string {
   });
 }
 
-export function renderDomain(plan: Plan, vm: PlannedVm, options: DomainOptions): { xml: string; facts: DomainFacts } {
+export function renderDomain(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm, options: DomainOptions): { xml: string; facts: DomainFacts } {
   const xml = renderDomainXml(plan, vm, options);
   const network = plan.networks.find((n) => n.name === vm.network)!;
   const paths = new Map(plan.gpus.map((g) => [g.id, g.vgpuPath]));
@@ -104,7 +104,7 @@ export function renderDomain(plan: Plan, vm: PlannedVm, options: DomainOptions):
   };
 }
 
-export function renderDomainXml(plan: Plan, vm: PlannedVm, options: DomainOptions): string {
+export function renderDomainXml(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm, options: DomainOptions): string {
   const network = plan.networks.find((n) => n.name === vm.network);
   if (!network) throw new Error(`VM ${vm.name} is on network ${vm.network}, which the plan does not define`);
   const paths = new Map(plan.gpus.map((g) => [g.id, g.vgpuPath]));

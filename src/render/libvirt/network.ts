@@ -27,7 +27,7 @@ export function dhcpHostEntries(network: PlannedNetwork): string[] {
  * `hostFirewall`: the stack's nftables table does NAT and filtering, libvirt only routes (render/firewall.ts).
  * `stackId`: the stack's identity, making the UUID unique per stack (plan/ids.ts networkUuid).
  */
-export function renderNetworkXml(plan: Plan, network: PlannedNetwork, options: { readonly hostFirewall?: boolean; readonly stackId?: string } = {}): string {
+export function renderNetworkXml(plan: Pick<Plan, "stack">, network: PlannedNetwork, options: { readonly hostFirewall?: boolean; readonly stackId?: string } = {}): string {
   const { hostFirewall = false, stackId } = options;
   const range = dhcpRange(network);
   const forward = libvirtForwardMode(network, hostFirewall);

@@ -65,10 +65,11 @@ const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object
 /** Keys the defaults (values.yaml) and the JSON schema (properties) know at a point. */
 interface Known { readonly defaults: unknown; readonly schema: Record<string, unknown> | undefined }
 
-function schemaChild(root: Record<string, unknown> | undefined, node: Record<string, unknown> | undefined, key: string | "[]"): Record<string, unknown> | undefined {
+/** The schema under `node` for a key; the key `[]` means an array's items. */
+function schemaChild(root: Record<string, unknown> | undefined, node: Record<string, unknown> | undefined, key: string): Record<string, unknown> | undefined {
   let current = node;
   for (let hops = 0; current && typeof current.$ref === "string" && hops < 20; hops++) {
-    const ref = (current.$ref as string).replace(/^#\//, "").split("/");
+    const ref = (current.$ref).replace(/^#\//, "").split("/");
     current = ref.reduce<Record<string, unknown> | undefined>((n, part) => (n ? (n[part] as Record<string, unknown>) : undefined), root);
   }
   if (!current) return undefined;

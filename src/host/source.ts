@@ -160,7 +160,7 @@ const RECAPTURE = "capture the snapshot again with `hyperscaler probe --capture 
 
 /** Replays a snapshot directory written by `hyperscaler probe --capture`; its JSON files are checked against their schemas. */
 export function snapshotSource(dir: string): HostSource {
-  let isDirectory = false;
+  let isDirectory: boolean;
   try {
     isDirectory = fs.statSync(dir).isDirectory();
   } catch {

@@ -58,7 +58,7 @@ export function renderAll(spec: ClusterSpec, plan: Plan, options: RenderOptions 
   for (const vm of plan.vms) {
     files.set(`libvirt/domains/${vm.name}.xml`, renderDomainXml(plan, vm, { pool: pool.name, vfAddresses: vfPlaceholders, stackId, domainType: domainTypeOf(spec), directBoot: bootOf(vm.role) }));
     const seed = seedFiles(spec, plan, vm, layers(vm.name), extraKeys);
-    for (const [name, text] of Object.entries(seed)) files.set(`cloud-init/${vm.name}/${name}`, text);
+    for (const [name, text] of Object.entries(seed) as [string, string][]) files.set(`cloud-init/${vm.name}/${name}`, text);
   }
   return files;
 }

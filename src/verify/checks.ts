@@ -150,7 +150,7 @@ export async function verifyMlops(ctx: VerifyContext, reachable: Set<string>): P
       if (!reachable.has(cp.name)) return { status: "FAIL", message: `the control plane ${cp.name} is not reachable` };
       const result = await ctx.remote.run(cp.ip, `${KUBECTL} -n ${MONITORING_NAMESPACE} exec prometheus-monitoring-prometheus-0 -c prometheus -- wget -qO- 'http://localhost:9090/api/v1/query?query=DCGM_FI_DEV_FB_USED'`);
       if (result.code !== 0) return { status: "FAIL", message: `querying Prometheus failed: ${firstLine(result.stderr)}` };
-      let series = 0;
+      let series: number;
       try {
         series = (JSON.parse(result.stdout) as { data?: { result?: unknown[] } }).data?.result?.length ?? 0;
       } catch {

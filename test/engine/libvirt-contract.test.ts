@@ -2,6 +2,7 @@
 // pool, base image volume, disk volume, seed ISO, network (defined, not started: no addresses in the root
 // namespace), and domain both defined-only (GPU VM) and started (emulated type='qemu', no NIC, so nothing
 // carries traffic). Providers are serialized from the built package (dist).
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -67,7 +68,7 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
       inputs: inputs(pathA),
       updates: [],
       replaces: [{ property: "path", inputs: inputs(pathB) }],
-      verify: (outputs) => expect(virsh("pool-dumpxml", name).stdout).toContain(`<path>${outputs.path}</path>`),
+      verify: (outputs) => expect(virsh("pool-dumpxml", name).stdout).toContain(`<path>${String(outputs.path)}</path>`),
       gone: () => virsh("pool-info", name).code !== 0,
     });
   });
@@ -75,7 +76,7 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
   it("base image volume: create, read, replace on a new source, delete twice", async () => {
     const other = path.join(path.dirname(lab.baseFile), "other.qcow2");
     spawnSync("qemu-img", ["create", "-q", "-f", "qcow2", other, "2G"]);
-    const sha = (file: string) => `sha256:${require("node:crypto").createHash("sha256").update(fs.readFileSync(file)).digest("hex")}`;
+    const sha = (file: string) => `sha256:${crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex")}`;
     const inputs = (source: string, name = "base.qcow2") => ({ uri: URI, pool: lab.poolName, name, source, checksum: sha(source), checksumUrl: "", format: "qcow2" });
     const image = await resource("BaseImageVolume", "image", "makeBaseImageProvider");
     figures["base image"] = await runContract({
@@ -171,8 +172,8 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
     // Volumes the domain boots from (an empty overlay: the firmware finds nothing to boot, QEMU runs on).
     const volumes = lib.makeVolumeProvider();
     const disk = { uri: URI, pool: lab.poolName, name: diskVolumeName(vm), xml: renderOverlayVolumeXml({ name: diskVolumeName(vm), capacityGiB: 1, backingPath: lab.baseFile }), capacityGiB: 1, backingPath: lab.baseFile };
-    await volumes.create!(disk);
-    const seed = await lib.makeSeedIsoProvider().create!({ uri: URI, pool: lab.poolName, name: seedVolumeName(vm), files: seedFiles(lab.spec, lab.plan, vm) });
+    await volumes.create(disk);
+    const seed = await lib.makeSeedIsoProvider().create({ uri: URI, pool: lab.poolName, name: seedVolumeName(vm), files: seedFiles(lab.spec, lab.plan, vm) });
     const inputs = (v: typeof vm, seedSha256: string) => {
       const { xml, facts } = renderDomain(lab.plan, v, { pool: lab.poolName, domainType: "qemu" });
       // No NIC: a started VM carries no traffic; TCG has no host-passthrough CPU.
@@ -182,7 +183,7 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
     const domain = await resource("LibvirtDomain", "run-vm", "makeDomainProvider");
     const digest = String(seed.outs.contentSha256);
     const second = { ...disk, name: `${vm.name}-2.qcow2`, xml: renderOverlayVolumeXml({ name: `${vm.name}-2.qcow2`, capacityGiB: 1, backingPath: lab.baseFile }) };
-    await volumes.create!(second);
+    await volumes.create(second);
     const restarts: boolean[] = [];
     try {
       figures["domain (started)"] = await runContract({
@@ -193,12 +194,12 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
           // An unrelated change later must not forget that the memory change still waits for a restart.
           { property: "xml (description)", inputs: (() => {
             const i = inputs({ ...vm, memoryMiB: 192 }, digest);
-            return { ...i, xml: (i.xml as string).replace("</name>", "</name>\n  <description>contract test</description>") };
+            return { ...i, xml: (i.xml).replace("</name>", "</name>\n  <description>contract test</description>") };
           })() },
         ],
         replaces: [{ property: "disks", inputs: (() => {
           const i = inputs({ ...vm, memoryMiB: 192 }, digest);
-          return { ...i, xml: (i.xml as string).replace(`volume="${diskVolumeName(vm)}"`, `volume="${second.name}"`), facts: { ...i.facts, disks: [`${lab.poolName}/${second.name}`, i.facts.disks[1]] } };
+          return { ...i, xml: (i.xml).replace(`volume="${diskVolumeName(vm)}"`, `volume="${second.name}"`), facts: { ...i.facts, disks: [`${lab.poolName}/${second.name}`, i.facts.disks[1]] } };
         })() }],
         verify: (outputs) => {
           expect(outputs.running).toBe(true);

@@ -98,11 +98,11 @@ export class ProviderHost {
     // The engine address is required on the command line; the dynamic provider host never dials it.
     const child = spawn(process.execPath, [HOST_SCRIPT, "127.0.0.1:1"], { env, cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     const stderr: string[] = [];
-    child.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
     const port = await new Promise<number>((resolve, reject) => {
       let out = "";
       const timer = setTimeout(() => reject(new Error(`provider host printed no port within 30 s: ${stderr.join("")}`)), 30_000);
-      child.stdout!.on("data", (chunk: Buffer) => {
+      child.stdout.on("data", (chunk: Buffer) => {
         out += chunk.toString();
         const match = /^(\d+)\s*$/m.exec(out);
         if (match) {

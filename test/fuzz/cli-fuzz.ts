@@ -261,7 +261,7 @@ export async function runCase(entry: string, kase: FuzzCase, scratch: string, ti
     if (special === "zero") fs.symlinkSync("/dev/zero", path.join(dir, "zero"));
     if (special === "dir") fs.mkdirSync(path.join(dir, "dir"));
   }
-  const args = kase.args.map((arg) => (arg.startsWith("@/") ? path.join(dir, arg.slice(2)) : arg)).map((arg) => arg.replace(/\u0000/g, ""));
+  const args = kase.args.map((arg) => (arg.startsWith("@/") ? path.join(dir, arg.slice(2)) : arg)).map((arg) => arg.replaceAll("\u0000", ""));
   const start = process.hrtime.bigint();
   const result = await new Promise<{ code: number | null; timedOut: boolean; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [entry, ...args], { cwd: dir, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });

@@ -17,7 +17,7 @@ async function run(servicesYaml?: string): Promise<Recorded[]> {
   resetRecorded();
   const file = path.join(tempDir("hs-mlops-"), "prod.yaml");
   const prod = fs.readFileSync(path.join(ROOT, "config/prod.yaml"), "utf8");
-  fs.writeFileSync(file, servicesYaml === undefined ? prod : prod.replace(/^services:\n(  .*\n)+/m, servicesYaml));
+  fs.writeFileSync(file, servicesYaml === undefined ? prod : prod.replace(/^services:\n( {2}.*\n)+/m, servicesYaml));
   const outputs = await buildStack({ stack: "test", clusterFile: file, hostSnapshot: HOST, start: true });
   await new Promise((resolve) => outputs.kubernetes!.kubeconfig.apply(resolve));
   await settled();

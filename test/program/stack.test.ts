@@ -138,14 +138,15 @@ describe("stack program under mocks", () => {
     const loaded = loadSpecFile(path.join(ROOT, "config/prod.yaml"));
     if (!loaded.ok) throw new Error("prod.yaml invalid");
     const plan = buildPlan({ spec: loaded.spec, host: loadHost(HOST) });
-    const stackId = String(resources.find((r) => r.name === "stack-identity")!.inputs.result ?? (await promiseOf(outputs.stackId)));
+    const recordedId = resources.find((r) => r.name === "stack-identity")!.inputs.result as string | undefined;
+    const stackId = recordedId ?? (await promiseOf(outputs.stackId));
     const rendered = renderAll(loaded.spec, plan, { layers: cloudInitLayers(loaded.spec, plan), extraKeys: [key], stackId, bootOf: (role) => roleDirectBoot(loaded.spec, role) });
     // With the stack's identity, render's libvirt XML is the deployed XML too.
     for (const domain of resources.filter((r) => r.type.endsWith(":LibvirtDomain"))) {
-      expect(domain.inputs.xml, domain.name).toBe(rendered.get(`libvirt/domains/${domain.inputs.name}.xml`));
+      expect(domain.inputs.xml, domain.name).toBe(rendered.get(`libvirt/domains/${String(domain.inputs.name)}.xml`));
     }
     for (const network of resources.filter((r) => r.type.endsWith(":LibvirtNetwork"))) {
-      expect(network.inputs.xml, network.name).toBe(rendered.get(`libvirt/networks/${network.inputs.name}.xml`));
+      expect(network.inputs.xml, network.name).toBe(rendered.get(`libvirt/networks/${String(network.inputs.name)}.xml`));
     }
     const seeds = resources.filter((r) => r.type.endsWith(":SeedIso"));
     expect(seeds).toHaveLength(11);
@@ -168,7 +169,7 @@ describe("stack program under mocks", () => {
   it("an infeasible plan fails the program with the planner's reason and fix", async () => {
     const file = path.join(tempDir(), "user.yaml");
     fs.writeFileSync(file, fixture("user-example.yaml"));
-    await expect(buildStack({ stack: "test", clusterFile: file, hostSnapshot: HOST, start: true })).rejects.toThrow(/not feasible:\n\S*user\.yaml:25:29: error: cluster cloud: 1 whole GPU\(s\) have no node[\s\S]*gpu_workers: \{ count: 3,[\s\S]*\^\n  hint: raise clusters\.cloud\.worker_nodes\.gpu_workers\.count to 4/);
+    await expect(buildStack({ stack: "test", clusterFile: file, hostSnapshot: HOST, start: true })).rejects.toThrow(/not feasible:\n\S*user\.yaml:25:29: error: cluster cloud: 1 whole GPU\(s\) have no node[\s\S]*gpu_workers: \{ count: 3,[\s\S]*\^\n {2}hint: raise clusters\.cloud\.worker_nodes\.gpu_workers\.count to 4/);
   });
 
   it("the munge key reaches every Slurm VM's seed only inside the secret", async () => {

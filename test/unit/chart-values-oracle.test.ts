@@ -23,7 +23,7 @@ function variants(file: string, text: string): string[] {
 }
 
 export function bigServices(text: string): string {
-  return text.replace(/^services:\n(  .*\n)+/m, "").trimEnd() + "\nservices:\n  kserve: { enabled: true, cpu: \"500m\", memory: \"1Gi\" }\n  minio: { enabled: true, cpu: \"2\", memory: \"4Gi\" }\n";
+  return text.replace(/^services:\n( {2}.*\n)+/m, "").trimEnd() + "\nservices:\n  kserve: { enabled: true, cpu: \"500m\", memory: \"1Gi\" }\n  minio: { enabled: true, cpu: \"2\", memory: \"4Gi\" }\n";
 }
 
 function releasesOf(text: string, file: string): HelmReleaseItem[] {
@@ -62,7 +62,7 @@ function resourceBlocks(values: unknown, at = ""): { path: string; requests: Rec
 }
 
 describe("chart values oracle (reference/charts at the pinned versions)", () => {
-  const charts = [...new Set(ALL.map((r) => r.chart))].sort() as ChartKey[];
+  const charts = [...new Set(ALL.map((r) => r.chart))].sort();
 
   it("covers every chart the project deploys", () => {
     expect(charts).toEqual((Object.keys(CHARTS) as ChartKey[]).sort());

@@ -53,7 +53,7 @@ describe("replay of captured samples", () => {
 
   it("an 8-GPU snapshot", () => {
     const lspci = Array.from({ length: 8 }, (_, i) => `0000:${(0x18 + i * 0x10).toString(16)}:00.0 3D controller [0302]: NVIDIA Corporation GH100 [H100 SXM5 80GB] [10de:2330] (rev a1)`).join("\n");
-    const lgipp = Array.from({ length: 8 }, (_, g) => sample("nvidia-smi-mig-lgipp_h100-pcie-80gb_drv525.txt").replace(/GPU  0/g, `GPU  ${g}`)).join("\n");
+    const lgipp = Array.from({ length: 8 }, (_, g) => sample("nvidia-smi-mig-lgipp_h100-pcie-80gb_drv525.txt").replace(/GPU {2}0/g, `GPU  ${g}`)).join("\n");
     const inventory = inventoryFrom(snapshotSource(snapshotDir({ "lspci-Dnn.txt": lspci, "nvidia-smi-mig-lgipp.txt": lgipp })));
     expect(inventory.gpus).toHaveLength(8);
     expect(inventory.gpus.every((g) => g.migProfiles.length === 7)).toBe(true);

@@ -1,6 +1,7 @@
 // Golden images: layered definitions, the apt sources a build uses, the version digest of the inputs,
 // the store (list, newest/pinned lookup, pruning, checksum verification), the `image` CLI, and what
 // golden images change in cloud-init (no packages at first boot).
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -64,13 +65,13 @@ describe("apt sources", () => {
   it("the version is a digest of the inputs: same inputs, same version; a mirror or a reachable repository changes it", async () => {
     const root = scratch("hs-apt-");
     fs.writeFileSync(path.join(root, "sources.list"), "deb http://mirror.example/debian bookworm main\n");
-    const unreachable = async () => false;
+    const unreachable = () => Promise.resolve(false);
     const a = inputsVersion(await buildInputs({ name: "hpc", aptRoot: root, reachable: unreachable }));
     expect(inputsVersion(await buildInputs({ name: "hpc", aptRoot: root, reachable: unreachable }))).toBe(a);
     expect(a).toMatch(/^[0-9a-f]{16}$/);
     expect(inputsVersion(await buildInputs({ name: "hpc", aptRoot: root, mirror: "http://local/debian", reachable: unreachable }))).not.toBe(a);
     expect(inputsVersion(await buildInputs({ name: "base", aptRoot: root, reachable: unreachable }))).not.toBe(a);
-    const k8s = async (reachable: boolean) => inputsVersion(await buildInputs({ name: "k8s", aptRoot: root, reachable: async () => reachable }));
+    const k8s = async (reachable: boolean) => inputsVersion(await buildInputs({ name: "k8s", aptRoot: root, reachable: () => Promise.resolve(reachable) }));
     expect(await k8s(true)).not.toBe(await k8s(false));
   });
 });
@@ -81,7 +82,7 @@ function storeVersion(dir: string, name: string, version: string, builtAt: strin
   const files: Record<string, { sha256: string; bytes: number }> = {};
   for (const [file, content] of [["disk.qcow2", `disk ${version}`], ["vmlinuz", "kernel"], ["initrd.img", "initrd"]]) {
     fs.writeFileSync(path.join(vdir, file), content);
-    files[file] = { sha256: require("node:crypto").createHash("sha256").update(content).digest("hex"), bytes: content.length };
+    files[file] = { sha256: crypto.createHash("sha256").update(content).digest("hex"), bytes: content.length };
   }
   const manifest: ImageManifest = {
     name, version, description: "test", layers: ["base", name], suite: "bookworm", sources: [], builtAt, buildSeconds: 1, kernelVersion: "6.1.0-test",
@@ -171,7 +172,7 @@ describe("golden images in the stack", () => {
   });
 
   it("a role naming an image images/golden does not define is an error at its line, listing the defined ones", () => {
-    const text = fs.readFileSync(path.join(ROOT, "config/examples/e2e-cpu-emulated.yaml"), "utf8").replace(/^  roles: .*$/m, "  roles: { slurm-compute: hcp }");
+    const text = fs.readFileSync(path.join(ROOT, "config/examples/e2e-cpu-emulated.yaml"), "utf8").replace(/^ {2}roles: .*$/m, "  roles: { slurm-compute: hcp }");
     const result = loadSpecText("cluster.yaml", text);
     expect(result.ok).toBe(false);
     if (result.ok) return;

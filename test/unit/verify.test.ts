@@ -14,10 +14,10 @@ type Rule = [host: string | RegExp, command: RegExp, result: Partial<RemoteResul
 class FakeRemote implements Remote {
   readonly calls: string[] = [];
   constructor(private readonly rules: Rule[]) {}
-  async run(host: string, command: string): Promise<RemoteResult> {
+  run(host: string, command: string): Promise<RemoteResult> {
     this.calls.push(`${host} ${command}`);
     const rule = this.rules.find(([h, c]) => (typeof h === "string" ? h === host : h.test(host)) && c.test(command));
-    return { code: 0, stdout: "", stderr: "", ...(rule ? rule[2] : { code: 127, stderr: `fake: no rule for ${command}` }) };
+    return Promise.resolve({ code: 0, stdout: "", stderr: "", ...(rule ? rule[2] : { code: 127, stderr: `fake: no rule for ${command}` }) });
   }
 }
 

@@ -43,7 +43,7 @@ export async function run(): Promise<void> {
     for (let i = 0; i < 50; i++) fs.rmSync(path.join(work, `copy-${i}.qcow2`));
     report(summarise("copy the 1 GiB base 50 times (baseline)", [copyMs]));
     report(summarise("create 50 overlays through the provider", [overlayMs]), summarise("copy", [copyMs]));
-    console.log(`  overlays are ${(copyMs / overlayMs).toFixed(1)}x faster than copies; per overlay ${(overlayMs / 50).toFixed(1)} ms`);
+    console.log(`  overlays are ${(copyMs / overlayMs).toFixed(1)}x faster than copies; per overlay ` + `${(overlayMs / 50).toFixed(1)} ms`);
     for (const overlay of overlays) await volumes.delete!(overlay.id, overlay.outs);
 
     const domains = makeDomainProvider();

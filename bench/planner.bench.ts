@@ -35,7 +35,7 @@ export function run(): void {
   const samples = all.map((requests) => timeSync(1, () => solvePlacements(entry.geometry, entry.profiles, [], requests))[0]);
   const perGpu = summarise(`solve each of ${all.length} multisets (per GPU)`, samples);
   report(perGpu, undefined, 5);
-  console.log(`  per GPU: p50 ${(perGpu.medianMs * 1000).toFixed(1)} us, p99 ${(perGpu.p99Ms * 1000).toFixed(1)} us, max ${(Math.max(...samples) * 1000).toFixed(1)} us`);
+  console.log(`  per GPU: p50 ${(perGpu.medianMs * 1000).toFixed(1)} us, p99 ${(perGpu.p99Ms * 1000).toFixed(1)} us, max ` + `${(Math.max(...samples) * 1000).toFixed(1)} us`);
   const allTimes = timeSync(5, () => { for (const requests of all) solvePlacements(entry.geometry, entry.profiles, [], requests); });
   report(summarise(`all ${all.length} multisets in one pass`, allTimes));
 

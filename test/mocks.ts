@@ -83,7 +83,7 @@ const pki = {
     const body = Buffer.concat([Buffer.from("openssh-key-v1\0"), str("none"), str("none"), str(""), u32(1), str(blob), str(secret)]);
     const lines = body.toString("base64").match(/.{1,70}/g)!;
     return {
-      privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`,
+      privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n` + `${lines.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`,
       publicKeyOpenssh: `ssh-ed25519 ${blob.toString("base64")}\n`,
       privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }) as string,
       publicKeyPem: publicKey.export({ type: "spki", format: "pem" }) as string,

@@ -26,7 +26,10 @@ export interface RenderOptions {
   readonly extraKeys?: readonly string[];
   /** The stack's identity (stack output stackId), so libvirt UUIDs equal the deployed ones. */
   readonly stackId?: string;
-  /** Direct kernel boot per VM role (golden images; render/images.ts#roleDirectBoot reads the image store). @default none */
+  /**
+   * Direct kernel boot per VM role (golden images; render/images.ts#roleDirectBoot reads the image store). @default
+   * none
+   */
   readonly bootOf?: (role: PlannedVm["role"]) => DirectBoot | undefined;
 }
 

@@ -56,7 +56,7 @@ export async function verifyVms(ctx: VerifyContext): Promise<{ results: VerifyRe
       reachable.add(vm.name);
       return { status: "PASS" as const, message: `${vm.name} (${vm.ip}) answers over SSH` };
     }
-    return { status: "FAIL" as const, message: `${vm.name} (${vm.ip}) does not answer over SSH: ${firstLine(result.stderr) || `exit ${result.code}`}` };
+    return { status: "FAIL" as const, message: `${vm.name} (${vm.ip}) does not answer over SSH: ` + `${firstLine(result.stderr) || `exit ${result.code}`}` };
   })));
   return { results, reachable };
 }
@@ -102,7 +102,7 @@ export async function verifyKubernetes(ctx: VerifyContext, reachable: Set<string
     if (!reachable.has(cp.name)) return { status: "FAIL", message: `the control plane ${cp.name} is not reachable` };
     const pod = `hs-verify-gpu-${Date.now().toString(36)}`;
     const image = ctx.cudaImage ?? "nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04";
-    const result = await ctx.remote.run(cp.ip, `${KUBECTL} run ${pod} --rm -i --restart=Never --pod-running-timeout=5m --image=${image} --overrides='${gpuPodOverrides(gpuVm, resource, image)}'`, 600_000);
+    const result = await ctx.remote.run(cp.ip, `${KUBECTL} run ${pod} --rm -i --restart=Never --pod-running-timeout=5m --image=${image} ` + `--overrides='${gpuPodOverrides(gpuVm, resource, image)}'`, 600_000);
     if (result.code !== 0) return { status: "FAIL", message: `a pod asking for ${resource} on ${gpuVm.name} failed: ${firstLine(result.stderr || result.stdout)}` };
     const count = listedGpus(result.stdout);
     return count > 0 ? { status: "PASS", message: `a pod on ${gpuVm.name} with ${resource}: 1 sees ${firstLine(result.stdout)}` } : { status: "FAIL", message: `the pod on ${gpuVm.name} with ${resource} sees no GPU` };
@@ -114,7 +114,7 @@ export async function verifyKubernetes(ctx: VerifyContext, reachable: Set<string
 export const MLFLOW_PROBE = [
   "import os, tempfile, mlflow, boto3",
   // MLflow runs its basic-auth app: log in as the admin whose credentials the pod has from its Secret.
-  "os.environ['MLFLOW_TRACKING_USERNAME'] = os.environ['MLFLOW_ADMIN_USERNAME']; os.environ['MLFLOW_TRACKING_PASSWORD'] = os.environ['MLFLOW_ADMIN_PASSWORD']",
+  "os.environ['MLFLOW_TRACKING_USERNAME'] = os.environ['MLFLOW_ADMIN_USERNAME']; " + "os.environ['MLFLOW_TRACKING_PASSWORD'] = os.environ['MLFLOW_ADMIN_PASSWORD']",
   "mlflow.set_tracking_uri('http://localhost:5000')",
   "mlflow.set_experiment('hyperscaler-verify')",
   "with mlflow.start_run() as run:",
@@ -123,7 +123,7 @@ export const MLFLOW_PROBE = [
   "    mlflow.log_param('probe', 'verify')",
   "    mlflow.log_artifact(path)",
   "s3 = boto3.client('s3', endpoint_url=os.environ['MLFLOW_S3_ENDPOINT_URL'])",
-  `keys = [o['Key'] for o in s3.list_objects_v2(Bucket='${MLFLOW_BUCKET}').get('Contents', []) if run.info.run_id in o['Key'] and o['Key'].endswith('verify.txt')]`,
+  `keys = [o['Key'] for o in s3.list_objects_v2(Bucket='${MLFLOW_BUCKET}').get('Contents', []) if ` + `run.info.run_id in o['Key'] and o['Key'].endswith('verify.txt')]`,
   "print('ARTIFACT ' + keys[0] if keys else 'MISSING ' + run.info.run_id)",
 ].join("\n");
 

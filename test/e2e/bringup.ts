@@ -268,10 +268,10 @@ async function run(): Promise<number> {
     if (unexpected.length) throw new PhaseError(`the apply after cloud-init should only eject seeds, but changed ${describe(unexpected)}`);
     report.seedAfterEject = Object.fromEntries(plan.vms.map((vm) => [vm.name, seedMedium(vm.name)]));
     const kept = plan.vms.filter((vm) => seedMedium(vm.name) !== "-").map((vm) => `${vm.name} (${seedMedium(vm.name)})`);
-    if (kept.length || seedEjects !== plan.vms.length) throw new PhaseError(`after the apply that follows cloud-init, ${seedEjects} of ${plan.vms.length} seeds were ejected; still in the drive: ${kept.join(", ") || "none"}`);
+    if (kept.length || seedEjects !== plan.vms.length) throw new PhaseError(`after the apply that follows cloud-init, ${seedEjects} of ${plan.vms.length} seeds were ejected; ` + `still in the drive: ${kept.join(", ") || "none"}`);
     const again = await phase("srun after eject", LIMITS.job, () => must(remote, controller, `srun -N${nodes.length} -t 2 hostname`));
     report.srunAfterEject = again.trim().split("\n").map((l) => l.trim()).sort();
-    if (JSON.stringify(report.srunAfterEject) !== JSON.stringify(report.srun)) throw new PhaseError(`after the seed eject, srun -N${nodes.length} hostname returned ${JSON.stringify(report.srunAfterEject)}, before ${JSON.stringify(report.srun)}`);
+    if (JSON.stringify(report.srunAfterEject) !== JSON.stringify(report.srun)) throw new PhaseError(`after the seed eject, srun -N${nodes.length} hostname returned ` + `${JSON.stringify(report.srunAfterEject)}, before ${JSON.stringify(report.srun)}`);
 
     t = Date.now();
     const changes = await phase("no-op apply", LIMITS.noop, () => stack.apply(ctx, seedMedium, log));
@@ -299,7 +299,7 @@ async function run(): Promise<number> {
   fs.writeFileSync(REPORT, JSON.stringify(report, null, 2) + "\n");
   log(`report: ${REPORT}`);
   const s = times;
-  process.stdout.write(`e2e: ${failure ? "FAILED" : "passed"} in ${s.total} s (image ${s.image ?? "-"} s, empty->cloud-init ${s.up ?? "-"} s, empty->srun ${s.srun ?? "-"} s, seed eject ${s.eject ?? "-"} s (${counted(report.seedEjects)} ejected), no-op ${s.noop ?? "-"} s (${counted(report.noopChanges)} changes), destroy ${s.destroy ?? "-"} s)\n`);
+  process.stdout.write(`e2e: ${failure ? "FAILED" : "passed"} in ${s.total} s (image ${s.image ?? "-"} s, empty->cloud-init ` + `${s.up ?? "-"} s, empty->srun ${s.srun ?? "-"} s, seed eject ${s.eject ?? "-"} s ` + `(${counted(report.seedEjects)} ejected), no-op ${s.noop ?? "-"} s (${counted(report.noopChanges)} ` + `changes), destroy ${s.destroy ?? "-"} s)\n`);
   if (failure) process.stderr.write(`e2e: ${failure.message}\n`);
   return failure ? 1 : 0;
 }

@@ -57,7 +57,7 @@ export async function waitForCloudInit(remote: Remote, vm: PlannedVm, serialLog:
     if (status === "error" || (sshAnswered && last.code === 1 && /status:\s*error/.test(last.stdout))) {
       const log = await remote.run(vm.ip, "sudo grep -E 'WARNING|ERROR|Traceback' /var/log/cloud-init.log | tail -n 20", 20_000);
       const modules = failedModules(`${last.stdout}\n${log.stdout}`);
-      throw new CloudInitFailure(`${vm.name}: cloud-init failed${modules.length ? ` in module ${modules.join(", ")}` : ""}:\n${last.stdout.trim()}\n${log.stdout.trim()}`);
+      throw new CloudInitFailure(`${vm.name}: cloud-init failed${modules.length ? ` in module ${modules.join(", ")}` : ""}:\n` + `${last.stdout.trim()}\n${log.stdout.trim()}`);
     }
     const serial = fs.existsSync(serialLog) ? fs.readFileSync(serialLog, "utf8") : "";
     if (/Kernel panic/.test(serial)) throw new CloudInitFailure(`${vm.name}: the kernel panicked:\n${serialFailures(serial).join("\n")}`);
@@ -68,5 +68,5 @@ export async function waitForCloudInit(remote: Remote, vm: PlannedVm, serialLog:
   }
   const serial = fs.existsSync(serialLog) ? fs.readFileSync(serialLog, "utf8") : "";
   const failures = serialFailures(serial);
-  throw new CloudInitFailure(`${vm.name}: cloud-init not done after ${timeoutMs / 1000} s; ${sshAnswered ? `last status: ${last?.stdout.trim()}` : `SSH never answered (${last?.stderr.trim().split("\n").pop() ?? "no attempt"})`}; serial log ${serialLog}: ${failures.length ? failures.join("\n") : serial.trim().split("\n").slice(-8).join("\n")}`);
+  throw new CloudInitFailure(`${vm.name}: cloud-init not done after ${timeoutMs / 1000} s; ` + `${sshAnswered ? `last status: ${last?.stdout.trim()}` : `SSH never answered (${last?.stderr.trim().split("\n").pop() ?? "no attempt"})`}; ` + `serial log ${serialLog}: ` + `${failures.length ? failures.join("\n") : serial.trim().split("\n").slice(-8).join("\n")}`);
 }

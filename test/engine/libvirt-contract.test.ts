@@ -143,7 +143,7 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
     });
   });
 
-  it("domain (defined only, GPU VM): update memory and vCPUs, replace on disks, hostdevs, NIC; delete twice", async () => {
+  it("domain (defined only, GPU VM): update memory and " + "vCPUs, replace on disks, hostdevs, NIC; delete twice", async () => {
     const vm = lab.plan.vms.find((v) => v.gpus.length > 0)!;
     const inputs = (v: typeof vm, pool = lab.poolName) => {
       const { xml, facts } = renderDomain(lab.plan, v, { pool });
@@ -167,7 +167,7 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
     });
   });
 
-  it("domain (started, emulated, no NIC): create running, update memory asks for a restart, replace on disks; delete twice", async () => {
+  it("domain (started, emulated, no NIC): create running, update memory asks for a restart, replace on disks; " + "delete twice", async () => {
     const vm = { ...lab.plan.vms.find((v) => v.gpus.length === 0)!, memoryMiB: 128, vcpus: 1 };
     // Volumes the domain boots from (an empty overlay: the firmware finds nothing to boot, QEMU runs on).
     const volumes = lib.makeVolumeProvider();
@@ -207,7 +207,8 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
         },
         gone: () => virsh("dominfo", vm.name).code !== 0,
       });
-      // Booted with 128 MiB: 192 MiB waits for a restart, through the unrelated update too; the replacement boots with 192.
+      // Booted with 128 MiB: 192 MiB waits for a restart, through the unrelated update too; the replacement boots with
+      // 192.
       expect(restarts).toEqual([false, true, true, false]);
     } finally {
       virsh("destroy", vm.name);
@@ -216,7 +217,7 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
     }
   });
 
-  it("preview with unknown inputs (values computed from other resources' outputs) proposes no replacement", async () => {
+  it("preview with unknown inputs (values computed from " + "other resources' outputs) proposes no replacement", async () => {
     const vm = lab.plan.vms.find((v) => v.gpus.length > 0)!;
     const { xml, facts } = renderDomain(lab.plan, vm, { pool: lab.poolName });
     const domain = await resource("LibvirtDomain", "preview-vm", "makeDomainProvider");

@@ -23,7 +23,7 @@ describe("provider host protocol", () => {
   });
   afterAll(async () => host?.stop());
 
-  it("the host drops stables and detailedDiff: no provider's diff returns a field the engine never sees (bug 1)", async () => {
+  it("the host drops stables and detailedDiff: no provider's " + "diff returns a field the engine never sees (bug 1)", async () => {
     const facts = { memoryMiB: 1024, vcpus: 1, disks: ["p/a"], hostdevs: [], interfaces: [] };
     const cases: [string, Record<string, unknown>, Record<string, unknown>, Record<string, unknown>][] = [
       ["pool", lib.makePoolProvider() as never, { uri: "u", name: "p", xml: "x", path: "/a" }, { uri: "u", name: "p", xml: "x", path: "/b" }],

@@ -39,7 +39,9 @@ export function isSecret(value: unknown): value is { value: unknown } {
   return typeof value === "object" && value !== null && (value as Props)[SECRET_KEY] === SECRET_SIG;
 }
 
-/** Serializes a provider object exactly as pulumi.dynamic.Resource does (runtime.serializeFunction of () => provider). */
+/**
+ * Serializes a provider object exactly as pulumi.dynamic.Resource does (runtime.serializeFunction of () => provider).
+ */
 export async function serializeProvider(provider: pulumi.dynamic.ResourceProvider): Promise<string> {
   const serialized = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
   return serialized.text;

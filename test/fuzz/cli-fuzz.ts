@@ -342,7 +342,7 @@ export function describeReport(report: FuzzReport): string {
     `cases run: ${report.cases} (seed ${report.seed}; ${Object.entries(report.byKind).map(([kind, n]) => `${kind} ${n}`).join(", ")})`,
     `exit codes: ${Object.entries(report.exitCodes).map(([code, n]) => `${code}: ${n}`).join(", ")}`,
     `stack traces: ${report.stackTraces}; failures: ${report.failures.length}`,
-    `median case: ${report.medianMs.toFixed(0)} ms; slowest: ${report.slowest.ms.toFixed(0)} ms (${report.slowest.kase.label}, exit ${report.slowest.code})`,
+    `median case: ${report.medianMs.toFixed(0)} ms; slowest: ${report.slowest.ms.toFixed(0)} ms ` + `(${report.slowest.kase.label}, exit ${report.slowest.code})`,
     `wall time: ${(report.wallMs / 1000).toFixed(1)} s`,
   ].join("\n");
 }

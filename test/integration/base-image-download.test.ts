@@ -20,7 +20,7 @@ describe("base image download", () => {
   beforeAll(async () => {
     lab = makeLab(tempDir("hs-dl-"), fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8"));
     const image = fs.readFileSync(lab.baseFile);
-    sums = `${createHash("sha512").update(image).digest("hex")}  debian-12-generic-amd64.qcow2\n${"0".repeat(128)}  other.raw\n`;
+    sums = `${createHash("sha512").update(image).digest("hex")}  debian-12-generic-amd64.qcow2\n${"0".repeat(128)}  ` + `other.raw\n`;
     server = http.createServer((req, res) => {
       if (req.url === "/bookworm/latest/debian-12-generic-amd64.qcow2") return res.end(image);
       if (req.url === "/bookworm/latest/SHA512SUMS") return res.end(sums);

@@ -32,7 +32,7 @@ function failing(when: (args: readonly string[]) => boolean, stderr: string, tim
   return runner;
 }
 
-const DAEMON_GONE = "error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/var/run/libvirt/libvirt-sock': Connection refused";
+const DAEMON_GONE = "error: failed to connect to the hypervisor\nerror: Failed to connect socket to " + "'/var/run/libvirt/libvirt-sock': Connection refused";
 
 describe.skipIf(!reachable)("providers under injected faults (real libvirtd)", () => {
   let lab: Lab;
@@ -49,10 +49,10 @@ describe.skipIf(!reachable)("providers under injected faults (real libvirtd)", (
     scrub(lab.prefix);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(path.dirname(lab.baseFile), { recursive: true, force: true });
-    console.log(`fault injection: ${figures.scenarios} scenarios, ${figures.objectsTouched} pre-existing objects changed, ${figures.leftBehind} objects left behind`);
+    console.log(`fault injection: ${figures.scenarios} scenarios, ${figures.objectsTouched} pre-existing objects ` + `changed, ${figures.leftBehind} objects left behind`);
   });
 
-  it("name collision: a domain and a network of another stack (same names, other UUIDs) are refused untouched", async () => {
+  it("name collision: a domain and a network of another " + "stack (same names, other UUIDs) are refused untouched", async () => {
     figures.scenarios++;
     const vm = lab.plan.vms[0];
     const network = lab.plan.networks[0];
@@ -67,7 +67,7 @@ describe.skipIf(!reachable)("providers under injected faults (real libvirtd)", (
     const before = [virsh("dumpxml", vm.name).stdout, virsh("net-dumpxml", networkName(lab.plan, network)).stdout];
     try {
       const ours = renderDomain(lab.plan, vm, { pool: lab.poolName, stackId: "0f0e0d0c-0b0a-4908-8706-050403020100" });
-      await expect(makeDomainProvider().create({ uri: URI, name: vm.name, xml: ours.xml, facts: ours.facts, start: true })).rejects.toThrow(new RegExp(`libvirt domain ${vm.name} already exists \\(UUID ${uuid(foreign.xml)}\\) and was not created by this stack.*nothing was changed. Rename the VM`));
+      await expect(makeDomainProvider().create({ uri: URI, name: vm.name, xml: ours.xml, facts: ours.facts, start: true })).rejects.toThrow(new RegExp(`libvirt domain ${vm.name} already exists \\(UUID ${uuid(foreign.xml)}\\) and was not created by ` + `this stack.*nothing was changed. Rename the VM`));
       const netInputs = { uri: URI, name: networkName(lab.plan, network), xml: renderNetworkXml(lab.plan, network, { stackId: "0f0e0d0c-0b0a-4908-8706-050403020100" }), bridge: network.bridge, ip: `${network.gateway}/${network.netmask}`, dhcpHosts: dhcpHostEntries(network), start: false };
       await expect(makeNetworkProvider().create(netInputs)).rejects.toThrow(/already exists \(UUID [^)]+\) and was not created by this stack .*; nothing was changed/);
       const after = [virsh("dumpxml", vm.name).stdout, virsh("net-dumpxml", networkName(lab.plan, network)).stdout];
@@ -79,7 +79,7 @@ describe.skipIf(!reachable)("providers under injected faults (real libvirtd)", (
     }
   });
 
-  it("a domain whose start fails is removed again; the retry succeeds; a leftover of our own is continued", async () => {
+  it("a domain whose start fails is removed again; the " + "retry succeeds; a leftover of our own is continued", async () => {
     figures.scenarios++;
     const vm = lab.plan.vms[0];
     const { xml, facts } = renderDomain(lab.plan, vm, { pool: "nowhere", stackId: "0f0e0d0c-0b0a-4908-8706-050403020100" });
@@ -99,14 +99,14 @@ describe.skipIf(!reachable)("providers under injected faults (real libvirtd)", (
     expect(virsh("dominfo", vm.name).code).not.toBe(0);
   });
 
-  it("failing qemu-img (volume create), libvirtd gone mid-create: nothing of ours left, the retry succeeds", async () => {
+  it("failing qemu-img (volume create), libvirtd gone " + "mid-create: nothing of ours left, the retry succeeds", async () => {
     figures.scenarios++;
     const pool = await makePoolProvider().create({ uri: URI, name: lab.poolName, xml: renderPoolXml(lab.poolName, lab.poolPath), path: lab.poolPath });
     const vm = lab.plan.vms[1];
     const name = diskVolumeName(vm);
     const inputs = { uri: URI, pool: lab.poolName, poolAdopted: false, name, xml: renderOverlayVolumeXml({ name, capacityGiB: 2, backingPath: lab.baseFile }), capacityGiB: 2, backingPath: lab.baseFile };
     // libvirt runs qemu-img for the overlay; its failure surfaces as vol-create's error.
-    const qemuImg = failing((a) => a.includes("vol-create"), "error: Failed to create vol from /tmp/x.xml\nerror: internal error: Child process (/usr/bin/qemu-img create -f qcow2 ...) unexpected exit status 1: qemu-img: Could not open backing file");
+    const qemuImg = failing((a) => a.includes("vol-create"), "error: Failed to create vol from /tmp/x.xml\nerror: internal error: Child process (/usr/bin/qemu-img " + "create -f qcow2 ...) unexpected exit status 1: qemu-img: Could not open backing file");
     await expect(makeVolumeProvider(qemuImg).create(inputs)).rejects.toThrow(/qemu-img/);
     expect(virsh("vol-list", "--pool", lab.poolName).stdout).not.toContain(name);
     // The volume is made, then libvirtd goes away: vol-path and the rollback both fail; a leftover stays ...
@@ -129,7 +129,7 @@ describe.skipIf(!reachable)("providers under injected faults (real libvirtd)", (
     await makePoolProvider().delete!(pool.id, pool.outs);
   });
 
-  it("read-only pool: the create fails with libvirt's reason and leaves nothing; it succeeds once writable", async (ctx) => {
+  it("read-only pool: the create fails with libvirt's " + "reason and leaves nothing; it succeeds once writable", async (ctx) => {
     const roPath = fs.mkdtempSync(path.join(dir, "ro-"));
     fs.chmodSync(roPath, 0o755);
     const roPool = `${lab.prefix}-ro`;
@@ -157,7 +157,7 @@ describe.skipIf(!reachable)("providers under injected faults (real libvirtd)", (
     expect(fs.existsSync(roPath)).toBe(false); // the pool's own directory goes with it
   });
 
-  it("delete after the pool is gone removes the files the stack owns; an adopted pool and its foreign volumes stay", async () => {
+  it("delete after the pool is gone removes the files the " + "stack owns; an adopted pool and its foreign volumes stay", async () => {
     figures.scenarios++;
     const pool = await makePoolProvider().create({ uri: URI, name: lab.poolName, xml: renderPoolXml(lab.poolName, lab.poolPath), path: lab.poolPath });
     const image = await makeBaseImageProvider().create({ uri: URI, pool: lab.poolName, poolAdopted: false, name: "base.qcow2", source: lab.baseFile, checksum: `sha256:${lab.baseSha256}`, checksumUrl: "", format: "qcow2" });

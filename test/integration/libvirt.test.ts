@@ -98,7 +98,7 @@ describe.skipIf(!reachable)("libvirt providers against a real libvirtd", () => {
     expect((await provider.read!(vm.name, updated.outs as never)).props?.memoryMiB).toBe(vm.memoryMiB);
   });
 
-  it("a changed seed (new cloud-init configuration) leaves the domain alone; a stopped VM booted with no seed yet", async () => {
+  it("a changed seed (new cloud-init configuration) leaves " + "the domain alone; a stopped VM booted with no seed yet", async () => {
     const vm = lab.plan.vms[1];
     const domain = created.find((c) => c.id === vm.name)!;
     const { xml, facts } = renderDomain(lab.plan, vm, { pool: lab.poolName });

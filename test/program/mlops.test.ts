@@ -30,7 +30,7 @@ const byName = (resources: Recorded[], name: string) => resources.find((r) => r.
 describe("MLOps services", () => {
   beforeEach(() => resetRecorded());
 
-  it("MLflow uses the in-cluster PostgreSQL and MinIO by service name, with credentials by secret reference", async () => {
+  it("MLflow uses the in-cluster PostgreSQL and MinIO by " + "service name, with credentials by secret reference", async () => {
     const resources = await run();
     const deployment = byName(resources, "mlops-mlflow").inputs as { spec: { template: { spec: { containers: { args: string[]; env: { name: string; value?: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }[] }[] } } } };
     const container = deployment.spec.template.spec.containers[0];
@@ -78,7 +78,7 @@ describe("MLOps services", () => {
       expect(all.filter((n) => !without.includes(n)), service).toEqual(all.filter(belongs));
       expect(all.filter(belongs).length, service).toBeGreaterThan(0);
     }
-    const none = mlopsResources(await run("services:\n  minio: { enabled: false }\n  postgresql: { enabled: false }\n  mlflow: { enabled: false }\n  monitoring: { enabled: false }\n  kserve: { enabled: false }\n"));
+    const none = mlopsResources(await run("services:\n  minio: { enabled: false }\n  postgresql: { enabled: false }\n  mlflow: { enabled: false " + "}\n  monitoring: { enabled: false }\n  kserve: { enabled: false }\n"));
     expect(none.filter((n) => !/password|user/.test(n))).toEqual([]);
   });
 

@@ -55,7 +55,7 @@ function keyInputs(resource: Recorded): Record<string, unknown> {
 
 function graph(resources: Recorded[]): string[] {
   // Golden images come from the fixture store inside the checkout: its path is shown repo-relative.
-  return resources.map((r) => `${r.type} ${r.name} <- ${r.parent ?? "stack"} ${JSON.stringify(keyInputs(r)).split(`${process.cwd()}/`).join("")}`).sort();
+  return resources.map((r) => `${r.type} ${r.name} <- ${r.parent ?? "stack"} ` + `${JSON.stringify(keyInputs(r)).split(`${process.cwd()}/`).join("")}`).sort();
 }
 
 describe("stack program under mocks", () => {
@@ -110,7 +110,7 @@ describe("stack program under mocks", () => {
     expect(await promiseOf(pulumi.output(restartRequired))).toBe(false);
   });
 
-  it("volumes and seed ISOs take the pool from the pool resource: created after it, deleted before it (bug 5)", async () => {
+  it("volumes and seed ISOs take the pool from the pool " + "resource: created after it, deleted before it (bug 5)", async () => {
     const { resources } = await run("config/prod.yaml");
     const inPool = resources.filter((r) => /:(LibvirtVolume|SeedIso|BaseImageVolume)$/.test(r.type));
     // Per VM a disk and a seed (22), and per golden image (hpc, k8s) its disk, kernel and initrd (6).
@@ -132,7 +132,7 @@ describe("stack program under mocks", () => {
     }
   });
 
-  it("hyperscaler render writes the instance-id the stack deploys, for every VM, and (given --stack-id) its libvirt XML (bug 8)", async () => {
+  it("hyperscaler render writes the instance-id the stack deploys, for every VM, and (given --stack-id) its " + "libvirt XML (bug 8)", async () => {
     const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJq9dHsK7yYpXwqW5xB2rV0cTn8m7lQ3cZs9aE4d1f2g ops@laptop";
     const { resources, outputs } = await run("config/prod.yaml", { sshPublicKey: key });
     const loaded = loadSpecFile(path.join(ROOT, "config/prod.yaml"));
@@ -186,7 +186,7 @@ describe("stack program under mocks", () => {
     }
   });
 
-  it("every VM's SSH host key is pinned: the seed has the private key only inside the secret, knownHosts the matching public key", async () => {
+  it("every VM's SSH host key is pinned: the seed has the private key only inside the secret, knownHosts the " + "matching public key", async () => {
     const { resources, outputs } = await run("config/dev.yaml");
     const knownHosts = new Map((await promiseOf(outputs.knownHosts)).trim().split("\n").map((line) => [line.split(",")[0], line]));
     const seeds = resources.filter((r) => r.type.endsWith(":SeedIso"));
@@ -205,7 +205,7 @@ describe("stack program under mocks", () => {
       const derived = spawnSync("ssh-keygen", ["-y", "-f", keyFile], { encoding: "utf8" });
       expect(derived.status, derived.stderr).toBe(0);
       const [type, base64] = derived.stdout.trim().split(/\s+/);
-      expect(knownHosts.get(vm)).toBe(`${vm},${vm}.${vm.includes("slurm") ? "hpc" : "cloud"}-network.hs-dev.internal,${outputs.vms[vm].ip} ${type} ${base64}`);
+      expect(knownHosts.get(vm)).toBe(`${vm},${vm}.${vm.includes("slurm") ? "hpc" : "cloud"}-network.hs-dev.internal,${outputs.vms[vm].ip} ` + `${type} ${base64}`);
       expect(userData.ssh_keys.ed25519_public.split(/\s+/).slice(0, 2)).toEqual([type, base64]);
     }
     const host = resources.filter((r) => r.type === "tls:index/privateKey:PrivateKey" && r.name.endsWith("-host-key"));

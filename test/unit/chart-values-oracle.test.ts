@@ -15,7 +15,9 @@ import { ROOT } from "../helpers";
 
 const SPECS = ["config/prod.yaml", "config/dev.yaml", ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`)];
 
-/** MIG carved in the guest (the GPU Operator's mig-manager config) and services sized above the charts' default limits. */
+/**
+ * MIG carved in the guest (the GPU Operator's mig-manager config) and services sized above the charts' default limits.
+ */
 function variants(file: string, text: string): string[] {
   if (file !== "config/dev.yaml") return [text];
   const migInGuest = text.replace("attach: mig-vgpu", "attach: mig-in-guest").replace("mig_slices: { hpc: 1, cloud: 1 }", "mig_slices: { cloud: [{ profile: 3g.40gb }, { profile: 2g.20gb }] }").replace("compute_nodes: { count: 1, cpu_cores: 4, memory_gb: 8, disk_gb: 40, gpu_enabled: true,", "compute_nodes: { count: 1, cpu_cores: 4, memory_gb: 8, disk_gb: 40, gpu_enabled: false,").replace('partitions: ["gpu", "debug"], default_partition: debug', 'partitions: ["debug"], default_partition: debug');
@@ -69,7 +71,7 @@ describe("chart values oracle (reference/charts at the pinned versions)", () => 
   });
 
   for (const key of Object.keys(CHARTS) as ChartKey[]) {
-    it(`${CHARTS[key].chart} ${CHARTS[key].version}: every key we set exists in the chart's defaults or is a listed free-form map`, () => {
+    it(`${CHARTS[key].chart} ${CHARTS[key].version}: every key we set exists in the chart's defaults or is a ` + `listed free-form map`, () => {
       const pin = CHARTS[key];
       const reference = loadChartReference(pin);
       if (reference.chartVersion) expect(reference.chartVersion, `${reference.dir}/Chart.yaml`).toBe(pin.version);
@@ -91,7 +93,7 @@ describe("chart values oracle (reference/charts at the pinned versions)", () => 
         }
       }
       const used = [...new Set(freeForm.values())];
-      figures.push(`${name} ${pin.version}: ${checked.size} keys checked, ${freeForm.size} under free-form exceptions (${used.join(", ") || "none"})`);
+      figures.push(`${name} ${pin.version}: ${checked.size} keys checked, ${freeForm.size} under free-form exceptions ` + `(${used.join(", ") || "none"})`);
       // An exception that covers nothing is stale: keep the list exactly what is needed.
       for (const exception of FREE_FORM_BY_CHART[name] ?? []) expect(used, `${name}: exception ${exception.pattern} is unused`).toContain(exception.pattern);
     });
@@ -117,7 +119,7 @@ describe("chart values oracle (reference/charts at the pinned versions)", () => 
       for (const block of resourceBlocks(merged)) {
         for (const resource of Object.keys(block.requests).filter((r) => r in block.limits)) {
           blocks++;
-          expect(quantity(block.requests[resource]), `${release.release} ${block.path}.${resource}: request ${block.requests[resource]} > limit ${block.limits[resource]}`).toBeLessThanOrEqual(quantity(block.limits[resource]));
+          expect(quantity(block.requests[resource]), `${release.release} ${block.path}.${resource}: request ${block.requests[resource]} > limit ` + `${block.limits[resource]}`).toBeLessThanOrEqual(quantity(block.limits[resource]));
         }
       }
     }

@@ -28,7 +28,7 @@ class FakeNvidiaSmi {
     const ok = (stdout = ""): GpuRunResult => ({ code: 0, stdout, stderr: "" });
     const fail = (stderr: string): GpuRunResult => ({ code: 1, stdout: "", stderr });
     if (command !== "nvidia-smi") return fail(`${command}: not found`);
-    if (args[0].startsWith("--query-gpu")) return ok(`00000000:65:00.0, 0${args[0].includes("mig.mode") ? `, ${this.migCurrent ? "Enabled" : "Disabled"}, ${this.migPending ? "Enabled" : "Disabled"}` : ""}\n`);
+    if (args[0].startsWith("--query-gpu")) return ok(`00000000:65:00.0, ` + `0${args[0].includes("mig.mode") ? `, ${this.migCurrent ? "Enabled" : "Disabled"}, ${this.migPending ? "Enabled" : "Disabled"}` : ""}\n` + `` + `` + ``);
     if (args[0].startsWith("--query-compute-apps")) return ok(Array.from({ length: this.processes }, (_, i) => `00000000:65:00.0, ${1000 + i}`).join("\n"));
     if (args[0] === "-i" && args[2] === "-mig") { this.migPending = args[3] === "1"; return ok(); }
     if (args[0] === "-i" && args[2] === "-r") {
@@ -38,7 +38,7 @@ class FakeNvidiaSmi {
     }
     if (args[0] === "mig" && args.includes("-lgi")) {
       if (this.instances.length === 0) return { code: 6, stdout: "No GPU instances found", stderr: "" };
-      return ok(this.instances.map((i) => `|   0  MIG ${i.profile.padEnd(12)} ${String(i.profileId).padStart(6)} ${String(i.gi).padStart(8)}          ${i.start}:${i.size}     |`).join("\n"));
+      return ok(this.instances.map((i) => `|   0  MIG ${i.profile.padEnd(12)} ${String(i.profileId).padStart(6)} ` + `${String(i.gi).padStart(8)}          ${i.start}:${i.size}     |`).join("\n"));
     }
     if (args[0] === "mig" && args.includes("-cgi")) {
       if (!this.migCurrent) return fail("MIG mode is not enabled");

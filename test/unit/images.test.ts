@@ -53,7 +53,7 @@ describe("apt sources", () => {
   it("reads the host's deb822 and one-line sources for the suite, main only", () => {
     const root = scratch("hs-apt-");
     fs.mkdirSync(path.join(root, "sources.list.d"));
-    fs.writeFileSync(path.join(root, "sources.list.d", "debian.sources"), "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\nComponents: main contrib\n\nTypes: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\nComponents: main\n");
+    fs.writeFileSync(path.join(root, "sources.list.d", "debian.sources"), "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\nComponents: main " + "contrib\n\nTypes: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\n" + "Components: main\n");
     fs.writeFileSync(path.join(root, "sources.list.d", "other.list"), "deb https://packages.example/apt stable main\n");
     expect(hostDebianSources("bookworm", root).map((s) => `${s.uri} ${s.suite} ${s.components.join(",")}`)).toEqual([
       "http://mirror.example/debian bookworm main", "http://mirror.example/debian bookworm-updates main", "http://security.example/debian-security bookworm-security main",
@@ -62,7 +62,7 @@ describe("apt sources", () => {
     expect(() => buildSources("trixie", undefined, root)).toThrow(/list no Debian trixie mirror .*pass --mirror URL/);
   });
 
-  it("the version is a digest of the inputs: same inputs, same version; a mirror or a reachable repository changes it", async () => {
+  it("the version is a digest of the inputs: same inputs, same version; a mirror or a reachable repository " + "changes it", async () => {
     const root = scratch("hs-apt-");
     fs.writeFileSync(path.join(root, "sources.list"), "deb http://mirror.example/debian bookworm main\n");
     const unreachable = () => Promise.resolve(false);
@@ -93,7 +93,7 @@ function storeVersion(dir: string, name: string, version: string, builtAt: strin
 }
 
 describe("image store", () => {
-  it("lists versions newest first, finds name (newest) and name@version (pinned), prunes all but the kept count", () => {
+  it("lists versions newest first, finds name (newest) and " + "name@version (pinned), prunes all but the kept count", () => {
     const dir = scratch("hs-store-");
     storeVersion(dir, "hpc", "1111111111111111", "2026-01-01T00:00:00Z");
     storeVersion(dir, "hpc", "2222222222222222", "2026-01-02T00:00:00Z");

@@ -92,7 +92,7 @@ describe("verify", () => {
   it("a missing --known-hosts or --identity file is a usage error (exit 2) that says how to make it", async () => {
     const io = captureIO();
     expect(await runVerifyCommand(path.join(ROOT, "config/prod.yaml"), { knownHosts: "/nonexistent/prod.known_hosts" }, io, healthy())).toBe(2);
-    expect(io.stderr.join("\n")).toBe("hyperscaler verify: --known-hosts /nonexistent/prod.known_hosts: no such readable file (write it with: pulumi stack output knownHosts > FILE)");
+    expect(io.stderr.join("\n")).toBe("hyperscaler verify: --known-hosts /nonexistent/prod.known_hosts: no such readable file (write it with: " + "pulumi stack output knownHosts > FILE)");
     expect(await runVerifyCommand(path.join(ROOT, "config/prod.yaml"), { identity: ROOT }, captureIO(), healthy())).toBe(2);
   });
 

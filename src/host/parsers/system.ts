@@ -9,7 +9,10 @@ export interface PciDevice {
   readonly description: string;
 }
 
-/** `lspci -Dnn` (or `-nn`): "0000:65:00.0 3D controller [0302]: NVIDIA Corporation GA100 [A100 PCIe 80GB] [10de:20b5] (rev a1)". */
+/**
+ * `lspci -Dnn` (or `-nn`): "0000:65:00.0 3D controller [0302]: NVIDIA Corporation GA100 [A100 PCIe 80GB] [10de:20b5]
+ * (rev a1)".
+ */
 export function parseLspci(output: string): PciDevice[] {
   const devices: PciDevice[] = [];
   for (const line of output.split(/\r?\n/)) {

@@ -27,7 +27,7 @@ export const RUNNING_KERNEL_HEADERS = '"linux-headers-$(uname -r)"';
 export function vgpuDriverScript(url: string | undefined, sha256: string | undefined): string {
   const quote = (text: string): string => `'${text.replace(/'/g, "")}'`;
   const head = ["#!/bin/sh", "# Installs the NVIDIA vGPU guest driver from the spec's URL (not redistributable, so not in the image).", "set -eu"];
-  if (!url || !sha256) return [...head, "echo 'hyperscaler: no vgpu_guest_driver_url/vgpu_guest_driver_sha256 in cluster.yaml; install the NVIDIA vGPU guest driver by hand' | tee /etc/motd", "exit 0", ""].join("\n");
+  if (!url || !sha256) return [...head, "echo 'hyperscaler: no vgpu_guest_driver_url/vgpu_guest_driver_sha256 in cluster.yaml; install the " + "NVIDIA vGPU guest driver by hand' | tee /etc/motd", "exit 0", ""].join("\n");
   return [
     ...head,
     `url=${quote(url)}`,
@@ -68,13 +68,13 @@ export function gpuDriverLayer(spec: ClusterSpec, plan: Plan, vm: PlannedVm): Cl
     }];
     return {
       write_files: [
-        { path: "/etc/apt/sources.list.d/debian-nonfree.sources", permissions: "0644", content: "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: contrib non-free non-free-firmware\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n" },
+        { path: "/etc/apt/sources.list.d/debian-nonfree.sources", permissions: "0644", content: "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: " + "contrib non-free non-free-firmware\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n" },
         ...files,
       ],
       runcmd: [
         ["apt-get", "update"],
         // The DKMS module builds against the running kernel's headers (the image's generic kernel).
-        ["sh", "-c", `DEBIAN_FRONTEND=noninteractive apt-get install -y ${RUNNING_KERNEL_HEADERS} nvidia-driver firmware-misc-nonfree nvidia-smi`],
+        ["sh", "-c", `DEBIAN_FRONTEND=noninteractive apt-get install -y ${RUNNING_KERNEL_HEADERS} nvidia-driver ` + `firmware-misc-nonfree nvidia-smi`],
         ...(layout.length ? [["systemctl", "enable", "--now", "hyperscaler-mig.service"]] : []),
       ],
     };
@@ -84,7 +84,7 @@ export function gpuDriverLayer(spec: ClusterSpec, plan: Plan, vm: PlannedVm): Cl
   const server = spec.global.gpu_allocation.vgpu_license_server;
   return {
     write_files: [
-      { path: "/etc/nvidia/gridd.conf", permissions: "0644", content: `# NVIDIA vGPU licensing (hyperscaler)\nFeatureType=1\n${server ? `ServerAddress=${server}\n` : "# ServerAddress: set gpu_allocation.vgpu_license_server, or place a client configuration token in /etc/nvidia/ClientConfigToken/\n"}` },
+      { path: "/etc/nvidia/gridd.conf", permissions: "0644", content: `# NVIDIA vGPU licensing (hyperscaler)\nFeatureType=1\n` + `${server ? `ServerAddress=${server}\n` : "# ServerAddress: set gpu_allocation.vgpu_license_server, or place a client configuration token in /etc/nvidia/ClientConfigToken/\n"}` },
       { path: "/usr/local/sbin/hyperscaler-vgpu-driver", permissions: "0755", content: vgpuDriverScript(url, sha256) },
     ],
     runcmd: [["/usr/local/sbin/hyperscaler-vgpu-driver"]],

@@ -113,7 +113,11 @@ export function renderSlurmConf(spec: ClusterSpec, plan: Plan, options: SlurmRen
   ];
   for (const vm of nodes) {
     const gres = nodeGres(plan, vm);
-    lines.push(`NodeName=${vm.name} NodeAddr=${address(vm)} CPUs=${vm.vcpus} ` + `RealMemory=${nodeRealMemory(vm)}${gres.length ? ` Gres=${gres.map((g) => `gpu:${g.type}:${g.count}`).join(",")}` : ""} ` + `State=UNKNOWN`);
+    const gresField = gres.length ? ` Gres=${gres.map((g) => `gpu:${g.type}:${g.count}`).join(",")}` : "";
+    lines.push(
+      `NodeName=${vm.name} NodeAddr=${address(vm)} CPUs=${vm.vcpus} ` +
+        `RealMemory=${nodeRealMemory(vm)}${gresField} State=UNKNOWN`,
+    );
   }
   lines.push("", "# Partitions: `gpu` holds the GPU nodes, every other partition all compute nodes.");
   const defaultPartition = config.default_partition ?? config.partitions[0];

@@ -54,7 +54,10 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(path.dirname(lab.baseFile), { recursive: true, force: true });
     const total = Object.values(figures).reduce((n, t) => n + t.length, 0);
-    console.log(`provider-host contracts: ${Object.keys(figures).length} resource types, ${total} transitions in ${((performance.now() - started) / 1000).toFixed(1)} s\n${Object.entries(figures).map(([type, t]) => `  ${type}: ${t.length} (${t.join(", ")})`).join("\n")}`);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const lines = Object.entries(figures).map(([type, t]) => `  ${type}: ${t.length} (${t.join(", ")})`);
+    const types = Object.keys(figures).length;
+    console.log(`provider-host contracts: ${types} resource types, ${total} transitions in ${seconds} s\n${lines.join("\n")}`);
   });
 
   it("pool: create, read, replace on a new path, delete twice", async () => {
@@ -207,8 +210,8 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
         },
         gone: () => virsh("dominfo", vm.name).code !== 0,
       });
-      // Booted with 128 MiB: 192 MiB waits for a restart, through the unrelated update too; the replacement boots with
-      // 192.
+      // Booted with 128 MiB: 192 MiB waits for a restart, through the unrelated update too; the
+      // replacement boots with 192.
       expect(restarts).toEqual([false, true, true, false]);
     } finally {
       virsh("destroy", vm.name);

@@ -90,7 +90,9 @@ describe.skipIf(unavailable !== null)("firewall provider with the real nft (in a
     const foreign = `table inet ${base.table} {\n\tcomment "hand-made by ops"\n\tchain forward {\n\t\ttype filter hook forward ` + `priority filter; policy accept;\n\t}\n}\n`;
     expect(lab.exec(ns, "nft", ["-f", "-"], foreign).code).toBe(0);
     const listed = list(base.table).stdout;
-    const refusal = /table inet hyperscaler_hs_dev exists and was not created by this stack \(its comment is "hand-made by ops", expected "managed by hyperscaler stack hs-dev; do not edit"\); it is left untouched/;
+    const refusal =
+      'table inet hyperscaler_hs_dev exists and was not created by this stack (its comment is "hand-made by ops", ' +
+      'expected "managed by hyperscaler stack hs-dev; do not edit"); it is left untouched';
     await expect(provider.create(base)).rejects.toThrow(refusal);
     await expect(provider.update!(`inet/${base.table}`, ours, withFlow)).rejects.toThrow(refusal);
     await expect(provider.delete!(`inet/${base.table}`, ours)).rejects.toThrow(refusal);

@@ -7,7 +7,7 @@ import { buildPlan } from "../../src/plan";
 import { buildStack } from "../../src/program/stack";
 import { firewallMarker, renderFirewall } from "../../src/render/firewall";
 import { loadSpecFile } from "../../src/spec/load";
-import { ROOT, tempDir } from "../helpers";
+import { joinedPattern, ROOT, tempDir } from "../helpers";
 import { recorded, resetRecorded, settled } from "../mocks";
 
 const HOST = path.join(ROOT, "test/fixtures/hosts/workstation.json");
@@ -59,7 +59,12 @@ describe("host firewall in the stack program", () => {
   it("a libvirtUri config that gives no shell on the host " + "fails the program before any resource, with the way out", async () => {
     resetRecorded();
     const failure = buildStack({ stack: "test", clusterFile: path.join(ROOT, "config/dev.yaml"), hostSnapshot: HOST, start: true, libvirtUri: "qemu+tls://gpu-box/system" });
-    await expect(failure).rejects.toThrow(/host firewall: libvirt URI qemu\+tls:\/\/gpu-box\/system gives no shell on its host to run nft; .*set security.network_isolation: false/);
+    await expect(failure).rejects.toThrow(
+      joinedPattern(
+        /host firewall: libvirt URI qemu\+tls:\/\/gpu-box\/system gives no shell on its host to run nft; /,
+        /.*set security.network_isolation: false/,
+      ),
+    );
     await settled();
     expect(recorded.filter((r) => r.type.endsWith(":NftTable") || r.type.endsWith(":LibvirtNetwork"))).toEqual([]);
   });

@@ -14,7 +14,7 @@ import { loadSpecFile } from "../../src/spec/load";
 import { renderAll } from "../../src/render/files";
 import { roleDirectBoot } from "../../src/render/images";
 import { cloudInitLayers } from "../../src/render/layers";
-import { fixture, ROOT, tempDir } from "../helpers";
+import { fixture, joinedPattern, ROOT, tempDir } from "../helpers";
 import { recorded, resetRecorded, settled, type Recorded } from "../mocks";
 
 const HOST = path.join(ROOT, "test/fixtures/hosts/workstation.json");
@@ -162,14 +162,23 @@ describe("stack program under mocks", () => {
     fs.writeFileSync(file, fixture("user-example.yaml").replace("cpu_cores: 4, memory_gb: 8, disk_gb: 100, ip_address: \"192.168.100.10\"", "cpu_core: 4, memory_gb: 8, disk_gb: 100, ip_address: \"192.168.100.10\""));
     const failure = buildStack({ stack: "test", clusterFile: file, hostSnapshot: HOST, start: true });
     await expect(failure).rejects.toThrow(StackInputError);
-    await expect(failure).rejects.toSatisfy((error: unknown) => pulumi.RunError.isInstance(error)); // shown without a stack trace
-    await expect(failure).rejects.toThrow(/bad\.yaml:17:22: error: unknown key "cpu_core" in \/clusters\/hpc\/controller[\s\S]*hint: did you mean "cpu_cores"\?/);
+    // Shown without a stack trace.
+    await expect(failure).rejects.toSatisfy((error: unknown) => pulumi.RunError.isInstance(error));
+    await expect(failure).rejects.toThrow(
+      joinedPattern(/bad\.yaml:17:22: error: unknown key "cpu_core" in \/clusters\/hpc\/controller/, /[\s\S]*hint: did you mean "cpu_cores"\?/),
+    );
   });
 
   it("an infeasible plan fails the program with the planner's reason and fix", async () => {
     const file = path.join(tempDir(), "user.yaml");
     fs.writeFileSync(file, fixture("user-example.yaml"));
-    await expect(buildStack({ stack: "test", clusterFile: file, hostSnapshot: HOST, start: true })).rejects.toThrow(/not feasible:\n\S*user\.yaml:25:29: error: cluster cloud: 1 whole GPU\(s\) have no node[\s\S]*gpu_workers: \{ count: 3,[\s\S]*\^\n {2}hint: raise clusters\.cloud\.worker_nodes\.gpu_workers\.count to 4/);
+    await expect(buildStack({ stack: "test", clusterFile: file, hostSnapshot: HOST, start: true })).rejects.toThrow(
+      joinedPattern(
+        /not feasible:\n\S*user\.yaml:25:29: error: cluster cloud: 1 whole GPU\(s\) have no node/,
+        /[\s\S]*gpu_workers: \{ count: 3,[\s\S]*\^\n {2}/,
+        /hint: raise clusters\.cloud\.worker_nodes\.gpu_workers\.count to 4/,
+      ),
+    );
   });
 
   it("the munge key reaches every Slurm VM's seed only inside the secret", async () => {

@@ -11,7 +11,7 @@ import { CHARTS, type ChartKey } from "../../src/render/versions";
 import { kubernetesWorkloads, type HelmReleaseItem } from "../../src/render/workloads";
 import { loadSpecText } from "../../src/spec/load";
 import { checkValues, FREE_FORM_BY_CHART, FREE_FORM_EVERYWHERE, helmMerge, loadChartReference } from "../chart-oracle";
-import { ROOT } from "../helpers";
+import { joinedPattern, ROOT } from "../helpers";
 
 const SPECS = ["config/prod.yaml", "config/dev.yaml", ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`)];
 
@@ -25,7 +25,12 @@ function variants(file: string, text: string): string[] {
 }
 
 export function bigServices(text: string): string {
-  return text.replace(/^services:\n( {2}.*\n)+/m, "").trimEnd() + "\nservices:\n  kserve: { enabled: true, cpu: \"500m\", memory: \"1Gi\" }\n  minio: { enabled: true, cpu: \"2\", memory: \"4Gi\" }\n";
+  return (
+    text.replace(/^services:\n( {2}.*\n)+/m, "").trimEnd() +
+    "\nservices:\n" +
+    '  kserve: { enabled: true, cpu: "500m", memory: "1Gi" }\n' +
+    '  minio: { enabled: true, cpu: "2", memory: "4Gi" }\n'
+  );
 }
 
 function releasesOf(text: string, file: string): HelmReleaseItem[] {
@@ -108,7 +113,12 @@ describe("chart values oracle (reference/charts at the pinned versions)", () => 
   });
 
   it("bumping a chart version without its reference fails with what to add", () => {
-    expect(() => loadChartReference({ ...CHARTS.gpuOperator, version: "v24.9.1" })).toThrow(/no reference values: add shared\/reference\/charts\/gpu-operator-v24\.9\.1\/values\.yaml .*copied byte-for-byte from the upstream tag of v24\.9\.1/);
+    expect(() => loadChartReference({ ...CHARTS.gpuOperator, version: "v24.9.1" })).toThrow(
+      joinedPattern(
+        /no reference values: add shared\/reference\/charts\/gpu-operator-v24\.9\.1\/values\.yaml /,
+        /.*copied byte-for-byte from the upstream tag of v24\.9\.1/,
+      ),
+    );
   });
 
   it("bug 9: with the charts' default limits merged in, no container requests more than its limit", () => {

@@ -231,7 +231,10 @@ describe("provider errors name the cause and the fix", () => {
 
   it("not root", async () => {
     const provider = makeFirewallProvider(() => ({ code: 1, stdout: "", stderr: "Error: Could not process rule: Operation not permitted" }));
-    await expect(provider.create(inputs)).rejects.toThrow(/nft list table inet hyperscaler_hs_dev failed: Error: Could not process rule: Operation not permitted \(nft needs root: run pulumi as root on the host, or use a root ssh user in the libvirt URI\)/);
+    await expect(provider.create(inputs)).rejects.toThrow(
+      "nft list table inet hyperscaler_hs_dev failed: Error: Could not process rule: Operation not permitted " +
+        "(nft needs root: run pulumi as root on the host, or use a root ssh user in the libvirt URI)",
+    );
   });
 
   it("a URI without a shell on the host: refused before nft runs", async () => {

@@ -28,7 +28,11 @@ class FakeNvidiaSmi {
     const ok = (stdout = ""): GpuRunResult => ({ code: 0, stdout, stderr: "" });
     const fail = (stderr: string): GpuRunResult => ({ code: 1, stdout: "", stderr });
     if (command !== "nvidia-smi") return fail(`${command}: not found`);
-    if (args[0].startsWith("--query-gpu")) return ok(`00000000:65:00.0, ` + `0${args[0].includes("mig.mode") ? `, ${this.migCurrent ? "Enabled" : "Disabled"}, ${this.migPending ? "Enabled" : "Disabled"}` : ""}\n` + `` + `` + ``);
+    if (args[0].startsWith("--query-gpu")) {
+      const onOff = (on: boolean): string => (on ? "Enabled" : "Disabled");
+      const mig = args[0].includes("mig.mode") ? `, ${onOff(this.migCurrent)}, ${onOff(this.migPending)}` : "";
+      return ok(`00000000:65:00.0, 0${mig}\n`);
+    }
     if (args[0].startsWith("--query-compute-apps")) return ok(Array.from({ length: this.processes }, (_, i) => `00000000:65:00.0, ${1000 + i}`).join("\n"));
     if (args[0] === "-i" && args[2] === "-mig") { this.migPending = args[3] === "1"; return ok(); }
     if (args[0] === "-i" && args[2] === "-r") {
@@ -91,7 +95,10 @@ describe("MIG layout provider", () => {
     const provider = makeMigLayoutProvider(smi.run);
     const created = await provider.create(layout([oneG(0), oneG(1)]));
     smi.processes = 2;
-    await expect(provider.update!(created.id, created.outs, layout([threeG(0)]))).rejects.toThrow(/refusing to re-carve: 2 process\(es\) use the GPU and 1g\.10gb@0, 1g\.10gb@1 would be destroyed\. Stop them, or set gpu_allocation\.force_recarve: true/);
+    await expect(provider.update!(created.id, created.outs, layout([threeG(0)]))).rejects.toThrow(
+      "refusing to re-carve: 2 process(es) use the GPU and 1g.10gb@0, 1g.10gb@1 would be destroyed. " +
+        "Stop them, or set gpu_allocation.force_recarve: true",
+    );
     expect(smi.instances).toHaveLength(2);
     await provider.update!(created.id, created.outs, layout([threeG(0)], true));
     expect(smi.instances.map((i) => `${i.profile}@${i.start}`)).toEqual(["3g.40gb@0"]);
@@ -100,7 +107,10 @@ describe("MIG layout provider", () => {
   it("explains a blocked reset", async () => {
     const smi = new FakeNvidiaSmi();
     smi.resetBlockedBy = "nvidia-persistenced";
-    await expect(makeMigLayoutProvider(smi.run).create(layout([oneG(6)]))).rejects.toThrow(/MIG mode is pending until a GPU reset, and the reset failed: Unable to reset GPU: in use by nvidia-persistenced\. Stop nvidia-persistenced/);
+    await expect(makeMigLayoutProvider(smi.run).create(layout([oneG(6)]))).rejects.toThrow(
+      "MIG mode is pending until a GPU reset, and the reset failed: " +
+        "Unable to reset GPU: in use by nvidia-persistenced. Stop nvidia-persistenced",
+    );
     expect(smi.instances).toEqual([]);
   });
 

@@ -16,7 +16,7 @@ import { seedFiles } from "../../src/render/cloud-init/nocloud";
 import { slurmLayer } from "../../src/render/cloud-init/slurm";
 import { MissingImageError, roleImage } from "../../src/render/images";
 import { loadSpecFile, loadSpecText } from "../../src/spec/load";
-import { captureIO, ROOT, tempDir } from "../helpers";
+import { captureIO, joinedPattern, ROOT, tempDir } from "../helpers";
 
 const dirs: string[] = [];
 const scratch = (prefix: string): string => {
@@ -166,7 +166,12 @@ describe("golden images in the stack", () => {
     expect(result.spec.images.roles["k8s-cpu-worker"]).toBe("k8s");
     expect(result.spec.host.virtualization).toBe("kvm");
     expect(() => roleImage(result.spec, "slurm-compute")).toThrow(MissingImageError);
-    expect(() => roleImage(result.spec, "slurm-compute")).toThrow(/images\.roles\.slurm-compute is hpc, but the golden image store .* holds no such image; build it with `hyperscaler image build hpc --dir /);
+    expect(() => roleImage(result.spec, "slurm-compute")).toThrow(
+      joinedPattern(
+        /images\.roles\.slurm-compute is hpc, but the golden image store .* holds no such image; /,
+        /build it with `hyperscaler image build hpc --dir /,
+      ),
+    );
     const bad = loadSpecText("cluster.yaml", text + "images: { roles: { slurm-compute: \"hpc@latest\" } }\n");
     expect(bad.ok).toBe(false);
   });

@@ -78,14 +78,14 @@ export function resolvePulumi(): { command: string; prefix: string[] } | null {
     const version = (JSON.parse(fs.readFileSync(path.join(path.dirname(launcher), "package.json"), "utf8")) as { version: string }).version;
     console.error([
       `pulumi: the Pulumi CLI v${version} could not be fetched by its npm launcher: ` + `${(probe.stderr || probe.error?.message || "").trim().split("\n").pop()}`,
-      "The launcher downloads the CLI once (into $PULUMI_HOME/versions, default ~/.pulumi/versions); this " + "machine could not reach the download.",
+      "The launcher downloads the CLI once (into $PULUMI_HOME/versions, default ~/.pulumi/versions); " + "this machine could not reach the download.",
       `Offline: copy a pulumi v${version} install from a connected machine into ` + `~/.pulumi/versions/${version}/bin, or put a pulumi binary on PATH.`,
       "Without the CLI, `npx hyperscaler plan config/<stack>.yaml` shows what would be built.",
     ].join("\n"));
     return null;
   }
   console.error([
-    "pulumi: the Pulumi CLI is not installed and the npm launcher (dependency `pulumi`) is missing: run `npm " + "install`.",
+    "pulumi: the Pulumi CLI is not installed and the npm launcher (dependency `pulumi`) is missing: " + "run `npm install`.",
     "Or install the CLI yourself:  curl -fsSL https://get.pulumi.com | sh   (or: brew install pulumi)",
     "Without the CLI, `npx hyperscaler plan config/<stack>.yaml` shows what would be built.",
   ].join("\n"));
@@ -250,7 +250,7 @@ function writeKnownHosts(pulumi: { command: string; prefix: string[] }, stack: s
   const file = path.join(STATE_DIR, `${stack}.known_hosts`);
   fs.writeFileSync(file, output.stdout.trimEnd() + "\n", { mode: 0o644 });
   const relative = path.relative(process.cwd(), file);
-  console.error(`pulumi: VM host keys pinned in ${relative}\n  ssh -o UserKnownHostsFile=${relative} USER@VM-IP\n  npx ` + `hyperscaler verify CLUSTER.yaml --known-hosts ${relative}`);
+  console.error(`pulumi: VM host keys pinned in ${relative}\n  ssh -o UserKnownHostsFile=${relative} USER@VM-IP\n` + `  npx hyperscaler verify CLUSTER.yaml --known-hosts ${relative}`);
 }
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));

@@ -153,7 +153,7 @@ function readSnapshotFile(file: string): string | null {
   const read = readInputFile(file, MAX_SNAPSHOT_FILE_BYTES, "snapshot file");
   if (read.ok) return read.bytes.toString("utf8");
   if (read.problem === "missing") return null;
-  throw new InputError(`snapshot file ${file}: ${read.message} (${read.hint}; or capture the snapshot again with \`hyperscaler ` + `probe --capture DIR\`)`);
+  throw new InputError(`snapshot file ${file}: ${read.message} (${read.hint}; ` + `or capture the snapshot again with \`hyperscaler probe --capture DIR\`)`);
 }
 
 const RECAPTURE = "capture the snapshot again with `hyperscaler probe --capture DIR`";

@@ -33,7 +33,7 @@ export function buildPlan({ spec, host, previous }: PlanInput): Plan {
     if (capacity.cpu?.verdict === "over-limit") {
       errors.push({ message: `the VMs need ${capacity.cpu.vcpus} vCPUs, more than 4x the host's ${capacity.cpu.threads} threads ` + `(less ${capacity.cpu.reservedCores} reserved)`, hint: "lower cpu_cores or node counts", path: capacity.cpu.largestPath });
     } else if (capacity.cpu?.verdict === "overcommitted") {
-      gpu.warnings.push({ message: `the VMs have ${capacity.cpu.vcpus} vCPUs on ${capacity.cpu.threads} host threads: CPUs are ` + `overcommitted` });
+      gpu.warnings.push({ message: `the VMs have ${capacity.cpu.vcpus} vCPUs on ${capacity.cpu.threads} host threads: ` + "CPUs are overcommitted" });
     }
   }
   return {

@@ -39,7 +39,7 @@ describe("replay of captured samples", () => {
 
   it("A100-PCIE-40GB on R470: profile table, two 3g instances and their compute instances", () => {
     const inventory = inventoryFrom(snapshotSource(snapshotDir({
-      "lspci-Dnn.txt": "0000:3b:00.0 3D controller [0302]: NVIDIA Corporation GA100 [A100 PCIe 40GB] [10de:20f1] (rev " + "a1)\n0000:3b:00.1 Audio device [0403]: NVIDIA Corporation Device [10de:1aef]\n",
+      "lspci-Dnn.txt": "0000:3b:00.0 3D controller [0302]: NVIDIA Corporation GA100 [A100 PCIe 40GB] [10de:20f1] (rev a1)\n" + "0000:3b:00.1 Audio device [0403]: NVIDIA Corporation Device [10de:1aef]\n",
       "nvidia-smi-mig-lgip.txt": sample("nvidia-smi-mig-lgip_a100-pcie-40gb_r470-era.txt"),
       "nvidia-smi-mig-lgi.txt": sample("nvidia-smi-mig-lgi_a100-pcie-40gb_2x3g.20gb.txt"),
       "nvidia-smi-mig-lci.txt": sample("nvidia-smi-mig-lci_a100-pcie-40gb_mixed-ci.txt"),

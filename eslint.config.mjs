@@ -2,10 +2,11 @@
 // then eslint-config-prettier, which turns off every rule Prettier owns. Run by `npm run lint`.
 import js from "@eslint/js";
 import prettier from "eslint-config-prettier";
+import { defineConfig, globalIgnores } from "eslint/config";
 import tseslint from "typescript-eslint";
 
-export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "examples/*/node_modules/", "examples/*/dist/", "test/fixtures/"] },
+export default defineConfig(
+  globalIgnores(["dist/", "node_modules/", "examples/*/node_modules/", "examples/*/dist/", "test/fixtures/"]),
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {
@@ -43,7 +44,8 @@ export default tseslint.config(
     },
   },
   {
-    // The two CommonJS entry scripts are plain JavaScript outside the TypeScript project: syntax rules only.
+    // The JavaScript files (bin/hyperscaler.js, scripts/build-validator.js, this config) are outside the TypeScript
+    // project: syntax rules only.
     files: ["**/*.js", "**/*.mjs", "**/*.cjs"],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: {

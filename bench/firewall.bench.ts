@@ -23,7 +23,7 @@ async function timeAsync(runs: number, fn: () => Promise<void>): Promise<number[
 
 export async function run(): Promise<void> {
   console.log("== host firewall (nft in a namespace) ==");
-  const text = fs.readFileSync(path.join(ROOT, "config/prod.yaml"), "utf8") + 'security:\n  allowed_cidrs: ["203.0.113.0/24"]\n  cross_cluster_flows:\n    - { from: hpc, to: cloud, ports: ["6443/tcp"] }\n';
+  const text = fs.readFileSync(path.join(ROOT, "config/prod.yaml"), "utf8") + 'security:\n  allowed_cidrs: ["203.0.113.0/24"]\n  cross_cluster_flows:\n    - { from: hpc, to: cloud, ' + 'ports: ["6443/tcp"] }\n';
   const loaded = loadSpecText("prod.yaml", text);
   if (!loaded.ok) throw new Error("prod.yaml with security does not load");
   const plan = buildPlan({ spec: loaded.spec });

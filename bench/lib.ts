@@ -39,5 +39,5 @@ export function timeProcess(runs: number, command: string, args: string[], expec
 export function report(figures: Figures, baseline?: Figures, target?: number): void {
   const ratio = baseline ? `  ${(figures.medianMs / baseline.medianMs).toFixed(2)}x ${baseline.label}` : "";
   const goal = target === undefined ? "" : `  target < ${target} ms: ${figures.medianMs < target ? "met" : "MISSED"}`;
-  console.log(`${figures.label.padEnd(48)} median ${figures.medianMs.toFixed(1).padStart(8)} ms  p99 ${figures.p99Ms.toFixed(1).padStart(8)} ms  min ${figures.minMs.toFixed(1).padStart(8)} ms  (n=${figures.runs})${ratio}${goal}`);
+  console.log(`${figures.label.padEnd(48)} median ${figures.medianMs.toFixed(1).padStart(8)} ms  p99 ` + `${figures.p99Ms.toFixed(1).padStart(8)} ms  min ${figures.minMs.toFixed(1).padStart(8)} ms  ` + `(n=${figures.runs})${ratio}${goal}`);
 }

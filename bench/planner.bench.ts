@@ -1,5 +1,7 @@
 // Planner: solve every profile multiset of the 7-slice geometry (p50/p99 per GPU), and plan a 16-GPU
 // host with 7 slices each. Targets (issue 4): p99 under 5 ms per GPU, 16-GPU plan under 100 ms.
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { stringify } from "yaml";
 import { CATALOG } from "../src/facts/gpu-catalog";
 import { profileMultisets, solvePlacements } from "../src/gpu/solver";
@@ -35,7 +37,7 @@ export function run(): void {
   const samples = all.map((requests) => timeSync(1, () => solvePlacements(entry.geometry, entry.profiles, [], requests))[0]);
   const perGpu = summarise(`solve each of ${all.length} multisets (per GPU)`, samples);
   report(perGpu, undefined, 5);
-  console.log(`  per GPU: p50 ${(perGpu.medianMs * 1000).toFixed(1)} us, p99 ${(perGpu.p99Ms * 1000).toFixed(1)} us, max ${(Math.max(...samples) * 1000).toFixed(1)} us`);
+  console.log(`  per GPU: p50 ${(perGpu.medianMs * 1000).toFixed(1)} us, p99 ${(perGpu.p99Ms * 1000).toFixed(1)} us, max ` + `${(Math.max(...samples) * 1000).toFixed(1)} us`);
   const allTimes = timeSync(5, () => { for (const requests of all) solvePlacements(entry.geometry, entry.profiles, [], requests); });
   report(summarise(`all ${all.length} multisets in one pass`, allTimes));
 
@@ -53,8 +55,7 @@ export function run(): void {
 
 let dev: ReturnType<typeof loadSpecText> | undefined;
 function loadDev() {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  dev ??= loadSpecText("dev.yaml", require("node:fs").readFileSync(require("node:path").join(__dirname, "..", "config", "dev.yaml"), "utf8"));
+  dev ??= loadSpecText("dev.yaml", fs.readFileSync(path.join(__dirname, "..", "config", "dev.yaml"), "utf8"));
   if (!dev.ok) throw new Error("dev.yaml invalid");
   return dev.spec;
 }

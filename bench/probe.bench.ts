@@ -14,8 +14,8 @@ function eightGpuSnapshot(): string {
   const lgip = fs.readFileSync(path.join(samples, "nvidia-smi-mig-lgip_a100-pcie-40gb_r470-era.txt"), "utf8");
   const addresses = Array.from({ length: 8 }, (_, i) => `0000:${(0x18 + i * 0x10).toString(16)}:00.0`);
   fs.writeFileSync(path.join(dir, "lspci-Dnn.txt"), addresses.map((a) => `${a} 3D controller [0302]: NVIDIA Corporation GH100 [H100 SXM5 80GB] [10de:2330] (rev a1)`).join("\n"));
-  fs.writeFileSync(path.join(dir, "nvidia-smi-mig-lgipp.txt"), addresses.map((_, g) => lgipp.replace(/GPU  0/g, `GPU  ${g}`)).join("\n"));
-  fs.writeFileSync(path.join(dir, "nvidia-smi-mig-lgip.txt"), addresses.map((_, g) => lgip.replace(/\|   0  MIG/g, `|   ${g}  MIG`)).join("\n"));
+  fs.writeFileSync(path.join(dir, "nvidia-smi-mig-lgipp.txt"), addresses.map((_, g) => lgipp.replace(/GPU {2}0/g, `GPU  ${g}`)).join("\n"));
+  fs.writeFileSync(path.join(dir, "nvidia-smi-mig-lgip.txt"), addresses.map((_, g) => lgip.replace(/\| {3}0 {2}MIG/g, `|   ${g}  MIG`)).join("\n"));
   const xml = fs.readFileSync(path.join(samples, "nvidia-smi-q-x_a100-sxm4-80gb_mig-enabled_4x1g.20gb_drv535.xml"), "utf8");
   const gpu = xml.slice(xml.indexOf("<gpu id="), xml.lastIndexOf("</gpu>") + 6);
   fs.writeFileSync(path.join(dir, "nvidia-smi-q-x.xml"), xml.slice(0, xml.indexOf("<gpu id=")) + addresses.map((a) => gpu.replace(/<gpu id="[^"]+">/, `<gpu id="0000${a}">`)).join("\n") + "\n</nvidia_smi_log>\n");

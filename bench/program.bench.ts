@@ -12,6 +12,8 @@ function generatedSpec(vms: number, gpus: number): string {
   const gpuNodes = gpus * 7;
   const perCluster = Math.floor(gpuNodes / 2);
   const cpu = Math.max(0, vms - gpuNodes - 2);
+  // The third and fourth octets of the n-th address after 10.x.0.0 (a range of count VMs from .11 ends at 10 + count).
+  const upTo = (n: number): string => `${Math.floor(n / 256)}.${n % 256}`;
   const devices = Array.from({ length: gpus }, (_, i) => ({ id: `GPU-${i}`, pci_address: `0000:${(0x10 + i * 8).toString(16).padStart(2, "0")}:00.0`, model: "NVIDIA A100 80GB", pci_device_id: "10de:20b5", mig_capable: true, attach: "mig-vgpu" }));
   return stringify({
     version: "1.0",
@@ -21,12 +23,12 @@ function generatedSpec(vms: number, gpus: number): string {
       gpu_allocation: { devices, strategy: "mig", mig_slices: { hpc: perCluster, cloud: gpuNodes - perCluster } },
     },
     clusters: {
-      hpc: { controller: { cpu_cores: 2, memory_gb: 2, disk_gb: 20, ip_address: "10.1.0.10" }, compute_nodes: { count: perCluster, cpu_cores: 2, memory_gb: 2, disk_gb: 20, gpu_enabled: true, ip_range: `10.1.0.11-10.1.${Math.floor((10 + perCluster) / 256)}.${(10 + perCluster) % 256}` }, slurm_config: { partitions: ["gpu"] } },
+      hpc: { controller: { cpu_cores: 2, memory_gb: 2, disk_gb: 20, ip_address: "10.1.0.10" }, compute_nodes: { count: perCluster, cpu_cores: 2, memory_gb: 2, disk_gb: 20, gpu_enabled: true, ip_range: `10.1.0.11-10.1.${upTo(10 + perCluster)}` }, slurm_config: { partitions: ["gpu"] } },
       cloud: {
         control_plane: { cpu_cores: 2, memory_gb: 2, disk_gb: 20, ip_address: "10.2.0.10" },
         worker_nodes: {
-          gpu_workers: { count: gpuNodes - perCluster, cpu_cores: 2, memory_gb: 2, disk_gb: 20, gpu_enabled: true, ip_range: `10.2.0.11-10.2.${Math.floor((10 + gpuNodes - perCluster) / 256)}.${(10 + gpuNodes - perCluster) % 256}` },
-          ...(cpu > 0 ? { cpu_workers: { count: cpu, cpu_cores: 2, memory_gb: 2, disk_gb: 20, ip_range: `10.2.1.11-10.2.${1 + Math.floor((10 + cpu) / 256)}.${(10 + cpu) % 256}` } } : {}),
+          gpu_workers: { count: gpuNodes - perCluster, cpu_cores: 2, memory_gb: 2, disk_gb: 20, gpu_enabled: true, ip_range: `10.2.0.11-10.2.${upTo(10 + gpuNodes - perCluster)}` },
+          ...(cpu > 0 ? { cpu_workers: { count: cpu, cpu_cores: 2, memory_gb: 2, disk_gb: 20, ip_range: `10.2.1.11-10.2.${upTo(256 + 10 + cpu)}` } } : {}),
         },
       },
     },
@@ -49,7 +51,7 @@ async function evaluate(clusterFile: string, inventory?: unknown): Promise<{ ms:
 }
 
 export async function run(): Promise<void> {
-  installMocks();
+  await installMocks();
   console.log("== program under mocks ==");
   await evaluate(path.join(ROOT, "config/dev.yaml")); // warm-up (provider serialization is cached per process)
   const prod: number[] = [];

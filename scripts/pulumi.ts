@@ -77,15 +77,15 @@ export function resolvePulumi(): { command: string; prefix: string[] } | null {
     if (probe.status === 0) return { command: process.execPath, prefix: [launcher] };
     const version = (JSON.parse(fs.readFileSync(path.join(path.dirname(launcher), "package.json"), "utf8")) as { version: string }).version;
     console.error([
-      `pulumi: the Pulumi CLI v${version} could not be fetched by its npm launcher: ${(probe.stderr || probe.error?.message || "").trim().split("\n").pop()}`,
-      "The launcher downloads the CLI once (into $PULUMI_HOME/versions, default ~/.pulumi/versions); this machine could not reach the download.",
-      `Offline: copy a pulumi v${version} install from a connected machine into ~/.pulumi/versions/${version}/bin, or put a pulumi binary on PATH.`,
+      `pulumi: the Pulumi CLI v${version} could not be fetched by its npm launcher: ` + `${(probe.stderr || probe.error?.message || "").trim().split("\n").pop()}`,
+      "The launcher downloads the CLI once (into $PULUMI_HOME/versions, default ~/.pulumi/versions); " + "this machine could not reach the download.",
+      `Offline: copy a pulumi v${version} install from a connected machine into ` + `~/.pulumi/versions/${version}/bin, or put a pulumi binary on PATH.`,
       "Without the CLI, `npx hyperscaler plan config/<stack>.yaml` shows what would be built.",
     ].join("\n"));
     return null;
   }
   console.error([
-    "pulumi: the Pulumi CLI is not installed and the npm launcher (dependency `pulumi`) is missing: run `npm install`.",
+    "pulumi: the Pulumi CLI is not installed and the npm launcher (dependency `pulumi`) is missing: " + "run `npm install`.",
     "Or install the CLI yourself:  curl -fsSL https://get.pulumi.com | sh   (or: brew install pulumi)",
     "Without the CLI, `npx hyperscaler plan config/<stack>.yaml` shows what would be built.",
   ].join("\n"));
@@ -102,7 +102,7 @@ function modeText(mode: number): string {
 function assertOwned(target: string, stat: fs.Stats, what: string): void {
   const uid = process.getuid?.();
   if (uid !== undefined && stat.uid !== uid) {
-    throw new StateSecurityError(`pulumi: the ${what} ${target} belongs to uid ${stat.uid}, not to you (uid ${uid}); whoever owns it can read or swap the stack's secrets. Use a state directory of your own (HYPERSCALER_STATE_DIR) or fix the owner: chown -R ${uid} ${target}`);
+    throw new StateSecurityError(`pulumi: the ${what} ${target} belongs to uid ${stat.uid}, not to you (uid ${uid}); whoever owns it can ` + `read or swap the stack's secrets. Use a state directory of your own (HYPERSCALER_STATE_DIR) or fix the ` + `owner: chown -R ${uid} ${target}`);
   }
 }
 
@@ -124,7 +124,7 @@ export function secureStateDir(stateDir = STATE_DIR, warn: (text: string) => voi
   assertOwned(stateDir, stat, "state directory");
   if ((stat.mode & 0o077) !== 0) {
     fs.chmodSync(stateDir, 0o700);
-    warn(`pulumi: warning: the state directory ${stateDir} was open to group/others (mode ${modeText(stat.mode)}); tightened to 700`);
+    warn(`pulumi: warning: the state directory ${stateDir} was open to group/others (mode ` + `${modeText(stat.mode)}); tightened to 700`);
   }
 }
 
@@ -144,7 +144,7 @@ export function assertPassphraseFile(file: string): void {
   assertOwned(file, stat, "passphrase file");
   if ((stat.mode & 0o077) !== 0) {
     throw new StateSecurityError([
-      `pulumi: the passphrase file ${file} is readable or writable by group/others (mode ${modeText(stat.mode)}); anyone who read it can decrypt every secret of the stack.`,
+      `pulumi: the passphrase file ${file} is readable or writable by group/others (mode ` + `${modeText(stat.mode)}); anyone who read it can decrypt every secret of the stack.`,
       `Fix: chmod 600 ${file}`,
       "If others may have read it, also rotate the passphrase: pulumi stack change-secrets-provider passphrase",
     ].join("\n"));
@@ -224,31 +224,33 @@ function buildMissingImages(clusterFile: string): boolean {
   // A pinned version cannot be rebuilt (its inputs are gone): say so before building anything.
   const pinned = missing.find((reference) => reference.includes("@"));
   if (pinned) {
-    console.error(`pulumi: images.roles pins ${pinned}, which the image store ${dir} does not hold; pin a stored version (\`npx hyperscaler image list\`) or the plain name ${pinned.split("@")[0]}`);
+    console.error(`pulumi: images.roles pins ${pinned}, which the image store ${dir} does not hold; pin a stored version ` + `(\`npx hyperscaler image list\`) or the plain name ${pinned.split("@")[0]}`);
     return false;
   }
   for (const reference of missing) {
     console.error(`pulumi: golden image ${reference} is not built yet; building it (hyperscaler image build ${reference})`);
     if (run(process.execPath, [path.join(ROOT, "bin", "hyperscaler.js"), "image", "build", reference, "--dir", dir], {}) !== 0) {
-      console.error(`pulumi: building the golden image ${reference} failed (see above); fix it, or set images.roles to catalog for the published Debian image`);
+      console.error(`pulumi: building the golden image ${reference} failed (see above); fix it, or set images.roles to ` + `catalog for the published Debian image`);
       return false;
     }
   }
   return true;
 }
 
-/** After `up`: the VMs' pinned host keys into a known_hosts file, so ssh and `hyperscaler verify` check them strictly. */
+/**
+ * After `up`: the VMs' pinned host keys into a known_hosts file, so ssh and `hyperscaler verify` check them strictly.
+ */
 function writeKnownHosts(pulumi: { command: string; prefix: string[] }, stack: string, env: Record<string, string>): void {
   const output = spawnSync(pulumi.command, [...pulumi.prefix, "stack", "output", "knownHosts", "--stack", stack], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env } });
   if (output.status !== 0 || !output.stdout.trim()) {
-    console.error(`pulumi: could not read the stack output knownHosts (${(output.stderr || "empty").trim()}); ssh will ask about new host keys`);
+    console.error(`pulumi: could not read the stack output knownHosts (${(output.stderr || "empty").trim()}); ssh will ask ` + `about new host keys`);
     return;
   }
   // Public keys: readable by all, as ~/.ssh/known_hosts is.
   const file = path.join(STATE_DIR, `${stack}.known_hosts`);
   fs.writeFileSync(file, output.stdout.trimEnd() + "\n", { mode: 0o644 });
   const relative = path.relative(process.cwd(), file);
-  console.error(`pulumi: VM host keys pinned in ${relative}\n  ssh -o UserKnownHostsFile=${relative} USER@VM-IP\n  npx hyperscaler verify CLUSTER.yaml --known-hosts ${relative}`);
+  console.error(`pulumi: VM host keys pinned in ${relative}\n  ssh -o UserKnownHostsFile=${relative} USER@VM-IP\n` + `  npx hyperscaler verify CLUSTER.yaml --known-hosts ${relative}`);
 }
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));

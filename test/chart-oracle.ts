@@ -15,7 +15,10 @@ export interface FreeForm {
   readonly why: string;
 }
 
-/** Pass-through Kubernetes objects and label maps: the charts template them verbatim, so their children are not values keys. */
+/**
+ * Pass-through Kubernetes objects and label maps: the charts template them verbatim, so their children are not values
+ * keys.
+ */
 export const FREE_FORM_EVERYWHERE: readonly FreeForm[] = [
   { pattern: "**.nodeSelector", why: "label map, rendered verbatim into the pod spec" },
   { pattern: "**.affinity", why: "a Kubernetes Affinity, rendered verbatim" },
@@ -65,10 +68,11 @@ const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object
 /** Keys the defaults (values.yaml) and the JSON schema (properties) know at a point. */
 interface Known { readonly defaults: unknown; readonly schema: Record<string, unknown> | undefined }
 
-function schemaChild(root: Record<string, unknown> | undefined, node: Record<string, unknown> | undefined, key: string | "[]"): Record<string, unknown> | undefined {
+/** The schema under `node` for a key; the key `[]` means an array's items. */
+function schemaChild(root: Record<string, unknown> | undefined, node: Record<string, unknown> | undefined, key: string): Record<string, unknown> | undefined {
   let current = node;
   for (let hops = 0; current && typeof current.$ref === "string" && hops < 20; hops++) {
-    const ref = (current.$ref as string).replace(/^#\//, "").split("/");
+    const ref = (current.$ref).replace(/^#\//, "").split("/");
     current = ref.reduce<Record<string, unknown> | undefined>((n, part) => (n ? (n[part] as Record<string, unknown>) : undefined), root);
   }
   if (!current) return undefined;
@@ -136,7 +140,7 @@ export function loadChartReference(pin: Pick<ChartPin, "chart" | "version" | "ch
   const dir = path.join(root, referenceDir(pin));
   const valuesFile = path.join(dir, "values.yaml");
   if (!fs.existsSync(valuesFile)) {
-    throw new Error(`chart ${pin.chart} ${pin.version} has no reference values: add ${path.relative(path.join(ROOT, ".."), valuesFile)} (and values.schema.json if the chart has one, and each subchart's charts/<name>/values.yaml), copied byte-for-byte from the upstream tag of ${pin.version}, with a line in shared/reference/charts/README.md saying where it came from; then update checkedAgainst in src/facts/versions.ts`);
+    throw new Error(`chart ${pin.chart} ${pin.version} has no reference values: add ` + `${path.relative(path.join(ROOT, ".."), valuesFile)} (and values.schema.json if the chart has one, and ` + `each subchart's charts/<name>/values.yaml), copied byte-for-byte from the upstream tag of ` + `${pin.version}, with a line in shared/reference/charts/README.md saying where it came from; then update ` + `checkedAgainst in src/facts/versions.ts`);
   }
   const schemaFile = path.join(dir, "values.schema.json");
   const schema = fs.existsSync(schemaFile) ? JSON.parse(fs.readFileSync(schemaFile, "utf8")) as Record<string, unknown> : undefined;

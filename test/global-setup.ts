@@ -22,7 +22,7 @@ export default function setup(): () => void {
     const left = leftoversIn(runDir);
     fs.rmSync(runDir, { recursive: true, force: true });
     if (left.length > 0) {
-      throw new Error(`the tests left ${left.length} entr${left.length === 1 ? "y" : "ies"} in the temporary directory (removed now): ${left.join(", ")}. Make temporary directories with tempDir() from test/helpers.ts (removed after each file) or remove them in afterAll.`);
+      throw new Error(`the tests left ${left.length} entr${left.length === 1 ? "y" : "ies"} in the temporary directory ` + `(removed now): ${left.join(", ")}. Make temporary directories with tempDir() from test/helpers.ts ` + `(removed after each file) or remove them in afterAll.`);
     }
   };
 }

@@ -52,3 +52,8 @@ export function freePort(): Promise<number> {
     server.on("error", reject);
   });
 }
+
+/** One regular expression from parts (their sources joined in order), so a long pattern can span lines. */
+export function joinedPattern(...parts: RegExp[]): RegExp {
+  return new RegExp(parts.map((part) => part.source).join(""));
+}

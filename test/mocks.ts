@@ -5,7 +5,7 @@ import { domainOutputs, networkOutputs, seedDigest, type DomainInputs, type Netw
 import { poolVolumePath } from "../src/render/images";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { unknown: unknownOutput, isUnknown } = require("@pulumi/pulumi/output") as { unknown: unknown; isUnknown(v: unknown): boolean };
+const { unknown: unknownOutput, isUnknown } = require("@pulumi/pulumi/output") as { unknown: unknown; isUnknown: (v: unknown) => boolean };
 
 export interface Recorded {
   readonly type: string;
@@ -30,11 +30,13 @@ export function lastRequest(name: string): { dependsOn: string[]; parent: string
   return requests.get(name);
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks") as { MockMonitor: { prototype: { registerResource(req: unknown, cb: unknown): Promise<void> } } };
-const register = MockMonitor.prototype.registerResource;
 type PropertyDependencies = { toArray(): [string, [string[]]][] };
-MockMonitor.prototype.registerResource = function (req: { getName(): string; getDependenciesList(): string[]; getParent(): string; getPropertydependenciesMap(): PropertyDependencies }, callback: unknown) {
+type RegisterRequest = { getName(): string; getDependenciesList(): string[]; getParent(): string; getPropertydependenciesMap(): PropertyDependencies };
+type RegisterResource = (this: unknown, req: RegisterRequest, callback: unknown) => Promise<void>;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks") as { MockMonitor: { prototype: { registerResource: RegisterResource } } };
+const register = MockMonitor.prototype.registerResource;
+MockMonitor.prototype.registerResource = function (req, callback) {
   const propertyDependencies = Object.fromEntries(req.getPropertydependenciesMap().toArray().map(([property, [urns]]) => [property, (urns ?? []).map(nameOf)]));
   requests.set(req.getName(), { dependsOn: req.getDependenciesList().map(nameOf), parent: req.getParent() ? nameOf(req.getParent()) : null, propertyDependencies });
   return register.call(this, req, callback);
@@ -48,7 +50,7 @@ export async function settled(): Promise<void> {
 
 /** A secret input arrives wrapped ({ [sig]: secret signature, value }); providers see the value. */
 function plain(value: unknown): string {
-  return typeof value === "object" && value !== null && "value" in value ? String((value as { value: unknown }).value) : String(value);
+  return typeof value === "object" && value !== null && "value" in value ? String(value.value) : String(value);
 }
 
 /** Real PEMs, as the tls provider would make them: keys from node's crypto, certificates from openssl. */
@@ -81,7 +83,7 @@ const pki = {
     const body = Buffer.concat([Buffer.from("openssh-key-v1\0"), str("none"), str("none"), str(""), u32(1), str(blob), str(secret)]);
     const lines = body.toString("base64").match(/.{1,70}/g)!;
     return {
-      privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`,
+      privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n` + `${lines.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`,
       publicKeyOpenssh: `ssh-ed25519 ${blob.toString("base64")}\n`,
       privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }) as string,
       publicKeyPem: publicKey.export({ type: "spki", format: "pem" }) as string,
@@ -94,7 +96,9 @@ const pki = {
     const fs = require("node:fs") as typeof import("node:fs");
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const path = require("node:path") as typeof import("node:path");
-    const dir = fs.mkdtempSync(path.join(require("node:os").tmpdir(), "hs-pki-"));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const os = require("node:os") as typeof import("node:os");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hs-pki-"));
     for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
     const result = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
     fs.rmSync(dir, { recursive: true, force: true });
@@ -172,8 +176,8 @@ export function computed(type: string, name: string, inputs: Record<string, unkn
   }
 }
 
-export function installMocks(): void {
-  pulumi.runtime.setMocks({
+export async function installMocks(): Promise<void> {
+  await pulumi.runtime.setMocks({
     newResource(args: pulumi.runtime.MockResourceArgs) {
       const id = `${args.name}-id`;
       const request = requests.get(args.name);

@@ -32,7 +32,7 @@ export const CHARTS = {
   },
   kubePrometheusStack: {
     chart: "kube-prometheus-stack", version: "65.1.1", repo: "https://prometheus-community.github.io/helm-charts",
-    checkedAgainst: "prometheus-community/helm-charts@kube-prometheus-stack-65.1.1 (+ grafana 8.5.2, kube-state-metrics 5.25.1, prometheus-node-exporter 4.39.0)",
+    checkedAgainst: "prometheus-community/helm-charts@kube-prometheus-stack-65.1.1 (+ grafana 8.5.2, kube-state-metrics " + "5.25.1, prometheus-node-exporter 4.39.0)",
   },
   certManager: {
     chart: "cert-manager", version: "v1.16.1", repo: "https://charts.jetstack.io",
@@ -63,18 +63,18 @@ export interface ImagePin {
 export const IMAGES = {
   localPathProvisioner: {
     image: "rancher/local-path-provisioner:v0.0.30",
-    checkedAgainst: "rancher/local-path-provisioner@v0.0.30 deploy/local-path-storage.yaml (reference/manifests/local-path-provisioner-v0.0.30)",
+    checkedAgainst: "rancher/local-path-provisioner@v0.0.30 deploy/local-path-storage.yaml " + "(reference/manifests/local-path-provisioner-v0.0.30)",
   },
   localPathHelper: {
     image: "busybox:1.36.1",
     checkedAgainst: "the helper pod of local-path-storage.yaml v0.0.30 (upstream leaves busybox unpinned; pinned here)",
   },
-  postgres: { image: "postgres:16.4", checkedAgainst: "docker-library/postgres 16.4 (bookworm); entrypoint runs /docker-entrypoint-initdb.d/*.sql on an empty data directory" },
+  postgres: { image: "postgres:16.4", checkedAgainst: "docker-library/postgres 16.4 (bookworm); entrypoint runs /docker-entrypoint-initdb.d/*.sql on an empty " + "data directory" },
   // The official ghcr.io/mlflow/mlflow image has neither psycopg2 nor boto3; Bitnami's build has both
   // (libpq5 in the image, the Bitnami MLflow chart's PostgreSQL + S3 set-up) and the basic-auth app.
   mlflow: {
     image: "docker.io/bitnami/mlflow:2.22.0-debian-12-r1",
-    checkedAgainst: "bitnami/containers@017953dd bitnami/mlflow/2/debian-12/Dockerfile (MLflow 2.22.0, Python 3.12, libpq5, ENTRYPOINT python, mlflow on PATH)",
+    checkedAgainst: "bitnami/containers@017953dd bitnami/mlflow/2/debian-12/Dockerfile (MLflow 2.22.0, Python 3.12, libpq5, " + "ENTRYPOINT python, mlflow on PATH)",
   },
 } as const satisfies Record<string, ImagePin>;
 
@@ -94,6 +94,6 @@ export type KubernetesMinor = keyof typeof KUBERNETES;
 /** The facts for a spec's Kubernetes minor version; unknown minors fail loudly with the supported list. */
 export function kubernetesFacts(minor: string): (typeof KUBERNETES)[KubernetesMinor] {
   const facts = (KUBERNETES as Record<string, (typeof KUBERNETES)[KubernetesMinor]>)[minor];
-  if (!facts) throw new Error(`Kubernetes ${minor} is not supported: expected one of ${Object.keys(KUBERNETES).join(", ")} (set clusters.cloud.kubernetes_config.version)`);
+  if (!facts) throw new Error(`Kubernetes ${minor} is not supported: expected one of ${Object.keys(KUBERNETES).join(", ")} (set ` + `clusters.cloud.kubernetes_config.version)`);
   return facts;
 }

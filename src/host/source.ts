@@ -148,14 +148,17 @@ function readSnapshotFile(file: string): string | null {
   const read = readInputFile(file, MAX_SNAPSHOT_FILE_BYTES, "snapshot file");
   if (read.ok) return read.bytes.toString("utf8");
   if (read.problem === "missing") return null;
-  throw new InputError(`snapshot file ${file}: ${read.message} (${read.hint}; or capture the snapshot again with \`hyperscaler probe --capture DIR\`)`);
+  throw new InputError(`snapshot file ${file}: ${read.message} (${read.hint}; ` + `or capture the snapshot again with \`hyperscaler probe --capture DIR\`)`);
 }
 
 const RECAPTURE = "capture the snapshot again with `hyperscaler probe --capture DIR`";
 
-/** Replays a snapshot directory written by `hyperscaler probe --capture`; its JSON files are checked against their schemas. */
+/**
+ * Replays a snapshot directory written by `hyperscaler probe --capture`; its JSON files are checked against their
+ * schemas.
+ */
 export function snapshotSource(dir: string): HostSource {
-  let isDirectory = false;
+  let isDirectory: boolean;
   try {
     isDirectory = fs.statSync(dir).isDirectory();
   } catch {

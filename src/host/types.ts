@@ -43,6 +43,8 @@ export interface HostGpu {
   readonly uuid: string | null;
   readonly memoryMiB: number | null;
   readonly driverVersion: string | null;
+  // The known drivers are listed for readers; any other driver name is valid too.
+  // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents
   readonly boundDriver: BoundDriver | string;
   readonly iommuGroup: number | null;
   /** Alone in its IOMMU group, or only with its own functions (audio, USB-C of the same card). */

@@ -28,12 +28,12 @@ export function buildPlan({ spec, host, previous }: PlanInput): Plan {
   if (host) {
     const capacity = capacityOf(vms, host, spec.host.reserved);
     if (capacity.memory && !capacity.memory.fits) {
-      errors.push({ message: `the VMs need ${capacity.memory.neededGiB} GiB of memory; the host has ${capacity.memory.hostGiB} GiB with ${capacity.memory.reservedGiB} GiB reserved`, hint: "lower memory_gb or node counts, or host.reserved.memory_gb", path: capacity.memory.largestPath });
+      errors.push({ message: `the VMs need ${capacity.memory.neededGiB} GiB of memory; the host has ${capacity.memory.hostGiB} GiB ` + `with ${capacity.memory.reservedGiB} GiB reserved`, hint: "lower memory_gb or node counts, or host.reserved.memory_gb", path: capacity.memory.largestPath });
     }
     if (capacity.cpu?.verdict === "over-limit") {
-      errors.push({ message: `the VMs need ${capacity.cpu.vcpus} vCPUs, more than 4x the host's ${capacity.cpu.threads} threads (less ${capacity.cpu.reservedCores} reserved)`, hint: "lower cpu_cores or node counts", path: capacity.cpu.largestPath });
+      errors.push({ message: `the VMs need ${capacity.cpu.vcpus} vCPUs, more than 4x the host's ${capacity.cpu.threads} threads ` + `(less ${capacity.cpu.reservedCores} reserved)`, hint: "lower cpu_cores or node counts", path: capacity.cpu.largestPath });
     } else if (capacity.cpu?.verdict === "overcommitted") {
-      gpu.warnings.push({ message: `the VMs have ${capacity.cpu.vcpus} vCPUs on ${capacity.cpu.threads} host threads: CPUs are overcommitted` });
+      gpu.warnings.push({ message: `the VMs have ${capacity.cpu.vcpus} vCPUs on ${capacity.cpu.threads} host threads: ` + "CPUs are overcommitted" });
     }
   }
   return {

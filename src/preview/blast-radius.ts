@@ -92,7 +92,8 @@ function imageResources(spec: ClusterSpec, role: PlannedVm["role"]): [string, st
 /**
  * The blast radius between two sides, by the providers' rules: a network replaces on a new subnet or bridge
  * (and its VMs with it), updates on DHCP hosts; a MIG layout updates in place; a vGPU device replaces on a
- * new type; a new base image replaces the disks, and so the domains, of the roles that boot it; a VM's domain replaces on new GPU
+ * new type; a new base image replaces the disks, and so the domains, of the roles that boot it; a VM's domain replaces
+ * on new GPU
  * devices, NIC, network or disk; memory and vCPUs update and need a restart; a VM whose cloud-init
  * configuration changes gets a new seed, applied at its next boot. Kubernetes services are not counted.
  */

@@ -26,7 +26,10 @@ export interface RenderOptions {
   readonly extraKeys?: readonly string[];
   /** The stack's identity (stack output stackId), so libvirt UUIDs equal the deployed ones. */
   readonly stackId?: string;
-  /** Direct kernel boot per VM role (golden images; render/images.ts#roleDirectBoot reads the image store). @default none */
+  /**
+   * Direct kernel boot per VM role (golden images; render/images.ts#roleDirectBoot reads the image store). @default
+   * none
+   */
   readonly bootOf?: (role: PlannedVm["role"]) => DirectBoot | undefined;
 }
 
@@ -58,7 +61,7 @@ export function renderAll(spec: ClusterSpec, plan: Plan, options: RenderOptions 
   for (const vm of plan.vms) {
     files.set(`libvirt/domains/${vm.name}.xml`, renderDomainXml(plan, vm, { pool: pool.name, vfAddresses: vfPlaceholders, stackId, domainType: domainTypeOf(spec), directBoot: bootOf(vm.role) }));
     const seed = seedFiles(spec, plan, vm, layers(vm.name), extraKeys);
-    for (const [name, text] of Object.entries(seed)) files.set(`cloud-init/${vm.name}/${name}`, text);
+    for (const [name, text] of Object.entries(seed) as [string, string][]) files.set(`cloud-init/${vm.name}/${name}`, text);
   }
   return files;
 }

@@ -75,7 +75,11 @@ export function roleImage(spec: ClusterSpec, role: PlannedVm["role"]): RoleImage
   const dir = goldenImagesDir(spec);
   const image = findImage(dir, reference);
   if (!image) {
-    throw new MissingImageError(`images.roles.${role} is ${reference}, but the golden image store ${dir} holds no such image; build it with \`hyperscaler image build ${reference.split("@")[0]}${spec.images.golden_dir ? ` --dir ${dir}` : ""}\` (or set images.roles.${role}: catalog for the published Debian cloud image)`);
+    const build = `hyperscaler image build ${reference.split("@")[0]}${spec.images.golden_dir ? ` --dir ${dir}` : ""}`;
+    throw new MissingImageError(
+      `images.roles.${role} is ${reference}, but the golden image store ${dir} holds no such image; ` +
+        `build it with \`${build}\` (or set images.roles.${role}: catalog for the published Debian cloud image)`,
+    );
   }
   const m = image.manifest;
   const file = (name: string, volume: string, format: "qcow2" | "raw"): ImageSource => ({ name: volume, source: path.join(image.dir, name), checksum: `sha256:${m.files[name].sha256}`, checksumUrl: "", format });

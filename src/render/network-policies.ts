@@ -49,7 +49,10 @@ export const POD_LABELS = {
   kubeDns: { "k8s-app": "kube-dns" },
 } as const;
 
-/** Ports Prometheus scrapes outside its namespace: node-exporter, kubelet, API server, control-plane components, kube-proxy; DCGM exporter and CoreDNS pods. */
+/**
+ * Ports Prometheus scrapes outside its namespace: node-exporter, kubelet, API server, control-plane components,
+ * kube-proxy; DCGM exporter and CoreDNS pods.
+ */
 export const SCRAPE_NODE_PORTS = [9100, 10250, API_SERVER_PORT, 10257, 10259, 2381, 10249];
 export const SCRAPE_POD_PORTS = [9400, 9153];
 

@@ -22,7 +22,7 @@ export function planToText(plan: Plan): string {
   out.push(`plan ${plan.stack}: ${plan.feasible ? "feasible" : "NOT feasible"} (${source})`, "");
   for (const gpu of plan.gpus) {
     const mode = gpu.attach === "mig-vgpu" ? `MIG-backed vGPU via ${gpu.vgpuPath ?? "?"}` : gpu.attach === "vgpu" ? `time-sliced vGPU via ${gpu.vgpuPath ?? "?"}` : gpu.attach;
-    out.push(`${gpu.id}  ${gpu.model}  ${gpu.pciAddress}  ${mode}${gpu.migEnabled ? "  MIG on" : ""}${gpu.resetRequired ? `  RESET: ${gpu.resetReason}` : ""}`);
+    out.push(`${gpu.id}  ${gpu.model}  ${gpu.pciAddress}  ` + `${mode}${gpu.migEnabled ? "  MIG on" : ""}${gpu.resetRequired ? `  RESET: ${gpu.resetReason}` : ""}`);
     if (gpu.instances.length > 0 || gpu.migEnabled) {
       out.push(...slotMap(gpu));
       out.push(...table(["", "profile", "id", "start", "cluster", "vm", "vgpu type", "device uuid"], gpu.instances.map((instance, index) => [

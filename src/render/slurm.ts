@@ -113,7 +113,11 @@ export function renderSlurmConf(spec: ClusterSpec, plan: Pick<Plan, "stack" | "n
   ];
   for (const vm of nodes) {
     const gres = nodeGres(plan, vm);
-    lines.push(`NodeName=${vm.name} NodeAddr=${address(vm)} CPUs=${vm.vcpus} RealMemory=${nodeRealMemory(vm)}${gres.length ? ` Gres=${gres.map((g) => `gpu:${g.type}:${g.count}`).join(",")}` : ""} State=UNKNOWN`);
+    const gresField = gres.length ? ` Gres=${gres.map((g) => `gpu:${g.type}:${g.count}`).join(",")}` : "";
+    lines.push(
+      `NodeName=${vm.name} NodeAddr=${address(vm)} CPUs=${vm.vcpus} ` +
+        `RealMemory=${nodeRealMemory(vm)}${gresField} State=UNKNOWN`,
+    );
   }
   lines.push("", "# Partitions: `gpu` holds the GPU nodes, every other partition all compute nodes.");
   const defaultPartition = config.default_partition ?? config.partitions[0];
@@ -121,7 +125,7 @@ export function renderSlurmConf(spec: ClusterSpec, plan: Pick<Plan, "stack" | "n
   for (const partition of config.partitions) {
     const members = partition === "gpu" ? gpuNodes : nodes;
     if (members.length === 0) continue;
-    lines.push(`PartitionName=${partition} Nodes=${members.map((vm) => vm.name).join(",")} Default=${partition === defaultPartition ? "YES" : "NO"} MaxTime=${config.max_job_time} State=UP`);
+    lines.push(`PartitionName=${partition} Nodes=${members.map((vm) => vm.name).join(",")} ` + `Default=${partition === defaultPartition ? "YES" : "NO"} MaxTime=${config.max_job_time} State=UP`);
   }
   return lines.join("\n") + "\n";
 }
@@ -172,7 +176,7 @@ export function renderGresConf(plan: Pick<Plan, "stack" | "networks" | "gpus" | 
       for (const instance of [...(planned?.instances ?? [])].sort((a, b) => a.start - b.start)) {
         const gi = migGpuInstanceId(instance);
         const files = [`${dev}/dev/nvidia${device}`, `${dev}/dev/nvidia-caps/nvidia-cap${migCapMinor(device, gi)}`, `${dev}/dev/nvidia-caps/nvidia-cap${migCapMinor(device, gi, 0)}`];
-        lines.push(`NodeName=${vm.name} Name=gpu Type=${family(planned!.model)}_${instance.profile} MultipleFiles=${files.join(",")}`);
+        lines.push(`NodeName=${vm.name} Name=gpu Type=${family(planned!.model)}_${instance.profile} ` + `MultipleFiles=${files.join(",")}`);
       }
       device++;
     }

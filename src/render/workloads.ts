@@ -179,7 +179,9 @@ export function kubernetesWorkloads<S>(spec: Pick<ClusterSpec, "metadata" | "clu
   return [...addonWorkloads(spec, plan), ...mlopsWorkloads(spec, plan, LOCAL_PATH_STORAGE_CLASS, secrets)];
 }
 
-/** Render paths: kubernetes/helm/<release>.values.yaml and kubernetes/manifests/<namespace|cluster>/<kind>-<name>.yaml. */
+/**
+ * Render paths: kubernetes/helm/<release>.values.yaml and kubernetes/manifests/<namespace|cluster>/<kind>-<name>.yaml.
+ */
 export function workloadPath(item: WorkloadItem): string {
   if (item.type === "helm") return `kubernetes/helm/${item.release}.values.yaml`;
   const { kind, metadata } = item.object;
@@ -190,6 +192,6 @@ export function workloadPath(item: WorkloadItem): string {
 export function renderWorkload(item: WorkloadItem): string {
   if (item.type === "manifest") return stringify(item.object, { lineWidth: 0 });
   const chart = CHARTS[item.chart];
-  const header = `# helm upgrade --install ${item.release} ${chart.chart} --version ${chart.version}${"repo" in chart ? ` --repo ${chart.repo}` : ""} -n ${item.namespace}${item.createNamespace ? " --create-namespace" : ""} -f THIS_FILE\n`;
+  const header = `# helm upgrade --install ${item.release} ${chart.chart} --version ` + `${chart.version}${"repo" in chart ? ` --repo ${chart.repo}` : ""} -n ` + `${item.namespace}${item.createNamespace ? " --create-namespace" : ""} -f THIS_FILE\n`;
   return header + stringify(item.values, { lineWidth: 0 });
 }

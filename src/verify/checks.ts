@@ -57,7 +57,7 @@ export async function verifyVms(ctx: VerifyContext): Promise<{ results: VerifyRe
       reachable.add(vm.name);
       return { status: "PASS" as const, message: `${vm.name} (${vm.ip}) answers over SSH` };
     }
-    return { status: "FAIL" as const, message: `${vm.name} (${vm.ip}) does not answer over SSH: ${firstLine(result.stderr) || `exit ${result.code}`}` };
+    return { status: "FAIL" as const, message: `${vm.name} (${vm.ip}) does not answer over SSH: ` + `${firstLine(result.stderr) || `exit ${result.code}`}` };
   })));
   return { results, reachable };
 }
@@ -103,7 +103,7 @@ export async function verifyKubernetes(ctx: VerifyContext, reachable: Set<string
     if (!reachable.has(cp.name)) return { status: "FAIL", message: `the control plane ${cp.name} is not reachable` };
     const pod = `hs-verify-gpu-${Date.now().toString(36)}`;
     const image = ctx.cudaImage ?? "nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04";
-    const result = await ctx.remote.run(cp.ip, `${KUBECTL} run ${pod} --rm -i --restart=Never --pod-running-timeout=5m --image=${image} --overrides='${gpuPodOverrides(gpuVm, resource, image)}'`, 600_000);
+    const result = await ctx.remote.run(cp.ip, `${KUBECTL} run ${pod} --rm -i --restart=Never --pod-running-timeout=5m --image=${image} ` + `--overrides='${gpuPodOverrides(gpuVm, resource, image)}'`, 600_000);
     if (result.code !== 0) return { status: "FAIL", message: `a pod asking for ${resource} on ${gpuVm.name} failed: ${firstLine(result.stderr || result.stdout)}` };
     const count = listedGpus(result.stdout);
     return count > 0 ? { status: "PASS", message: `a pod on ${gpuVm.name} with ${resource}: 1 sees ${firstLine(result.stdout)}` } : { status: "FAIL", message: `the pod on ${gpuVm.name} with ${resource} sees no GPU` };
@@ -115,7 +115,7 @@ export async function verifyKubernetes(ctx: VerifyContext, reachable: Set<string
 export const MLFLOW_PROBE = [
   "import os, tempfile, mlflow, boto3",
   // MLflow runs its basic-auth app: log in as the admin whose credentials the pod has from its Secret.
-  "os.environ['MLFLOW_TRACKING_USERNAME'] = os.environ['MLFLOW_ADMIN_USERNAME']; os.environ['MLFLOW_TRACKING_PASSWORD'] = os.environ['MLFLOW_ADMIN_PASSWORD']",
+  "os.environ['MLFLOW_TRACKING_USERNAME'] = os.environ['MLFLOW_ADMIN_USERNAME']; " + "os.environ['MLFLOW_TRACKING_PASSWORD'] = os.environ['MLFLOW_ADMIN_PASSWORD']",
   "mlflow.set_tracking_uri('http://localhost:5000')",
   "mlflow.set_experiment('hyperscaler-verify')",
   "with mlflow.start_run() as run:",
@@ -124,7 +124,7 @@ export const MLFLOW_PROBE = [
   "    mlflow.log_param('probe', 'verify')",
   "    mlflow.log_artifact(path)",
   "s3 = boto3.client('s3', endpoint_url=os.environ['MLFLOW_S3_ENDPOINT_URL'])",
-  `keys = [o['Key'] for o in s3.list_objects_v2(Bucket='${MLFLOW_BUCKET}').get('Contents', []) if run.info.run_id in o['Key'] and o['Key'].endswith('verify.txt')]`,
+  `keys = [o['Key'] for o in s3.list_objects_v2(Bucket='${MLFLOW_BUCKET}').get('Contents', []) if ` + `run.info.run_id in o['Key'] and o['Key'].endswith('verify.txt')]`,
   "print('ARTIFACT ' + keys[0] if keys else 'MISSING ' + run.info.run_id)",
 ].join("\n");
 
@@ -151,7 +151,7 @@ export async function verifyMlops(ctx: VerifyContext, reachable: Set<string>): P
       if (!reachable.has(cp.name)) return { status: "FAIL", message: `the control plane ${cp.name} is not reachable` };
       const result = await ctx.remote.run(cp.ip, `${KUBECTL} -n ${MONITORING_NAMESPACE} exec prometheus-monitoring-prometheus-0 -c prometheus -- wget -qO- 'http://localhost:9090/api/v1/query?query=DCGM_FI_DEV_FB_USED'`);
       if (result.code !== 0) return { status: "FAIL", message: `querying Prometheus failed: ${firstLine(result.stderr)}` };
-      let series = 0;
+      let series: number;
       try {
         series = (JSON.parse(result.stdout) as { data?: { result?: unknown[] } }).data?.result?.length ?? 0;
       } catch {

@@ -39,6 +39,9 @@ const seconds = (since: number): number => Math.round((Date.now() - since) / 100
 
 class PhaseError extends Error {}
 
+/** A count the report holds, or "-" when the run did not get that far. */
+const counted = (value: unknown): string => (typeof value === "number" ? String(value) : "-");
+
 // SIGINT/SIGTERM end the running phase; the destroy and the namespace removal still run.
 let interrupt: (reason: Error) => void = () => undefined;
 const interrupted = new Promise<never>((_, reject) => (interrupt = reject));
@@ -117,7 +120,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function slurmIdle(remote: Remote, plan: Plan): Promise<SinfoRow[]> {
   const controller = controllerOf(plan);
   const nodes = computeNodes(plan);
-  let rows: SinfoRow[] = [];
+  let rows: SinfoRow[];
   for (;;) {
     const result = await remote.run(controller.ip, "sinfo -N -h -o '%N|%T|%c|%m'", 30_000);
     rows = result.code === 0 ? parseSinfo(result.stdout) : [];
@@ -179,7 +182,7 @@ async function run(): Promise<number> {
   const suffix = crypto.randomBytes(3).toString("hex");
   const sandbox = new LibvirtSandbox(`hse2e-${suffix}`, path.join("/var/tmp", `hs-e2e-${suffix}`));
   const stack = new AppliedStack();
-  let failure: unknown = null;
+  let failure: Error | null = null;
   try {
     const spec = loadSpec(SPEC);
     if (!spec.clusters.hpc) throw new PhaseError(`${SPEC} has no clusters.hpc: the bring-up test checks a Slurm cluster`);
@@ -260,15 +263,16 @@ async function run(): Promise<number> {
     const ejects = await phase("eject apply", LIMITS.eject, () => stack.apply(ctx, seedMedium, log));
     times.eject = seconds(t);
     report.ejectDetail = ejects;
-    report.seedEjects = ejects.filter((c) => c.what.join() === "eject seed").length;
+    const seedEjects = ejects.filter((c) => c.what.join() === "eject seed").length;
+    report.seedEjects = seedEjects;
     const unexpected = ejects.filter((c) => c.what.join() !== "eject seed");
     if (unexpected.length) throw new PhaseError(`the apply after cloud-init should only eject seeds, but changed ${describe(unexpected)}`);
     report.seedAfterEject = Object.fromEntries(plan.vms.map((vm) => [vm.name, seedMedium(vm.name)]));
     const kept = plan.vms.filter((vm) => seedMedium(vm.name) !== "-").map((vm) => `${vm.name} (${seedMedium(vm.name)})`);
-    if (kept.length || report.seedEjects !== plan.vms.length) throw new PhaseError(`after the apply that follows cloud-init, ${report.seedEjects} of ${plan.vms.length} seeds were ejected; still in the drive: ${kept.join(", ") || "none"}`);
+    if (kept.length || seedEjects !== plan.vms.length) throw new PhaseError(`after the apply that follows cloud-init, ${seedEjects} of ${plan.vms.length} seeds were ejected; ` + `still in the drive: ${kept.join(", ") || "none"}`);
     const again = await phase("srun after eject", LIMITS.job, () => must(remote, controller, `srun -N${nodes.length} -t 2 hostname`));
     report.srunAfterEject = again.trim().split("\n").map((l) => l.trim()).sort();
-    if (JSON.stringify(report.srunAfterEject) !== JSON.stringify(report.srun)) throw new PhaseError(`after the seed eject, srun -N${nodes.length} hostname returned ${JSON.stringify(report.srunAfterEject)}, before ${JSON.stringify(report.srun)}`);
+    if (JSON.stringify(report.srunAfterEject) !== JSON.stringify(report.srun)) throw new PhaseError(`after the seed eject, srun -N${nodes.length} hostname returned ` + `${JSON.stringify(report.srunAfterEject)}, before ${JSON.stringify(report.srun)}`);
 
     t = Date.now();
     const changes = await phase("no-op apply", LIMITS.noop, () => stack.apply(ctx, seedMedium, log));
@@ -279,7 +283,7 @@ async function run(): Promise<number> {
       throw new PhaseError(`applying the same spec a third time would change ${describe(changes)}`);
     }
   } catch (error) {
-    failure = error;
+    failure = error instanceof Error ? error : new Error(String(error));
   } finally {
     const t = Date.now();
     const failures = await phase("destroy", LIMITS.destroy, () => stack.destroy(log)).catch((error: Error) => [error.message]);
@@ -292,12 +296,12 @@ async function run(): Promise<number> {
   times.total = seconds(started);
   report.seconds = times;
   report.ok = failure === null;
-  report.error = failure ? (failure instanceof Error ? failure.message : String(failure)) : null;
+  report.error = failure ? failure.message : null;
   fs.writeFileSync(REPORT, JSON.stringify(report, null, 2) + "\n");
   log(`report: ${REPORT}`);
   const s = times;
-  process.stdout.write(`e2e: ${failure ? "FAILED" : "passed"} in ${s.total} s (image ${s.image ?? "-"} s, empty->cloud-init ${s.up ?? "-"} s, empty->srun ${s.srun ?? "-"} s, seed eject ${s.eject ?? "-"} s (${report.seedEjects ?? "-"} ejected), no-op ${s.noop ?? "-"} s (${report.noopChanges ?? "-"} changes), destroy ${s.destroy ?? "-"} s)\n`);
-  if (failure) process.stderr.write(`e2e: ${report.error}\n`);
+  process.stdout.write(`e2e: ${failure ? "FAILED" : "passed"} in ${s.total} s (image ${s.image ?? "-"} s, empty->cloud-init ` + `${s.up ?? "-"} s, empty->srun ${s.srun ?? "-"} s, seed eject ${s.eject ?? "-"} s ` + `(${counted(report.seedEjects)} ejected), no-op ${s.noop ?? "-"} s (${counted(report.noopChanges)} ` + `changes), destroy ${s.destroy ?? "-"} s)\n`);
+  if (failure) process.stderr.write(`e2e: ${failure.message}\n`);
   return failure ? 1 : 0;
 }
 

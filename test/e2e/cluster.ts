@@ -110,10 +110,10 @@ export function* resourceInputs(ctx: StackContext, out: (kind: string, name: str
       inputs: {
         uri, name: vm.name, xml: rendered.xml, facts: rendered.facts,
         networks: [out("network", networkName(plan, network)).name as string],
-        disk: out("volume", diskVolumeName(vm)).path as string,
+        disk: out("volume", diskVolumeName(vm)).path,
         devices: [],
         start: true,
-        seedSha256: out("seedIso", seedVolumeName(vm)).contentSha256 as string,
+        seedSha256: out("seedIso", seedVolumeName(vm)).contentSha256,
       },
     };
   }
@@ -127,7 +127,10 @@ export function newStackId(): string {
 /** One resource a re-apply changed or would change. */
 export interface Change {
   readonly resource: string;
-  /** What changed: the properties to replace, "eject seed" (the expected change after first boot), "update", "<new>", "<gone>". */
+  /**
+   * What changed: the properties to replace, "eject seed" (the expected change after first boot), "update", "<new>",
+   * "<gone>".
+   */
   readonly what: string[];
 }
 
@@ -148,10 +151,10 @@ export class AppliedStack {
     for (const resource of resourceInputs(ctx, (kind, name) => this.out(kind, name))) {
       const started = Date.now();
       try {
-        const created = await resource.provider.create!(resource.inputs);
+        const created = await resource.provider.create(resource.inputs);
         this.resources.push({ ...resource, id: created.id, outs: created.outs as Record<string, unknown> });
       } catch (error) {
-        throw new Error(`creating ${resource.kind} ${resource.name} failed: ${error instanceof Error ? error.message : String(error)}`);
+        throw new Error(`creating ${resource.kind} ${resource.name} failed: ` + `${error instanceof Error ? error.message : String(error)}`, { cause: error });
       }
       log(`created ${resource.kind} ${resource.name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     }
@@ -202,9 +205,9 @@ export class AppliedStack {
         continue;
       }
       const after = seedMedium(next.name);
-      if (after !== "-") throw new Error(`${label}: the update after cloud-init should eject the seed, but domblklist still shows ${after} in sda (before: ${before})`);
-      if (current.outs.bootId !== olds.bootId || current.outs.running !== true) throw new Error(`${label}: ejecting the seed restarted or stopped the VM (boot id ${olds.bootId} -> ${current.outs.bootId}, running ${current.outs.running})`);
-      log(`${label}: seed ejected (${before} -> ${after}), still running with boot id ${current.outs.bootId}`);
+      if (after !== "-") throw new Error(`${label}: the update after cloud-init should eject the seed, but domblklist still shows ${after} in ` + `sda (before: ${before})`);
+      if (current.outs.bootId !== olds.bootId || current.outs.running !== true) throw new Error(`${label}: ejecting the seed restarted or stopped the VM (boot id ${String(olds.bootId)} -> ` + `${String(current.outs.bootId)}, running ${String(current.outs.running)})`);
+      log(`${label}: seed ejected (${before} -> ${after}), still running with boot id ${String(current.outs.bootId)}`);
       changes.push({ resource: label, what: ["eject seed"] });
     }
     return changes;

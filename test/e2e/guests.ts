@@ -19,9 +19,24 @@ export function remoteFor(access: GuestAccess): Remote {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const FAILURE_LINE = new RegExp(
+  [
+    /Kernel panic/,
+    /Failed to start/,
+    /cc_[a-z_]+\.py\[WARNING\]/,
+    /Running module \S+ .* failed/,
+    /\[ERROR\]/,
+    /\[CRITICAL\]/,
+    /failed run of stage/,
+    /Traceback/,
+  ]
+    .map((part) => part.source)
+    .join("|"),
+);
+
 /** Lines of the serial log that say why a boot or cloud-init failed. */
 export function serialFailures(log: string): string[] {
-  return log.split("\n").filter((line) => /Kernel panic|Failed to start|cc_[a-z_]+\.py\[WARNING\]|Running module \S+ .* failed|\[ERROR\]|\[CRITICAL\]|failed run of stage|Traceback/.test(line)).map((l) => l.trim()).slice(0, 10);
+  return log.split("\n").filter((line) => FAILURE_LINE.test(line)).map((l) => l.trim()).slice(0, 10);
 }
 
 /** Modules `cloud-init status --long` lists as failed (its "errors:" and "recoverable_errors" parts). */
@@ -57,7 +72,7 @@ export async function waitForCloudInit(remote: Remote, vm: PlannedVm, serialLog:
     if (status === "error" || (sshAnswered && last.code === 1 && /status:\s*error/.test(last.stdout))) {
       const log = await remote.run(vm.ip, "sudo grep -E 'WARNING|ERROR|Traceback' /var/log/cloud-init.log | tail -n 20", 20_000);
       const modules = failedModules(`${last.stdout}\n${log.stdout}`);
-      throw new CloudInitFailure(`${vm.name}: cloud-init failed${modules.length ? ` in module ${modules.join(", ")}` : ""}:\n${last.stdout.trim()}\n${log.stdout.trim()}`);
+      throw new CloudInitFailure(`${vm.name}: cloud-init failed${modules.length ? ` in module ${modules.join(", ")}` : ""}:\n` + `${last.stdout.trim()}\n${log.stdout.trim()}`);
     }
     const serial = fs.existsSync(serialLog) ? fs.readFileSync(serialLog, "utf8") : "";
     if (/Kernel panic/.test(serial)) throw new CloudInitFailure(`${vm.name}: the kernel panicked:\n${serialFailures(serial).join("\n")}`);
@@ -68,5 +83,9 @@ export async function waitForCloudInit(remote: Remote, vm: PlannedVm, serialLog:
   }
   const serial = fs.existsSync(serialLog) ? fs.readFileSync(serialLog, "utf8") : "";
   const failures = serialFailures(serial);
-  throw new CloudInitFailure(`${vm.name}: cloud-init not done after ${timeoutMs / 1000} s; ${sshAnswered ? `last status: ${last?.stdout.trim()}` : `SSH never answered (${last?.stderr.trim().split("\n").pop() ?? "no attempt"})`}; serial log ${serialLog}: ${failures.length ? failures.join("\n") : serial.trim().split("\n").slice(-8).join("\n")}`);
+  const ssh = sshAnswered
+    ? `last status: ${last?.stdout.trim()}`
+    : `SSH never answered (${last?.stderr.trim().split("\n").pop() ?? "no attempt"})`;
+  const evidence = failures.length ? failures.join("\n") : serial.trim().split("\n").slice(-8).join("\n");
+  throw new CloudInitFailure(`${vm.name}: cloud-init not done after ${timeoutMs / 1000} s; ${ssh}; serial log ${serialLog}: ${evidence}`);
 }

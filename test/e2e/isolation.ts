@@ -84,7 +84,7 @@ export async function isolationInEffect(sandbox: Sandbox, spec: ClusterSpec, pla
   ].join("; ");
   const attempt = async () => (await must(from, spoof, 60_000)).trim().split("\n").pop();
   const verdict = await attempt();
-  if (verdict !== "BLOCKED") throw new Error(`${from.name} reached ${to.name}:22 from the spoofed source ${spoofed} (${verdict}): clean-traffic does not filter its NIC`);
+  if (verdict !== "BLOCKED") throw new Error(`${from.name} reached ${to.name}:22 from the spoofed source ${spoofed} (${verdict}): clean-traffic does ` + `not filter its NIC`);
   // The control: with the NIC's filter binding removed the same attempt gets through, so the block above
   // was clean-traffic's (not a routing or firewall accident). The binding is restored and checked again.
   const nic = filters[from.name].split(":")[0];
@@ -98,7 +98,7 @@ export async function isolationInEffect(sandbox: Sandbox, spec: ClusterSpec, pla
     run(["virsh", "-q", "-c", sandbox.uri, "nwfilter-binding-create", bindingFile]);
     fs.rmSync(bindingFile, { force: true });
   }
-  if (unfiltered !== "LEAKED") throw new Error(`without its clean-traffic binding, ${from.name} still could not reach ${to.name}:22 from ${spoofed} (${unfiltered}): the spoofing check proves nothing`);
+  if (unfiltered !== "LEAKED") throw new Error(`without its clean-traffic binding, ${from.name} still could not reach ${to.name}:22 from ${spoofed} ` + `(${unfiltered}): the spoofing check proves nothing`);
   const again = await attempt();
   if (again !== "BLOCKED") throw new Error(`after restoring ${from.name}'s clean-traffic binding, the spoofed source ${spoofed} got through (${again})`);
   const restored = await must(from, `timeout 10 bash -c '</dev/tcp/${to.ip}/22' && echo ok`, 60_000);

@@ -61,7 +61,7 @@ export class LibvirtSandbox implements Sandbox {
       if (this.daemon.exitCode !== null) break;
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
-    throw new Error(`the namespace's libvirtd did not come up within ${timeoutMs / 1000} s: ${fs.readFileSync(path.join(this.state, "libvirtd.log"), "utf8").slice(-1500)}`);
+    throw new Error(`the namespace's libvirtd did not come up within ${timeoutMs / 1000} s: ` + `${fs.readFileSync(path.join(this.state, "libvirtd.log"), "utf8").slice(-1500)}`);
   }
 
   /** What is left of the test inside libvirt and the namespace (empty when clean). */

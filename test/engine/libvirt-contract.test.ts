@@ -2,6 +2,7 @@
 // pool, base image volume, disk volume, seed ISO, network (defined, not started: no addresses in the root
 // namespace), and domain both defined-only (GPU VM) and started (emulated type='qemu', no NIC, so nothing
 // carries traffic). Providers are serialized from the built package (dist).
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -53,7 +54,10 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(path.dirname(lab.baseFile), { recursive: true, force: true });
     const total = Object.values(figures).reduce((n, t) => n + t.length, 0);
-    console.log(`provider-host contracts: ${Object.keys(figures).length} resource types, ${total} transitions in ${((performance.now() - started) / 1000).toFixed(1)} s\n${Object.entries(figures).map(([type, t]) => `  ${type}: ${t.length} (${t.join(", ")})`).join("\n")}`);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const lines = Object.entries(figures).map(([type, t]) => `  ${type}: ${t.length} (${t.join(", ")})`);
+    const types = Object.keys(figures).length;
+    console.log(`provider-host contracts: ${types} resource types, ${total} transitions in ${seconds} s\n${lines.join("\n")}`);
   });
 
   it("pool: create, read, replace on a new path, delete twice", async () => {
@@ -67,7 +71,7 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
       inputs: inputs(pathA),
       updates: [],
       replaces: [{ property: "path", inputs: inputs(pathB) }],
-      verify: (outputs) => expect(virsh("pool-dumpxml", name).stdout).toContain(`<path>${outputs.path}</path>`),
+      verify: (outputs) => expect(virsh("pool-dumpxml", name).stdout).toContain(`<path>${String(outputs.path)}</path>`),
       gone: () => virsh("pool-info", name).code !== 0,
     });
   });
@@ -75,7 +79,7 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
   it("base image volume: create, read, replace on a new source, delete twice", async () => {
     const other = path.join(path.dirname(lab.baseFile), "other.qcow2");
     spawnSync("qemu-img", ["create", "-q", "-f", "qcow2", other, "2G"]);
-    const sha = (file: string) => `sha256:${require("node:crypto").createHash("sha256").update(fs.readFileSync(file)).digest("hex")}`;
+    const sha = (file: string) => `sha256:${crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex")}`;
     const inputs = (source: string, name = "base.qcow2") => ({ uri: URI, pool: lab.poolName, name, source, checksum: sha(source), checksumUrl: "", format: "qcow2" });
     const image = await resource("BaseImageVolume", "image", "makeBaseImageProvider");
     figures["base image"] = await runContract({
@@ -142,7 +146,7 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
     });
   });
 
-  it("domain (defined only, GPU VM): update memory and vCPUs, replace on disks, hostdevs, NIC; delete twice", async () => {
+  it("domain (defined only, GPU VM): update memory and " + "vCPUs, replace on disks, hostdevs, NIC; delete twice", async () => {
     const vm = lab.plan.vms.find((v) => v.gpus.length > 0)!;
     const inputs = (v: typeof vm, pool = lab.poolName) => {
       const { xml, facts } = renderDomain(lab.plan, v, { pool });
@@ -166,13 +170,13 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
     });
   });
 
-  it("domain (started, emulated, no NIC): create running, update memory asks for a restart, replace on disks; delete twice", async () => {
+  it("domain (started, emulated, no NIC): create running, update memory asks for a restart, replace on disks; " + "delete twice", async () => {
     const vm = { ...lab.plan.vms.find((v) => v.gpus.length === 0)!, memoryMiB: 128, vcpus: 1 };
     // Volumes the domain boots from (an empty overlay: the firmware finds nothing to boot, QEMU runs on).
     const volumes = lib.makeVolumeProvider();
     const disk = { uri: URI, pool: lab.poolName, name: diskVolumeName(vm), xml: renderOverlayVolumeXml({ name: diskVolumeName(vm), capacityGiB: 1, backingPath: lab.baseFile }), capacityGiB: 1, backingPath: lab.baseFile };
-    await volumes.create!(disk);
-    const seed = await lib.makeSeedIsoProvider().create!({ uri: URI, pool: lab.poolName, name: seedVolumeName(vm), files: seedFiles(lab.spec, lab.plan, vm) });
+    await volumes.create(disk);
+    const seed = await lib.makeSeedIsoProvider().create({ uri: URI, pool: lab.poolName, name: seedVolumeName(vm), files: seedFiles(lab.spec, lab.plan, vm) });
     const inputs = (v: typeof vm, seedSha256: string) => {
       const { xml, facts } = renderDomain(lab.plan, v, { pool: lab.poolName, domainType: "qemu" });
       // No NIC: a started VM carries no traffic; TCG has no host-passthrough CPU.
@@ -182,7 +186,7 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
     const domain = await resource("LibvirtDomain", "run-vm", "makeDomainProvider");
     const digest = String(seed.outs.contentSha256);
     const second = { ...disk, name: `${vm.name}-2.qcow2`, xml: renderOverlayVolumeXml({ name: `${vm.name}-2.qcow2`, capacityGiB: 1, backingPath: lab.baseFile }) };
-    await volumes.create!(second);
+    await volumes.create(second);
     const restarts: boolean[] = [];
     try {
       figures["domain (started)"] = await runContract({
@@ -193,12 +197,12 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
           // An unrelated change later must not forget that the memory change still waits for a restart.
           { property: "xml (description)", inputs: (() => {
             const i = inputs({ ...vm, memoryMiB: 192 }, digest);
-            return { ...i, xml: (i.xml as string).replace("</name>", "</name>\n  <description>contract test</description>") };
+            return { ...i, xml: (i.xml).replace("</name>", "</name>\n  <description>contract test</description>") };
           })() },
         ],
         replaces: [{ property: "disks", inputs: (() => {
           const i = inputs({ ...vm, memoryMiB: 192 }, digest);
-          return { ...i, xml: (i.xml as string).replace(`volume="${diskVolumeName(vm)}"`, `volume="${second.name}"`), facts: { ...i.facts, disks: [`${lab.poolName}/${second.name}`, i.facts.disks[1]] } };
+          return { ...i, xml: (i.xml).replace(`volume="${diskVolumeName(vm)}"`, `volume="${second.name}"`), facts: { ...i.facts, disks: [`${lab.poolName}/${second.name}`, i.facts.disks[1]] } };
         })() }],
         verify: (outputs) => {
           expect(outputs.running).toBe(true);
@@ -206,7 +210,8 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
         },
         gone: () => virsh("dominfo", vm.name).code !== 0,
       });
-      // Booted with 128 MiB: 192 MiB waits for a restart, through the unrelated update too; the replacement boots with 192.
+      // Booted with 128 MiB: 192 MiB waits for a restart, through the unrelated update too; the
+      // replacement boots with 192.
       expect(restarts).toEqual([false, true, true, false]);
     } finally {
       virsh("destroy", vm.name);
@@ -215,7 +220,7 @@ describe.skipIf(!reachable)("libvirt resource contracts through the provider hos
     }
   });
 
-  it("preview with unknown inputs (values computed from other resources' outputs) proposes no replacement", async () => {
+  it("preview with unknown inputs (values computed from " + "other resources' outputs) proposes no replacement", async () => {
     const vm = lab.plan.vms.find((v) => v.gpus.length > 0)!;
     const { xml, facts } = renderDomain(lab.plan, vm, { pool: lab.poolName });
     const domain = await resource("LibvirtDomain", "preview-vm", "makeDomainProvider");

@@ -23,7 +23,7 @@ describe("provider host protocol", () => {
   });
   afterAll(async () => host?.stop());
 
-  it("the host drops stables and detailedDiff: no provider's diff returns a field the engine never sees (bug 1)", async () => {
+  it("the host drops stables and detailedDiff: no provider's " + "diff returns a field the engine never sees (bug 1)", async () => {
     const facts = { memoryMiB: 1024, vcpus: 1, disks: ["p/a"], hostdevs: [], interfaces: [] };
     const cases: [string, Record<string, unknown>, Record<string, unknown>, Record<string, unknown>][] = [
       ["pool", lib.makePoolProvider() as never, { uri: "u", name: "p", xml: "x", path: "/a" }, { uri: "u", name: "p", xml: "x", path: "/b" }],
@@ -49,15 +49,17 @@ describe("provider host protocol", () => {
   });
 
   it("an undefined in a provider's outputs fails Create at the host; our outputs are Struct-safe (bug 2)", async () => {
-    const leaky = new EngineResource(host, "Leaky", "leaky", await serializeProvider({ async create(inputs: Record<string, unknown>) { return { id: "x", outs: { ...inputs, missing: undefined } }; } }));
+    const leaky = new EngineResource(host, "Leaky", "leaky", await serializeProvider({ create(inputs: Record<string, unknown>) { return Promise.resolve({ id: "x", outs: { ...inputs, missing: undefined } }); } }));
     await expect(leaky.up({ a: 1 })).rejects.toThrow(/Unexpected struct type/);
     expect(lib.structSafe({ a: undefined, b: [undefined, { c: undefined }], d: 1 })).toEqual({ a: null, b: [null, { c: null }], d: 1 });
   });
 
   it("unknown inputs during preview reach the provider as the engine's sentinel", async () => {
     const echo = new EngineResource(host, "Echo", "echo", await serializeProvider({
-      async create(inputs: Record<string, unknown>) { return { id: "x", outs: inputs }; },
-      async diff(_id: string, _olds: unknown, news: Record<string, unknown>) { return { changes: true, replaces: news.value === "04da6b54-80e4-46f7-96ec-b56ff0331ba9" ? ["value"] : [] }; },
+      create(inputs: Record<string, unknown>) { return Promise.resolve({ id: "x", outs: inputs }); },
+      diff(_id: string, _olds: unknown, news: Record<string, unknown>) {
+        return Promise.resolve({ changes: true, replaces: news.value === "04da6b54-80e4-46f7-96ec-b56ff0331ba9" ? ["value"] : [] });
+      },
     }));
     await echo.up({ value: "known" });
     expect((await echo.preview({ value: UNKNOWN })).diff!.replaces).toEqual(["value"]);

@@ -39,7 +39,9 @@ export function isSecret(value: unknown): value is { value: unknown } {
   return typeof value === "object" && value !== null && (value as Props)[SECRET_KEY] === SECRET_SIG;
 }
 
-/** Serializes a provider object exactly as pulumi.dynamic.Resource does (runtime.serializeFunction of () => provider). */
+/**
+ * Serializes a provider object exactly as pulumi.dynamic.Resource does (runtime.serializeFunction of () => provider).
+ */
 export async function serializeProvider(provider: pulumi.dynamic.ResourceProvider): Promise<string> {
   const serialized = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
   return serialized.text;
@@ -98,11 +100,11 @@ export class ProviderHost {
     // The engine address is required on the command line; the dynamic provider host never dials it.
     const child = spawn(process.execPath, [HOST_SCRIPT, "127.0.0.1:1"], { env, cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     const stderr: string[] = [];
-    child.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
     const port = await new Promise<number>((resolve, reject) => {
       let out = "";
       const timer = setTimeout(() => reject(new Error(`provider host printed no port within 30 s: ${stderr.join("")}`)), 30_000);
-      child.stdout!.on("data", (chunk: Buffer) => {
+      child.stdout.on("data", (chunk: Buffer) => {
         out += chunk.toString();
         const match = /^(\d+)\s*$/m.exec(out);
         if (match) {

@@ -29,7 +29,7 @@ describe("CLI fuzzing (whole processes)", () => {
     expect(Date.now() - started).toBeLessThan(8000);
   });
 
-  it(`${CASES} generated specs, snapshots, inventories, plans and argument vectors: exit 0/1/2 with a message, no stack, no hang`, async () => {
+  it(`${CASES} generated specs, snapshots, inventories, plans and argument vectors: exit 0/1/2 with a message, no ` + `stack, no hang`, async () => {
     const report = await runFuzz({ cases: CASES, seed: SEED, concurrency: 2 });
     console.log(describeReport(report));
     const failures = report.failures.map((f) => `${f.kase.label}: ${f.problems.join(", ")}\n${f.output}`);

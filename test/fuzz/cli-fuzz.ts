@@ -261,7 +261,7 @@ export async function runCase(entry: string, kase: FuzzCase, scratch: string, ti
     if (special === "zero") fs.symlinkSync("/dev/zero", path.join(dir, "zero"));
     if (special === "dir") fs.mkdirSync(path.join(dir, "dir"));
   }
-  const args = kase.args.map((arg) => (arg.startsWith("@/") ? path.join(dir, arg.slice(2)) : arg)).map((arg) => arg.replace(/\u0000/g, ""));
+  const args = kase.args.map((arg) => (arg.startsWith("@/") ? path.join(dir, arg.slice(2)) : arg)).map((arg) => arg.replaceAll("\u0000", ""));
   const start = process.hrtime.bigint();
   const result = await new Promise<{ code: number | null; timedOut: boolean; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [entry, ...args], { cwd: dir, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
@@ -342,7 +342,7 @@ export function describeReport(report: FuzzReport): string {
     `cases run: ${report.cases} (seed ${report.seed}; ${Object.entries(report.byKind).map(([kind, n]) => `${kind} ${n}`).join(", ")})`,
     `exit codes: ${Object.entries(report.exitCodes).map(([code, n]) => `${code}: ${n}`).join(", ")}`,
     `stack traces: ${report.stackTraces}; failures: ${report.failures.length}`,
-    `median case: ${report.medianMs.toFixed(0)} ms; slowest: ${report.slowest.ms.toFixed(0)} ms (${report.slowest.kase.label}, exit ${report.slowest.code})`,
+    `median case: ${report.medianMs.toFixed(0)} ms; slowest: ${report.slowest.ms.toFixed(0)} ms ` + `(${report.slowest.kase.label}, exit ${report.slowest.code})`,
     `wall time: ${(report.wallMs / 1000).toFixed(1)} s`,
   ].join("\n");
 }

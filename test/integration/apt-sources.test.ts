@@ -23,7 +23,7 @@ function sh(command: string, env: NodeJS.ProcessEnv = process.env): SpawnSyncRet
 
 describe("apt sources on the rendered user-data: no source before its keyring", () => {
   const files = ["config/prod.yaml", "config/dev.yaml", ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`)];
-  it.each(files)("%s: what package_update sees names only keyrings that exist by then; runcmd creates each keyring before its source", (file) => {
+  it.each(files)("%s: what package_update sees names only keyrings that exist by then; runcmd creates each keyring before " + "its source", (file) => {
     const loaded = loadSpecText(file, fs.readFileSync(path.join(ROOT, file), "utf8"));
     if (!loaded.ok) throw new Error(file);
     const plan = buildPlan({ spec: loaded.spec });
@@ -62,7 +62,7 @@ describe("apt accepts the staged sources once their keyring exists (real apt-get
     for (const tool of ["gpg", "apt-get", "apt-ftparchive", "curl"]) expect(sh(`command -v ${tool}`).status, `${tool} missing: .ci/run installs gnupg, apt-utils, curl`).toBe(0);
     dir = tempDir("hs-apt-");
     fs.mkdirSync(path.join(dir, "gnupg"), { mode: 0o700 });
-    const gen = sh("gpg --batch --passphrase '' --quick-gen-key 'hyperscaler apt test <apt-test@hyperscaler.invalid>' rsa2048 sign 1d", gnupg());
+    const gen = sh("gpg --batch --passphrase '' --quick-gen-key 'hyperscaler apt test <apt-test@hyperscaler.invalid>' " + "rsa2048 sign 1d", gnupg());
     expect(gen.status, gen.stderr).toBe(0);
     // A flat repository for amd64, with `$(ARCH)` in its URI as NVIDIA's list uses.
     const arch = path.join(dir, "repo", "deb", "amd64");
@@ -98,7 +98,7 @@ describe("apt accepts the staged sources once their keyring exists (real apt-get
 
   const repository = (): AptRepository => ({ name: "kubernetes", source: `${repoUrl}/deb/$(ARCH) /`, keyUrl: `${repoUrl}/Release.key` });
 
-  it("the staged order: package_update passes before the key exists, the install step adds key then source, apt accepts it", () => {
+  it("the staged order: package_update passes before the key exists, the install step adds key then source, apt " + "accepts it", () => {
     const root = path.join(dir, "staged");
     const steps = aptRepositorySteps(repository(), root);
     // write_files

@@ -32,7 +32,7 @@ describe.skipIf(unavailable !== null)("firewall provider with the real nft (in a
   const base = inputsFor("  admin_user: hyperscaler\n");
   const withFlow = inputsFor('  cross_cluster_flows:\n    - { from: hpc, to: cloud, ports: ["6443/tcp"] }\n');
   const list = (table: string) => lab.exec(ns, "nft", ["list", "table", "inet", table]);
-  const OTHER = "table inet someone_else {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tip saddr 192.0.2.0/24 counter drop\n\t}\n}\n";
+  const OTHER = "table inet someone_else {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy " + "accept;\n\t\tip saddr 192.0.2.0/24 counter drop\n\t}\n}\n";
 
   beforeAll(() => {
     ns = lab.add("fw");
@@ -87,10 +87,12 @@ describe.skipIf(unavailable !== null)("firewall provider with the real nft (in a
     const provider = makeFirewallProvider(nft);
     const ours = (await provider.create(base)).outs as FirewallOutputs;
     await provider.delete!(`inet/${base.table}`, ours);
-    const foreign = `table inet ${base.table} {\n\tcomment "hand-made by ops"\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t}\n}\n`;
+    const foreign = `table inet ${base.table} {\n\tcomment "hand-made by ops"\n\tchain forward {\n\t\ttype filter hook forward ` + `priority filter; policy accept;\n\t}\n}\n`;
     expect(lab.exec(ns, "nft", ["-f", "-"], foreign).code).toBe(0);
     const listed = list(base.table).stdout;
-    const refusal = /table inet hyperscaler_hs_dev exists and was not created by this stack \(its comment is "hand-made by ops", expected "managed by hyperscaler stack hs-dev; do not edit"\); it is left untouched/;
+    const refusal =
+      'table inet hyperscaler_hs_dev exists and was not created by this stack (its comment is "hand-made by ops", ' +
+      'expected "managed by hyperscaler stack hs-dev; do not edit"); it is left untouched';
     await expect(provider.create(base)).rejects.toThrow(refusal);
     await expect(provider.update!(`inet/${base.table}`, ours, withFlow)).rejects.toThrow(refusal);
     await expect(provider.delete!(`inet/${base.table}`, ours)).rejects.toThrow(refusal);

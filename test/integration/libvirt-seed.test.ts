@@ -46,10 +46,10 @@ describe.skipIf(!reachable)("the seed leaves the running VM after cloud-init (re
   });
 
   it("ejects the seed once cloud-init is done, keeps it for the next boot, ejects again after it", async () => {
-    const pool = await makePoolProvider().create!({ uri: URI, name: lab.poolName, xml: renderPoolXml(lab.poolName, lab.poolPath), path: lab.poolPath });
+    const pool = await makePoolProvider().create({ uri: URI, name: lab.poolName, xml: renderPoolXml(lab.poolName, lab.poolPath), path: lab.poolPath });
     const vm = { ...lab.plan.vms.find((v) => v.gpus.length === 0)!, memoryMiB: 128, vcpus: 1 };
-    const disk = await makeVolumeProvider().create!({ uri: URI, pool: lab.poolName, poolAdopted: false, name: diskVolumeName(vm), xml: renderOverlayVolumeXml({ name: diskVolumeName(vm), capacityGiB: 1, backingPath: lab.baseFile }), capacityGiB: 1, backingPath: lab.baseFile });
-    const seed = await makeSeedIsoProvider().create!({ uri: URI, pool: lab.poolName, poolAdopted: false, name: seedVolumeName(vm), files: seedFiles(lab.spec, lab.plan, vm) });
+    const disk = await makeVolumeProvider().create({ uri: URI, pool: lab.poolName, poolAdopted: false, name: diskVolumeName(vm), xml: renderOverlayVolumeXml({ name: diskVolumeName(vm), capacityGiB: 1, backingPath: lab.baseFile }), capacityGiB: 1, backingPath: lab.baseFile });
+    const seed = await makeSeedIsoProvider().create({ uri: URI, pool: lab.poolName, poolAdopted: false, name: seedVolumeName(vm), files: seedFiles(lab.spec, lab.plan, vm) });
     const { xml, facts } = renderDomain(lab.plan, vm, { pool: lab.poolName, domainType: "qemu" });
     const inputs = { uri: URI, name: vm.name, xml: xml.replace(/<interface[\s\S]*?<\/interface>\s*/, "").replace(/<cpu [^>]*\/>/, `<cpu mode="maximum"/>`), facts: { ...facts, interfaces: [] }, start: true, seedSha256: String(seed.outs.contentSha256) };
     // domblklist names the medium (the volume, or its path once running) or "-" when the drive is empty.
@@ -58,7 +58,7 @@ describe.skipIf(!reachable)("the seed leaves the running VM after cloud-init (re
     const live = () => virsh("domblklist", vm.name).stdout.split("\n").map((l) => l.trim().split(/\s+/)).find((c) => c[0] === "sda")?.[1];
     const defined = () => virsh("domblklist", vm.name, "--inactive").stdout.split("\n").map((l) => l.trim().split(/\s+/)).find((c) => c[0] === "sda")?.[1];
     try {
-      const created = await makeDomainProvider().create!(inputs);
+      const created = await makeDomainProvider().create(inputs);
       expect(created.outs).toMatchObject({ running: true, seedInserted: true });
       expect(holdsSeed(live())).toBe(true);
       // No agent answer (this guest boots nothing) or cloud-init still running: the seed stays.
@@ -66,9 +66,9 @@ describe.skipIf(!reachable)("the seed leaves the running VM after cloud-init (re
       expect((await makeDomainProvider(agentSays("running")).diff!(vm.name, created.outs as never, inputs as never)).changes).toBe(false);
       // cloud-init done: an in-place update ejects it from the running VM only.
       const done = agentSays("done");
-      const diff = await makeDomainProvider(done).diff!(vm.name, created.outs as never, inputs as never);
+      const diff = await makeDomainProvider(done).diff!(vm.name, created.outs as never, inputs);
       expect(diff).toMatchObject({ changes: true, replaces: [] });
-      const updated = await makeDomainProvider(done).update!(vm.name, created.outs as never, inputs as never);
+      const updated = await makeDomainProvider(done).update!(vm.name, created.outs as never, inputs);
       expect(live()).toBe("-");
       expect(holdsSeed(defined())).toBe(true);
       expect(updated.outs).toMatchObject({ running: true, seedInserted: false, restartRequired: false });
@@ -80,9 +80,9 @@ describe.skipIf(!reachable)("the seed leaves the running VM after cloud-init (re
       // ... and the next up after its cloud-init ejects it again.
       const refreshed = await makeDomainProvider().read!(vm.name, updated.outs as never);
       expect(refreshed.props).toMatchObject({ seedInserted: true });
-      await makeDomainProvider(done).update!(vm.name, refreshed.props as never, inputs as never);
+      await makeDomainProvider(done).update!(vm.name, refreshed.props as never, inputs);
       expect(live()).toBe("-");
-      await makeDomainProvider().delete!(vm.name, inputs as never);
+      await makeDomainProvider().delete!(vm.name, inputs);
     } finally {
       virsh("destroy", vm.name);
       virsh("undefine", vm.name);

@@ -84,7 +84,7 @@ export class NetnsLab {
     const child = spawn("ip", ["netns", "exec", ns, "socat", "-u", `UDP-RECV:${port}`, "STDOUT"], { stdio: ["ignore", "pipe", "ignore"] });
     this.processes.push(child);
     let received = "";
-    child.stdout!.on("data", (chunk: Buffer) => { received += chunk.toString("utf8"); });
+    child.stdout.on("data", (chunk: Buffer) => { received += chunk.toString("utf8"); });
     return () => received;
   }
 

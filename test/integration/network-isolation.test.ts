@@ -30,7 +30,7 @@ const DENIED = { router: "198.51.100.1", host: "198.51.100.10" };
 
 function prodWithIsolation(): { spec: ClusterSpec; plan: Plan } {
   const text = fs.readFileSync(path.join(ROOT, "config/prod.yaml"), "utf8") +
-    `\nsecurity:\n  allowed_cidrs: ["${ALLOWED.cidr}"]\n  cross_cluster_flows:\n    - { from: hpc, to: cloud, ports: ["6443/tcp"] }\n`;
+    `\nsecurity:\n  allowed_cidrs: ["${ALLOWED.cidr}"]\n  cross_cluster_flows:\n    - { from: hpc, to: cloud, ` + `ports: ["6443/tcp"] }\n`;
   const loaded = loadSpecText("prod-isolated.yaml", text);
   if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.message).join("\n"));
   return { spec: loaded.spec, plan: buildPlan({ spec: loaded.spec }) };
@@ -147,7 +147,7 @@ describe.skipIf(unavailable !== null)("network isolation between the clusters an
     expect(seen.find((s) => s.flow.startsWith("hpc -> outside"))!.peer).toBe(hpcVm.ip);
   });
 
-  it("without the table a datagram from the hpc VM reaches the cloud VM, with its own or a spoofed cloud source", async () => {
+  it("without the table a datagram from the hpc VM reaches " + "the cloud VM, with its own or a spoofed cloud source", async () => {
     expect(await udpArrives()).toBe(true);
     expect(await udpArrives(spoofedSource)).toBe(true);
   });
@@ -166,7 +166,7 @@ describe.skipIf(unavailable !== null)("network isolation between the clusters an
     }
   });
 
-  it("with the table a datagram from the hpc bridge with a cloud source is dropped (the table's rule for traffic inside the cloud network would pass it)", async () => {
+  it("with the table a datagram from the hpc bridge with a cloud source is dropped (the table's rule for traffic " + "inside the cloud network would pass it)", async () => {
     expect(await udpArrives(spoofedSource)).toBe(false);
     expect(await udpArrives()).toBe(false); // and the real source is an undeclared cross-cluster flow
     const listed = lab.exec(ns.router, "nft", ["list", "table", "inet", state.table]).stdout;

@@ -69,8 +69,10 @@ describe.skipIf(!reachable)("provider serialization (built package)", () => {
     // The pool stays for the volumes; it is created and removed through its own serialized provider too.
     const poolFile = await serialize("pool", makePoolProvider());
     const poolInputs = { uri: URI, name: lab.poolName, xml: renderPoolXml(lab.poolName, lab.poolPath), path: lab.poolPath };
+    // Loads the serialized module from its file, as the engine's provider process does.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const poolProvider = require(poolFile).handler() as pulumi.dynamic.ResourceProvider;
-    const pool = await poolProvider.create!(poolInputs);
+    const pool = await poolProvider.create(poolInputs);
 
     const image = crudInFreshProcess(await serialize("image", makeBaseImageProvider()), { uri: URI, pool: lab.poolName, name: "base.qcow2", source: lab.baseFile, checksum: `sha256:${lab.baseSha256}`, checksumUrl: "", format: "qcow2" });
     expect(image.created.outs.verified).toBe(`sha256:${lab.baseSha256}`);

@@ -64,10 +64,10 @@ describe("gres.conf for MIG carved in the guest (bug 4)", () => {
     expect([migCapMinor(0, 1), migCapMinor(0, 1, 0), migCapMinor(1, 0)]).toEqual([12, 13, 138]);
     const lines = gres.trim().split("\n").slice(1).map((l) => l.split(path.join(dir, "root")).join(""));
     expect(lines).toEqual([
-      `NodeName=${node} Name=gpu Type=a100_1g.10gb MultipleFiles=/dev/nvidia0,/dev/nvidia-caps/nvidia-cap75,/dev/nvidia-caps/nvidia-cap76`,
-      `NodeName=${node} Name=gpu Type=a100_2g.20gb MultipleFiles=/dev/nvidia0,/dev/nvidia-caps/nvidia-cap39,/dev/nvidia-caps/nvidia-cap40`,
+      `NodeName=${node} Name=gpu Type=a100_1g.10gb ` + `MultipleFiles=/dev/nvidia0,/dev/nvidia-caps/nvidia-cap75,/dev/nvidia-caps/nvidia-cap76`,
+      `NodeName=${node} Name=gpu Type=a100_2g.20gb ` + `MultipleFiles=/dev/nvidia0,/dev/nvidia-caps/nvidia-cap39,/dev/nvidia-caps/nvidia-cap40`,
       // The instance of Slurm's own MIG example (gres.html): GI 2 is nvidia-cap21/22.
-      `NodeName=${node} Name=gpu Type=a100_3g.40gb MultipleFiles=/dev/nvidia0,/dev/nvidia-caps/nvidia-cap21,/dev/nvidia-caps/nvidia-cap22`,
+      `NodeName=${node} Name=gpu Type=a100_3g.40gb ` + `MultipleFiles=/dev/nvidia0,/dev/nvidia-caps/nvidia-cap21,/dev/nvidia-caps/nvidia-cap22`,
     ]);
   });
 

@@ -117,7 +117,7 @@ describe("Slurm configuration with real daemons", () => {
     const text = fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8").replace("attach: mig-vgpu", "attach: mig-in-guest").replace("mig_slices: { hpc: 1, cloud: 1 }", "mig_slices: { hpc: [{ profile: 3g.40gb }, { profile: 2g.20gb }] }").replace("gpu_workers: { count: 1, cpu_cores: 4, memory_gb: 8, disk_gb: 40, gpu_enabled: true,", "gpu_workers: { count: 1, cpu_cores: 4, memory_gb: 8, disk_gb: 40, gpu_enabled: false,");
     const { spec, plan } = load(text);
     const { dir, env } = await writeConfig(spec, plan);
-    expect(fs.readFileSync(path.join(dir, "gres.conf"), "utf8")).toContain("NodeName=hs-dev-slurm-node-01 Name=gpu Type=a100_3g.40gb MultipleFiles=/dev/nvidia0,/dev/nvidia-caps/nvidia-cap21,/dev/nvidia-caps/nvidia-cap22");
+    expect(fs.readFileSync(path.join(dir, "gres.conf"), "utf8")).toContain("NodeName=hs-dev-slurm-node-01 Name=gpu Type=a100_3g.40gb " + "MultipleFiles=/dev/nvidia0,/dev/nvidia-caps/nvidia-cap21,/dev/nvidia-caps/nvidia-cap22");
     start("slurmctld", ["-D", "-c", "-f", path.join(dir, "slurm.conf")], env, dir);
     await waitFor(() => spawnSync("scontrol", ["ping"], { env, encoding: "utf8" }).stdout.includes("UP"), "slurmctld", dir);
     expect(scontrolNodes(env).get("hs-dev-slurm-node-01")!.Gres).toBe("gpu:a100_2g.20gb:1,gpu:a100_3g.40gb:1");

@@ -87,7 +87,7 @@ describe("preview blast radius of config/prod.yaml", () => {
 
   afterAll(() => {
     const short = (names: string[]) => (names.length ? names.map((n) => n.replace(/^hs-prod-/, "")).join(", ") : "-");
-    const rows = [...results].map(([change, r]) => `| ${change} | ${r.create.length} | ${r.update.length} | ${r.replace.length} | ${r.delete.length} | ${short(r.restart)} | ${short(r.nextBoot)} |`);
+    const rows = [...results].map(([change, r]) => `| ${change} | ${r.create.length} | ${r.update.length} | ${r.replace.length} | ${r.delete.length} | ` + `${short(r.restart)} | ${short(r.nextBoot)} |`);
     console.log(["| change | created | updated | replaced | deleted | VMs restarted | new seed at next boot |", "|---|---|---|---|---|---|---|", ...rows].join("\n"));
   });
 

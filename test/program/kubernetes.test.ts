@@ -100,7 +100,7 @@ describe("Kubernetes cluster under mocks", () => {
     const kube = resources.filter((r) => r.type.startsWith("kubernetes:"));
     expect(kube.length).toBeGreaterThanOrEqual(10);
     for (const resource of kube) expect(resource.provider, resource.name).toMatch(new RegExp(`::k8s-provider::${provider.id}$`));
-    const releases = kube.filter((r) => r.type === "kubernetes:helm.sh/v3:Release").map((r) => `${r.inputs.chart}@${r.inputs.version}`).sort();
+    const releases = kube.filter((r) => r.type === "kubernetes:helm.sh/v3:Release").map((r) => `${String(r.inputs.chart)}@${String(r.inputs.version)}`).sort();
     expect(releases).toEqual([
       "cert-manager@v1.16.1", "gpu-operator@v24.9.0", "ingress-nginx@4.11.3", "kube-prometheus-stack@65.1.1", "minio@5.3.0",
       "oci://ghcr.io/kserve/charts/kserve-crd@v0.14.0", "oci://ghcr.io/kserve/charts/kserve@v0.14.0", "tigera-operator@v3.28.2",
@@ -145,7 +145,7 @@ describe("GPU Operator values match the plan", () => {
   it("MIG inside the guest with different profiles: mixed strategy, nvidia.com/mig-<profile>", () => {
     const { spec, plan } = planFor("config/dev.yaml", (t) => t.replace("attach: mig-vgpu", "attach: mig-in-guest").replace("mig_slices: { hpc: 1, cloud: 1 }", "mig_slices: { cloud: [{ profile: 3g.40gb }, { profile: 2g.20gb }] }").replace("compute_nodes: { count: 1, cpu_cores: 4, memory_gb: 8, disk_gb: 40, gpu_enabled: true,", "compute_nodes: { count: 1, cpu_cores: 4, memory_gb: 8, disk_gb: 40, gpu_enabled: false,").replace('partitions: ["gpu", "debug"], default_partition: debug', 'partitions: ["debug"], default_partition: debug'));
     expect(migStrategy(plan)).toBe("mixed");
-    expect((gpuOperatorValues(spec, plan) as Record<string, unknown>).mig).toEqual({ strategy: "mixed" });
+    expect((gpuOperatorValues(spec, plan)).mig).toEqual({ strategy: "mixed" });
     expect(deviceResources(plan, plan.vms.find((v) => v.role === "k8s-gpu-worker")!)).toEqual({ "nvidia.com/mig-2g.20gb": 1, "nvidia.com/mig-3g.40gb": 1 });
   });
 

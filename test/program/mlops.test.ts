@@ -18,7 +18,7 @@ async function run(servicesYaml?: string): Promise<Recorded[]> {
   resetRecorded();
   const file = path.join(tempDir("hs-mlops-"), "prod.yaml");
   const prod = fs.readFileSync(path.join(ROOT, "config/prod.yaml"), "utf8");
-  fs.writeFileSync(file, servicesYaml === undefined ? prod : prod.replace(/^services:\n(  .*\n)+/m, servicesYaml));
+  fs.writeFileSync(file, servicesYaml === undefined ? prod : prod.replace(/^services:\n( {2}.*\n)+/m, servicesYaml));
   const outputs = await buildStack({ stack: "test", clusterFile: file, hostSnapshot: HOST, start: true });
   await new Promise((resolve) => outputs.kubernetes!.kubeconfig.apply(resolve));
   await settled();
@@ -31,7 +31,7 @@ const byName = (resources: Recorded[], name: string) => resources.find((r) => r.
 describe("MLOps services", () => {
   beforeEach(() => resetRecorded());
 
-  it("MLflow uses the in-cluster PostgreSQL and MinIO by service name, with credentials by secret reference", async () => {
+  it("MLflow uses the in-cluster PostgreSQL and MinIO by " + "service name, with credentials by secret reference", async () => {
     const resources = await run();
     const deployment = byName(resources, "mlops-mlflow").inputs as { spec: { template: { spec: { containers: { args: string[]; env: { name: string; value?: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }[] }[] } } } };
     const container = deployment.spec.template.spec.containers[0];
@@ -79,7 +79,7 @@ describe("MLOps services", () => {
       expect(all.filter((n) => !without.includes(n)), service).toEqual(all.filter(belongs));
       expect(all.filter(belongs).length, service).toBeGreaterThan(0);
     }
-    const none = mlopsResources(await run("services:\n  minio: { enabled: false }\n  postgresql: { enabled: false }\n  mlflow: { enabled: false }\n  monitoring: { enabled: false }\n  kserve: { enabled: false }\n"));
+    const none = mlopsResources(await run("services:\n  minio: { enabled: false }\n  postgresql: { enabled: false }\n  mlflow: { enabled: false " + "}\n  monitoring: { enabled: false }\n  kserve: { enabled: false }\n"));
     expect(none.filter((n) => !/password|user/.test(n))).toEqual([]);
   });
 

@@ -65,7 +65,7 @@ function atNextBoot(old: State, news: Record<string, unknown>): boolean {
   return old.outputs.memoryMiB !== facts.memoryMiB || old.outputs.vcpus !== facts.vcpus;
 }
 
-async function runProgram(settings: StackSettings, dryRun: boolean, register: (args: pulumi.runtime.MockResourceArgs) => Promise<Record<string, unknown>>): Promise<void> {
+async function runProgram(settings: StackSettings, dryRun: boolean, register: (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown> | Promise<Record<string, unknown>>): Promise<void> {
   resetRecorded();
   await pulumi.runtime.setMocks({
     async newResource(args) {
@@ -90,14 +90,14 @@ export type StackState = ReadonlyMap<string, State>;
 export async function upState(settings: StackSettings): Promise<StackState> {
   const state = new Map<string, State>();
   try {
-    await runProgram(settings, false, async (args) => {
+    await runProgram(settings, false, (args) => {
       const outputs = { ...args.inputs, ...computed(args.type, args.name, args.inputs) };
       if (args.custom) state.set(args.name, { type: args.type, inputs: args.inputs, outputs: wire(outputs) as Record<string, unknown> });
       return outputs;
     });
     return state;
   } finally {
-    installMocks();
+    await installMocks();
     resetRecorded();
   }
 }
@@ -138,7 +138,7 @@ export async function previewChange(state: StackState, after: StackSettings): Pr
     for (const name of state.keys()) if (!seen.has(name)) steps.push({ name, kind: "delete" });
     return { steps, radius: summarise(steps) };
   } finally {
-    installMocks();
+    await installMocks();
     resetRecorded();
   }
 }

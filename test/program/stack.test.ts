@@ -14,7 +14,7 @@ import { loadSpecFile } from "../../src/spec/load";
 import { renderAll } from "../../src/render/files";
 import { roleDirectBoot } from "../../src/render/images";
 import { cloudInitLayers } from "../../src/render/layers";
-import { fixture, ROOT, tempDir } from "../helpers";
+import { fixture, joinedPattern, ROOT, tempDir } from "../helpers";
 import { recorded, resetRecorded, settled, type Recorded } from "../mocks";
 
 const HOST = path.join(ROOT, "test/fixtures/hosts/workstation.json");
@@ -55,7 +55,7 @@ function keyInputs(resource: Recorded): Record<string, unknown> {
 
 function graph(resources: Recorded[]): string[] {
   // Golden images come from the fixture store inside the checkout: its path is shown repo-relative.
-  return resources.map((r) => `${r.type} ${r.name} <- ${r.parent ?? "stack"} ${JSON.stringify(keyInputs(r)).split(`${process.cwd()}/`).join("")}`).sort();
+  return resources.map((r) => `${r.type} ${r.name} <- ${r.parent ?? "stack"} ` + `${JSON.stringify(keyInputs(r)).split(`${process.cwd()}/`).join("")}`).sort();
 }
 
 describe("stack program under mocks", () => {
@@ -110,7 +110,7 @@ describe("stack program under mocks", () => {
     expect(await promiseOf(pulumi.output(restartRequired))).toBe(false);
   });
 
-  it("volumes and seed ISOs take the pool from the pool resource: created after it, deleted before it (bug 5)", async () => {
+  it("volumes and seed ISOs take the pool from the pool " + "resource: created after it, deleted before it (bug 5)", async () => {
     const { resources } = await run("config/prod.yaml");
     const inPool = resources.filter((r) => /:(LibvirtVolume|SeedIso|BaseImageVolume)$/.test(r.type));
     // Per VM a disk and a seed (22), and per golden image (hpc, k8s) its disk, kernel and initrd (6).
@@ -132,20 +132,21 @@ describe("stack program under mocks", () => {
     }
   });
 
-  it("hyperscaler render writes the instance-id the stack deploys, for every VM, and (given --stack-id) its libvirt XML (bug 8)", async () => {
+  it("hyperscaler render writes the instance-id the stack deploys, for every VM, and (given --stack-id) its " + "libvirt XML (bug 8)", async () => {
     const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJq9dHsK7yYpXwqW5xB2rV0cTn8m7lQ3cZs9aE4d1f2g ops@laptop";
     const { resources, outputs } = await run("config/prod.yaml", { sshPublicKey: key });
     const loaded = loadSpecFile(path.join(ROOT, "config/prod.yaml"));
     if (!loaded.ok) throw new Error("prod.yaml invalid");
     const plan = buildPlan({ spec: loaded.spec, host: loadHost(HOST) });
-    const stackId = String(resources.find((r) => r.name === "stack-identity")!.inputs.result ?? (await promiseOf(outputs.stackId)));
+    const recordedId = resources.find((r) => r.name === "stack-identity")!.inputs.result as string | undefined;
+    const stackId = recordedId ?? (await promiseOf(outputs.stackId));
     const rendered = renderAll(loaded.spec, plan, { layers: cloudInitLayers(loaded.spec, plan), extraKeys: [key], stackId, bootOf: (role) => roleDirectBoot(loaded.spec, role) });
     // With the stack's identity, render's libvirt XML is the deployed XML too.
     for (const domain of resources.filter((r) => r.type.endsWith(":LibvirtDomain"))) {
-      expect(domain.inputs.xml, domain.name).toBe(rendered.get(`libvirt/domains/${domain.inputs.name}.xml`));
+      expect(domain.inputs.xml, domain.name).toBe(rendered.get(`libvirt/domains/${String(domain.inputs.name)}.xml`));
     }
     for (const network of resources.filter((r) => r.type.endsWith(":LibvirtNetwork"))) {
-      expect(network.inputs.xml, network.name).toBe(rendered.get(`libvirt/networks/${network.inputs.name}.xml`));
+      expect(network.inputs.xml, network.name).toBe(rendered.get(`libvirt/networks/${String(network.inputs.name)}.xml`));
     }
     const seeds = resources.filter((r) => r.type.endsWith(":SeedIso"));
     expect(seeds).toHaveLength(11);
@@ -161,14 +162,23 @@ describe("stack program under mocks", () => {
     fs.writeFileSync(file, fixture("user-example.yaml").replace("cpu_cores: 4, memory_gb: 8, disk_gb: 100, ip_address: \"192.168.100.10\"", "cpu_core: 4, memory_gb: 8, disk_gb: 100, ip_address: \"192.168.100.10\""));
     const failure = buildStack({ stack: "test", clusterFile: file, hostSnapshot: HOST, start: true });
     await expect(failure).rejects.toThrow(StackInputError);
-    await expect(failure).rejects.toSatisfy((error: unknown) => pulumi.RunError.isInstance(error)); // shown without a stack trace
-    await expect(failure).rejects.toThrow(/bad\.yaml:17:22: error: unknown key "cpu_core" in \/clusters\/hpc\/controller[\s\S]*hint: did you mean "cpu_cores"\?/);
+    // Shown without a stack trace.
+    await expect(failure).rejects.toSatisfy((error: unknown) => pulumi.RunError.isInstance(error));
+    await expect(failure).rejects.toThrow(
+      joinedPattern(/bad\.yaml:17:22: error: unknown key "cpu_core" in \/clusters\/hpc\/controller/, /[\s\S]*hint: did you mean "cpu_cores"\?/),
+    );
   });
 
   it("an infeasible plan fails the program with the planner's reason and fix", async () => {
     const file = path.join(tempDir(), "user.yaml");
     fs.writeFileSync(file, fixture("user-example.yaml"));
-    await expect(buildStack({ stack: "test", clusterFile: file, hostSnapshot: HOST, start: true })).rejects.toThrow(/not feasible:\n\S*user\.yaml:25:29: error: cluster cloud: 1 whole GPU\(s\) have no node[\s\S]*gpu_workers: \{ count: 3,[\s\S]*\^\n  hint: raise clusters\.cloud\.worker_nodes\.gpu_workers\.count to 4/);
+    await expect(buildStack({ stack: "test", clusterFile: file, hostSnapshot: HOST, start: true })).rejects.toThrow(
+      joinedPattern(
+        /not feasible:\n\S*user\.yaml:25:29: error: cluster cloud: 1 whole GPU\(s\) have no node/,
+        /[\s\S]*gpu_workers: \{ count: 3,[\s\S]*\^\n {2}/,
+        /hint: raise clusters\.cloud\.worker_nodes\.gpu_workers\.count to 4/,
+      ),
+    );
   });
 
   it("the munge key reaches every Slurm VM's seed only inside the secret", async () => {
@@ -185,7 +195,7 @@ describe("stack program under mocks", () => {
     }
   });
 
-  it("every VM's SSH host key is pinned: the seed has the private key only inside the secret, knownHosts the matching public key", async () => {
+  it("every VM's SSH host key is pinned: the seed has the private key only inside the secret, knownHosts the " + "matching public key", async () => {
     const { resources, outputs } = await run("config/dev.yaml");
     const knownHosts = new Map((await promiseOf(outputs.knownHosts)).trim().split("\n").map((line) => [line.split(",")[0], line]));
     const seeds = resources.filter((r) => r.type.endsWith(":SeedIso"));
@@ -204,7 +214,7 @@ describe("stack program under mocks", () => {
       const derived = spawnSync("ssh-keygen", ["-y", "-f", keyFile], { encoding: "utf8" });
       expect(derived.status, derived.stderr).toBe(0);
       const [type, base64] = derived.stdout.trim().split(/\s+/);
-      expect(knownHosts.get(vm)).toBe(`${vm},${vm}.${vm.includes("slurm") ? "hpc" : "cloud"}-network.hs-dev.internal,${outputs.vms[vm].ip} ${type} ${base64}`);
+      expect(knownHosts.get(vm)).toBe(`${vm},${vm}.${vm.includes("slurm") ? "hpc" : "cloud"}-network.hs-dev.internal,${outputs.vms[vm].ip} ` + `${type} ${base64}`);
       expect(userData.ssh_keys.ed25519_public.split(/\s+/).slice(0, 2)).toEqual([type, base64]);
     }
     const host = resources.filter((r) => r.type === "tls:index/privateKey:PrivateKey" && r.name.endsWith("-host-key"));

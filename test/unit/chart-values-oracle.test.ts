@@ -12,11 +12,13 @@ import { computeLabel } from "../../src/facts/node-labels";
 import { kubernetesWorkloads, type HelmReleaseItem } from "../../src/render/workloads";
 import { loadSpecText } from "../../src/spec/load";
 import { checkValues, FREE_FORM_BY_CHART, FREE_FORM_EVERYWHERE, helmMerge, loadChartReference } from "../chart-oracle";
-import { ROOT } from "../helpers";
+import { joinedPattern, ROOT } from "../helpers";
 
 const SPECS = ["config/prod.yaml", "config/dev.yaml", ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`)];
 
-/** MIG carved in the guest (the GPU Operator's mig-manager config) and services sized above the charts' default limits. */
+/**
+ * MIG carved in the guest (the GPU Operator's mig-manager config) and services sized above the charts' default limits.
+ */
 function variants(file: string, text: string): string[] {
   if (file !== "config/dev.yaml") return [text];
   const migInGuest = text.replace("attach: mig-vgpu", "attach: mig-in-guest").replace("mig_slices: { hpc: 1, cloud: 1 }", "mig_slices: { cloud: [{ profile: 3g.40gb }, { profile: 2g.20gb }] }").replace("compute_nodes: { count: 1, cpu_cores: 4, memory_gb: 8, disk_gb: 40, gpu_enabled: true,", "compute_nodes: { count: 1, cpu_cores: 4, memory_gb: 8, disk_gb: 40, gpu_enabled: false,").replace('partitions: ["gpu", "debug"], default_partition: debug', 'partitions: ["debug"], default_partition: debug');
@@ -24,7 +26,12 @@ function variants(file: string, text: string): string[] {
 }
 
 export function bigServices(text: string): string {
-  return text.replace(/^services:\n(  .*\n)+/m, "").trimEnd() + "\nservices:\n  kserve: { enabled: true, cpu: \"500m\", memory: \"1Gi\" }\n  minio: { enabled: true, cpu: \"2\", memory: \"4Gi\" }\n";
+  return (
+    text.replace(/^services:\n( {2}.*\n)+/m, "").trimEnd() +
+    "\nservices:\n" +
+    '  kserve: { enabled: true, cpu: "500m", memory: "1Gi" }\n' +
+    '  minio: { enabled: true, cpu: "2", memory: "4Gi" }\n'
+  );
 }
 
 function releasesOf(text: string, file: string): HelmReleaseItem[] {
@@ -63,14 +70,14 @@ function resourceBlocks(values: unknown, at = ""): { path: string; requests: Rec
 }
 
 describe("chart values oracle (reference/charts at the pinned versions)", () => {
-  const charts = [...new Set(ALL.map((r) => r.chart))].sort() as ChartKey[];
+  const charts = [...new Set(ALL.map((r) => r.chart))].sort();
 
   it("covers every chart the project deploys", () => {
     expect(charts).toEqual((Object.keys(CHARTS) as ChartKey[]).sort());
   });
 
   for (const key of Object.keys(CHARTS) as ChartKey[]) {
-    it(`${CHARTS[key].chart} ${CHARTS[key].version}: every key we set exists in the chart's defaults or is a listed free-form map`, () => {
+    it(`${CHARTS[key].chart} ${CHARTS[key].version}: every key we set exists in the chart's defaults or is a ` + `listed free-form map`, () => {
       const pin = CHARTS[key];
       const reference = loadChartReference(pin);
       if (reference.chartVersion) expect(reference.chartVersion, `${reference.dir}/Chart.yaml`).toBe(pin.version);
@@ -92,7 +99,7 @@ describe("chart values oracle (reference/charts at the pinned versions)", () => 
         }
       }
       const used = [...new Set(freeForm.values())];
-      figures.push(`${name} ${pin.version}: ${checked.size} keys checked, ${freeForm.size} under free-form exceptions (${used.join(", ") || "none"})`);
+      figures.push(`${name} ${pin.version}: ${checked.size} keys checked, ${freeForm.size} under free-form exceptions ` + `(${used.join(", ") || "none"})`);
       // An exception that covers nothing is stale: keep the list exactly what is needed.
       for (const exception of FREE_FORM_BY_CHART[name] ?? []) expect(used, `${name}: exception ${exception.pattern} is unused`).toContain(exception.pattern);
     });
@@ -107,7 +114,12 @@ describe("chart values oracle (reference/charts at the pinned versions)", () => 
   });
 
   it("bumping a chart version without its reference fails with what to add", () => {
-    expect(() => loadChartReference({ ...CHARTS.gpuOperator, version: "v24.9.1" })).toThrow(/no reference values: add shared\/reference\/charts\/gpu-operator-v24\.9\.1\/values\.yaml .*copied byte-for-byte from the upstream tag of v24\.9\.1/);
+    expect(() => loadChartReference({ ...CHARTS.gpuOperator, version: "v24.9.1" })).toThrow(
+      joinedPattern(
+        /no reference values: add shared\/reference\/charts\/gpu-operator-v24\.9\.1\/values\.yaml /,
+        /.*copied byte-for-byte from the upstream tag of v24\.9\.1/,
+      ),
+    );
   });
 
   it("bug 9: with the charts' default limits merged in, no container requests more than its limit", () => {
@@ -118,7 +130,7 @@ describe("chart values oracle (reference/charts at the pinned versions)", () => 
       for (const block of resourceBlocks(merged)) {
         for (const resource of Object.keys(block.requests).filter((r) => r in block.limits)) {
           blocks++;
-          expect(quantity(block.requests[resource]), `${release.release} ${block.path}.${resource}: request ${block.requests[resource]} > limit ${block.limits[resource]}`).toBeLessThanOrEqual(quantity(block.limits[resource]));
+          expect(quantity(block.requests[resource]), `${release.release} ${block.path}.${resource}: request ${block.requests[resource]} > limit ` + `${block.limits[resource]}`).toBeLessThanOrEqual(quantity(block.limits[resource]));
         }
       }
     }

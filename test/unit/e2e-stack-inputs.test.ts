@@ -35,7 +35,7 @@ describe("the bring-up test's resource inputs", () => {
     expect(kinds.slice(0, 6)).toEqual(["pool", "baseImage", "baseImage", "baseImage", "firewall", "network"]);
     expect(kinds.slice(6)).toEqual(ctx.plan.vms.flatMap(() => ["volume", "seedIso", "domain"]));
     const firewall = resources.find((r) => r.kind === "firewall")!;
-    expect(firewall.inputs.ruleset).toContain(`table inet ${firewall.inputs.table}`);
+    expect(firewall.inputs.ruleset).toContain(`table inet ${String(firewall.inputs.table)}`);
     expect(firewall.inputs.ruleset).toContain("masquerade");
     const network = resources.find((r) => r.kind === "network")!;
     expect(network.inputs.xml).toMatch(/<forward mode="route"\s*\/>/);

@@ -43,15 +43,15 @@ describe("renderFirewall", () => {
         `ip saddr ${HPC} ip daddr ${HPC} accept comment "inside hpc_network"`,
         `ip saddr ${BOTH} ip daddr ${BOTH} counter drop comment "between clusters: not declared"`,
         `ip daddr ${BOTH} counter drop comment "inbound: source not in allowed_cidrs or port not open"`,
-        `ip saddr ${HPC} ip daddr != { ${HPC}, ${CLOUD}, 224.0.0.0/24, 255.255.255.255 } masquerade comment "egress of hpc_network"`,
+        `ip saddr ${HPC} ip daddr != { ${HPC}, ${CLOUD}, 224.0.0.0/24, 255.255.255.255 } masquerade comment ` + `"egress of hpc_network"`,
       ],
       absent: ["cross_cluster_flows[", "allowed_cidrs to"],
     },
     {
       name: "declared flows become accepts before the cross-cluster drop, tcp and udp apart",
-      security: '  cross_cluster_flows:\n    - { from: hpc, to: cloud, ports: ["6443/tcp", "30000-32767/tcp", "53/udp"] }\n    - { from: cloud, to: hpc, ports: ["6817/tcp"] }\n',
+      security: '  cross_cluster_flows:\n    - { from: hpc, to: cloud, ports: ["6443/tcp", "30000-32767/tcp", ' + '"53/udp"] }\n    - { from: cloud, to: hpc, ports: ["6817/tcp"] }\n',
       present: [
-        `ip saddr ${HPC} ip daddr ${CLOUD} tcp dport { 6443, 30000-32767 } accept comment "cross_cluster_flows[0]: hpc -> cloud"`,
+        `ip saddr ${HPC} ip daddr ${CLOUD} tcp dport { 6443, 30000-32767 } accept comment ` + `"cross_cluster_flows[0]: hpc -> cloud"`,
         `ip saddr ${HPC} ip daddr ${CLOUD} udp dport 53 accept comment "cross_cluster_flows[0]: hpc -> cloud"`,
         `ip saddr ${CLOUD} ip daddr ${HPC} tcp dport 6817 accept comment "cross_cluster_flows[1]: cloud -> hpc"`,
       ],
@@ -61,9 +61,9 @@ describe("renderFirewall", () => {
       name: "allowed_cidrs reach SSH everywhere, the API and NodePorts on the cloud network, and ping",
       security: '  allowed_cidrs: ["203.0.113.0/24", "198.51.100.7/32"]\n',
       present: [
-        `ip saddr { 203.0.113.0/24, 198.51.100.7/32 } ip daddr ${HPC} tcp dport 22 accept comment "allowed_cidrs to hpc_network"`,
-        `ip saddr { 203.0.113.0/24, 198.51.100.7/32 } ip daddr ${CLOUD} tcp dport { 22, 6443, 30000-32767 } accept comment "allowed_cidrs to cloud_network"`,
-        `ip saddr { 203.0.113.0/24, 198.51.100.7/32 } ip daddr ${BOTH} icmp type echo-request accept comment "allowed_cidrs: ping"`,
+        `ip saddr { 203.0.113.0/24, 198.51.100.7/32 } ip daddr ${HPC} tcp dport 22 accept comment ` + `"allowed_cidrs to hpc_network"`,
+        `ip saddr { 203.0.113.0/24, 198.51.100.7/32 } ip daddr ${CLOUD} tcp dport { 22, 6443, 30000-32767 } ` + `accept comment "allowed_cidrs to cloud_network"`,
+        `ip saddr { 203.0.113.0/24, 198.51.100.7/32 } ip daddr ${BOTH} icmp type echo-request accept comment ` + `"allowed_cidrs: ping"`,
       ],
       absent: ["cross_cluster_flows["],
     },
@@ -76,8 +76,8 @@ describe("renderFirewall", () => {
     for (const word of absent) expect(text).not.toContain(word);
   });
 
-  it("orders the chain: anti-spoofing, replies, declared flows, cross-cluster drop, inbound allows, inbound drop", () => {
-    const { spec, plan } = load(devWith('  allowed_cidrs: ["203.0.113.0/24"]\n  cross_cluster_flows:\n    - { from: hpc, to: cloud, ports: ["6443/tcp"] }\n'));
+  it("orders the chain: anti-spoofing, replies, declared " + "flows, cross-cluster drop, inbound allows, inbound drop", () => {
+    const { spec, plan } = load(devWith('  allowed_cidrs: ["203.0.113.0/24"]\n  cross_cluster_flows:\n    - { from: hpc, to: cloud, ports: ' + '["6443/tcp"] }\n'));
     const rules = forwardRules(renderFirewall(spec, plan));
     const at = (fragment: string) => rules.findIndex((rule) => rule.includes(fragment));
     const order = ["spoofed source", "established,related", "inside hpc_network", "cross_cluster_flows[0]", "between clusters", "allowed_cidrs to hpc_network", "inbound: source"].map(at);
@@ -106,7 +106,7 @@ describe("renderFirewall", () => {
 
   it("is stable: snapshot of prod with a flow and an allowed CIDR", () => {
     const prod = fs.readFileSync(path.join(ROOT, "config/prod.yaml"), "utf8");
-    const { spec, plan } = load(`${prod}security:\n  allowed_cidrs: ["203.0.113.0/24"]\n  cross_cluster_flows:\n    - { from: hpc, to: cloud, ports: ["6443/tcp"] }\n`);
+    const { spec, plan } = load(`${prod}security:\n  allowed_cidrs: ["203.0.113.0/24"]\n  cross_cluster_flows:\n    - { from: hpc, to: ` + `cloud, ports: ["6443/tcp"] }\n`);
     expect(renderFirewall(spec, plan)).toMatchSnapshot();
   });
 });
@@ -129,7 +129,7 @@ describe.skipIf(!nftUsable)("nft -c accepts the ruleset (check mode, nothing app
   });
 
   it("with flows in both directions, overlapping allowed CIDRs and port ranges", () => {
-    const { spec, plan } = load(devWith('  allowed_cidrs: ["10.0.0.0/8", "10.1.0.0/16", "203.0.113.5/32"]\n  cross_cluster_flows:\n    - { from: hpc, to: cloud, ports: ["6443/tcp", "30000-32767/tcp", "53/udp"] }\n    - { from: cloud, to: hpc, ports: ["6817-6819/tcp"] }\n'));
+    const { spec, plan } = load(devWith('  allowed_cidrs: ["10.0.0.0/8", "10.1.0.0/16", "203.0.113.5/32"]\n  cross_cluster_flows:\n    - { ' + 'from: hpc, to: cloud, ports: ["6443/tcp", "30000-32767/tcp", "53/udp"] }\n    - { from: cloud, to: ' + 'hpc, ports: ["6817-6819/tcp"] }\n'));
     check(renderFirewall(spec, plan));
   });
 });
@@ -178,7 +178,7 @@ describe("spec: network isolation fields", () => {
     expect(loadSpecText("cluster.yaml", `${text}security:\n  network_isolation: false\n`).ok).toBe(true);
   });
 
-  it("warns when flows are declared with isolation off, and render then writes no firewall and keeps libvirt's NAT", () => {
+  it("warns when flows are declared with isolation off, and " + "render then writes no firewall and keeps libvirt's NAT", () => {
     const { spec, plan, warnings } = load(devWith('  network_isolation: false\n  cross_cluster_flows:\n    - { from: hpc, to: cloud, ports: ["6443/tcp"] }\n'));
     expect(warnings.map((w) => w.message)).toContainEqual(expect.stringMatching(/ignored because security.network_isolation is false/));
     const files = renderAll(spec, plan);
@@ -231,7 +231,10 @@ describe("provider errors name the cause and the fix", () => {
 
   it("not root", async () => {
     const provider = makeFirewallProvider(() => ({ code: 1, stdout: "", stderr: "Error: Could not process rule: Operation not permitted" }));
-    await expect(provider.create(inputs)).rejects.toThrow(/nft list table inet hyperscaler_hs_dev failed: Error: Could not process rule: Operation not permitted \(nft needs root: run pulumi as root on the host, or use a root ssh user in the libvirt URI\)/);
+    await expect(provider.create(inputs)).rejects.toThrow(
+      "nft list table inet hyperscaler_hs_dev failed: Error: Could not process rule: Operation not permitted " +
+        "(nft needs root: run pulumi as root on the host, or use a root ssh user in the libvirt URI)",
+    );
   });
 
   it("a URI without a shell on the host: refused before nft runs", async () => {

@@ -31,7 +31,7 @@ function standIns(payload: string) {
   record("curl", `printf '%s' '${payload}' > "$3"`);
   fs.writeFileSync(path.join(bin, "uname"), `#!/bin/sh\necho ${KERNEL}\n`, { mode: 0o755 });
   fs.writeFileSync(path.join(bin, "nvidia-smi"), "#!/bin/sh\nexit 1\n", { mode: 0o755 });
-  fs.writeFileSync(path.join(bin, "sh"), `#!/bin/bash\ncase "$1" in */nvidia-guest-driver.run) echo "RAN $1" | sed "s#[^ ]*/tmp\\.[A-Za-z0-9]*#TMP#" >> ${log}; exit 0 ;; esac\nexec /bin/sh "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(bin, "sh"), `#!/bin/bash\ncase "$1" in */nvidia-guest-driver.run) echo "RAN $1" | sed "s#[^ ` + `]*/tmp\\.[A-Za-z0-9]*#TMP#" >> ${log}; exit 0 ;; esac\nexec /bin/sh "$@"\n`, { mode: 0o755 });
   const env = { ...process.env, PATH: `${bin}:/usr/bin:/bin`, HYPERSCALER_STATE_DIR: path.join(dir, "state") };
   const calls = (): string[] => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : []);
   return { dir, env, calls };

@@ -30,7 +30,11 @@ class FakeNvidiaSmi {
     const ok = (stdout = ""): ExecResult => ({ code: 0, stdout, stderr: "" });
     const fail = (stderr: string): ExecResult => ({ code: 1, stdout: "", stderr });
     if (command !== "nvidia-smi") return fail(`${command}: not found`);
-    if (args[0].startsWith("--query-gpu")) return ok(`00000000:65:00.0, 0${args[0].includes("mig.mode") ? `, ${this.migCurrent ? "Enabled" : "Disabled"}, ${this.migPending ? "Enabled" : "Disabled"}` : ""}\n`);
+    if (args[0].startsWith("--query-gpu")) {
+      const onOff = (on: boolean): string => (on ? "Enabled" : "Disabled");
+      const mig = args[0].includes("mig.mode") ? `, ${onOff(this.migCurrent)}, ${onOff(this.migPending)}` : "";
+      return ok(`00000000:65:00.0, 0${mig}\n`);
+    }
     if (args[0].startsWith("--query-compute-apps")) return ok(Array.from({ length: this.processes }, (_, i) => `00000000:65:00.0, ${1000 + i}`).join("\n"));
     if (args[0] === "-i" && args[2] === "-mig") { this.migPending = args[3] === "1"; return ok(); }
     if (args[0] === "-i" && args[2] === "-r") {
@@ -40,7 +44,7 @@ class FakeNvidiaSmi {
     }
     if (args[0] === "mig" && args.includes("-lgi")) {
       if (this.instances.length === 0) return { code: 6, stdout: "No GPU instances found", stderr: "" };
-      return ok(this.instances.map((i) => `|   0  MIG ${i.profile.padEnd(12)} ${String(i.profileId).padStart(6)} ${String(i.gi).padStart(8)}          ${i.start}:${i.size}     |`).join("\n"));
+      return ok(this.instances.map((i) => `|   0  MIG ${i.profile.padEnd(12)} ${String(i.profileId).padStart(6)} ` + `${String(i.gi).padStart(8)}          ${i.start}:${i.size}     |`).join("\n"));
     }
     if (args[0] === "mig" && args.includes("-cgi")) {
       if (!this.migCurrent) return fail("MIG mode is not enabled");
@@ -69,7 +73,7 @@ const threeG = (start: number) => ({ profile: "3g.40gb", profileId: 9, start, si
 describe("MIG layout provider", () => {
   it("enables MIG (resetting the GPU) and creates instances at the planned starts, largest first", async () => {
     const smi = new FakeNvidiaSmi();
-    const result = await makeMigLayoutProvider(smi.run).create!(layout([oneG(6), threeG(0)]));
+    const result = await makeMigLayoutProvider(smi.run).create(layout([oneG(6), threeG(0)]));
     expect(smi.migCurrent).toBe(true);
     expect(smi.calls.filter((c) => c.includes("-cgi"))).toEqual(["nvidia-smi mig -i 0 -cgi 9:0 -C", "nvidia-smi mig -i 0 -cgi 19:6 -C"]);
     expect(result.outs.liveInstances.map((i: FakeInstance) => `${i.profile}@${i.start}`)).toEqual(["3g.40gb@0", "1g.10gb@6"]);
@@ -78,7 +82,7 @@ describe("MIG layout provider", () => {
   it("read reports what the GPU really holds (drift after a reboot)", async () => {
     const smi = new FakeNvidiaSmi();
     const provider = makeMigLayoutProvider(smi.run);
-    const created = await provider.create!(layout([oneG(6)]));
+    const created = await provider.create(layout([oneG(6)]));
     smi.instances = []; // GPU instances never survive a reboot
     const read = await provider.read!(created.id, created.outs);
     expect(read.props?.instances).toEqual([]);
@@ -91,9 +95,12 @@ describe("MIG layout provider", () => {
   it("refuses to destroy instances while processes use the GPU, unless forced", async () => {
     const smi = new FakeNvidiaSmi();
     const provider = makeMigLayoutProvider(smi.run);
-    const created = await provider.create!(layout([oneG(0), oneG(1)]));
+    const created = await provider.create(layout([oneG(0), oneG(1)]));
     smi.processes = 2;
-    await expect(provider.update!(created.id, created.outs, layout([threeG(0)]))).rejects.toThrow(/refusing to re-carve: 2 process\(es\) use the GPU and 1g\.10gb@0, 1g\.10gb@1 would be destroyed\. Stop them, or set gpu_allocation\.force_recarve: true/);
+    await expect(provider.update!(created.id, created.outs, layout([threeG(0)]))).rejects.toThrow(
+      "refusing to re-carve: 2 process(es) use the GPU and 1g.10gb@0, 1g.10gb@1 would be destroyed. " +
+        "Stop them, or set gpu_allocation.force_recarve: true",
+    );
     expect(smi.instances).toHaveLength(2);
     await provider.update!(created.id, created.outs, layout([threeG(0)], true));
     expect(smi.instances.map((i) => `${i.profile}@${i.start}`)).toEqual(["3g.40gb@0"]);
@@ -102,14 +109,17 @@ describe("MIG layout provider", () => {
   it("explains a blocked reset", async () => {
     const smi = new FakeNvidiaSmi();
     smi.resetBlockedBy = "nvidia-persistenced";
-    await expect(makeMigLayoutProvider(smi.run).create!(layout([oneG(6)]))).rejects.toThrow(/MIG mode is pending until a GPU reset, and the reset failed: Unable to reset GPU: in use by nvidia-persistenced\. Stop nvidia-persistenced/);
+    await expect(makeMigLayoutProvider(smi.run).create(layout([oneG(6)]))).rejects.toThrow(
+      "MIG mode is pending until a GPU reset, and the reset failed: " +
+        "Unable to reset GPU: in use by nvidia-persistenced. Stop nvidia-persistenced",
+    );
     expect(smi.instances).toEqual([]);
   });
 
   it("delete removes the planned instances only", async () => {
     const smi = new FakeNvidiaSmi();
     const provider = makeMigLayoutProvider(smi.run);
-    const created = await provider.create!(layout([oneG(6)]));
+    const created = await provider.create(layout([oneG(6)]));
     smi.instances.push({ gi: 99, profileId: 19, profile: "1g.10gb", start: 0, size: 1 }); // someone else's
     await provider.delete!(created.id, created.outs);
     expect(smi.instances.map((i) => i.gi)).toEqual([99]);
@@ -167,7 +177,7 @@ describe("vGPU device provider", () => {
     const mdevctl: GpuRunner = (command, args) => (calls.push([command, ...args].join(" ")), { code: 0, stdout: args[0] === "list" ? "u-1 0000:65:00.0 nvidia-700 auto (active)" : "", stderr: "" });
     const provider = makeVgpuDeviceProvider(mdevctl);
     const inputs = { uuid: "u-1", gpu: "GPU-0", parentPciAddress: "0000:65:00.0", vgpuType: "A100D-1-10C", path: "mdev" as const, sysRoot: sysTree() };
-    const created = await provider.create!(inputs);
+    const created = await provider.create(inputs);
     expect(calls).toEqual(["mdevctl define --uuid u-1 --parent 0000:65:00.0 --type nvidia-700 --auto", "mdevctl start --uuid u-1"]);
     expect((await provider.read!("u-1", created.outs)).id).toBe("u-1");
     await provider.delete!("u-1", created.outs);
@@ -178,20 +188,20 @@ describe("vGPU device provider", () => {
     const calls: string[] = [];
     const failing: GpuRunner = (_command, args) => (calls.push(args[0]), args[0] === "start" ? { code: 1, stdout: "", stderr: "vfio error" } : { code: 0, stdout: "", stderr: "" });
     const inputs = { uuid: "u-2", gpu: "GPU-0", parentPciAddress: "0000:65:00.0", vgpuType: "A100D-1-10C", path: "mdev" as const, sysRoot: sysTree() };
-    await expect(makeVgpuDeviceProvider(failing).create!(inputs)).rejects.toThrow(/mdevctl start failed: vfio error/);
+    await expect(makeVgpuDeviceProvider(failing).create(inputs)).rejects.toThrow(/mdevctl start failed: vfio error/);
     expect(calls).toEqual(["define", "start", "undefine"]);
-    await expect(makeVgpuDeviceProvider(failing).create!({ ...inputs, vgpuType: "A100D-7-80C" })).rejects.toThrow(/no mdev parent of 0000:65:00\.0 offers A100D-7-80C/);
+    await expect(makeVgpuDeviceProvider(failing).create({ ...inputs, vgpuType: "A100D-7-80C" })).rejects.toThrow(/no mdev parent of 0000:65:00\.0 offers A100D-7-80C/);
   });
 
   it("SR-IOV: takes a free VF, sets current_vgpu_type, releases it on delete", async () => {
     const root = sysTree();
     const provider = makeVgpuDeviceProvider();
     const base = { gpu: "H100-0", parentPciAddress: "0000:06:00.0", vgpuType: "H100XM-1-10C", path: "sriov" as const, sysRoot: root };
-    const first = await provider.create!({ ...base, uuid: "a" });
-    const second = await provider.create!({ ...base, uuid: "b" });
+    const first = await provider.create({ ...base, uuid: "a" });
+    const second = await provider.create({ ...base, uuid: "b" });
     expect([first.outs.vfAddress, second.outs.vfAddress]).toEqual(["0000:06:00.4", "0000:06:00.5"]);
     expect(fs.readFileSync(path.join(root, "bus/pci/devices/0000:06:00.4/nvidia/current_vgpu_type"), "utf8")).toBe("1003");
-    await expect(provider.create!({ ...base, uuid: "c" })).rejects.toThrow(/no free virtual function of 0000:06:00\.0 offers H100XM-1-10C/);
+    await expect(provider.create({ ...base, uuid: "c" })).rejects.toThrow(/no free virtual function of 0000:06:00\.0 offers H100XM-1-10C/);
     await provider.delete!("a", first.outs);
     expect(fs.readFileSync(path.join(root, "bus/pci/devices/0000:06:00.4/nvidia/current_vgpu_type"), "utf8")).toBe("0");
     expect((await provider.read!("a", first.outs)).id).toBe("");

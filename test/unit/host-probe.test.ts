@@ -39,7 +39,7 @@ describe("replay of captured samples", () => {
 
   it("A100-PCIE-40GB on R470: profile table, two 3g instances and their compute instances", () => {
     const inventory = inventoryFrom(snapshotSource(snapshotDir({
-      "lspci-Dnn.txt": "0000:3b:00.0 3D controller [0302]: NVIDIA Corporation GA100 [A100 PCIe 40GB] [10de:20f1] (rev a1)\n0000:3b:00.1 Audio device [0403]: NVIDIA Corporation Device [10de:1aef]\n",
+      "lspci-Dnn.txt": "0000:3b:00.0 3D controller [0302]: NVIDIA Corporation GA100 [A100 PCIe 40GB] [10de:20f1] (rev a1)\n" + "0000:3b:00.1 Audio device [0403]: NVIDIA Corporation Device [10de:1aef]\n",
       "nvidia-smi-mig-lgip.txt": sample("nvidia-smi-mig-lgip_a100-pcie-40gb_r470-era.txt"),
       "nvidia-smi-mig-lgi.txt": sample("nvidia-smi-mig-lgi_a100-pcie-40gb_2x3g.20gb.txt"),
       "nvidia-smi-mig-lci.txt": sample("nvidia-smi-mig-lci_a100-pcie-40gb_mixed-ci.txt"),
@@ -52,8 +52,8 @@ describe("replay of captured samples", () => {
   });
 
   it("an 8-GPU snapshot", () => {
-    const lspci = Array.from({ length: 8 }, (_, i) => `0000:${(0x18 + i * 0x10).toString(16)}:00.0 3D controller [0302]: NVIDIA Corporation GH100 [H100 SXM5 80GB] [10de:2330] (rev a1)`).join("\n");
-    const lgipp = Array.from({ length: 8 }, (_, g) => sample("nvidia-smi-mig-lgipp_h100-pcie-80gb_drv525.txt").replace(/GPU  0/g, `GPU  ${g}`)).join("\n");
+    const lspci = Array.from({ length: 8 }, (_, i) => `0000:${(0x18 + i * 0x10).toString(16)}:00.0 3D controller [0302]: NVIDIA Corporation GH100 [H100 SXM5 ` + `80GB] [10de:2330] (rev a1)`).join("\n");
+    const lgipp = Array.from({ length: 8 }, (_, g) => sample("nvidia-smi-mig-lgipp_h100-pcie-80gb_drv525.txt").replace(/GPU {2}0/g, `GPU  ${g}`)).join("\n");
     const inventory = inventoryFrom(snapshotSource(snapshotDir({ "lspci-Dnn.txt": lspci, "nvidia-smi-mig-lgipp.txt": lgipp })));
     expect(inventory.gpus).toHaveLength(8);
     expect(inventory.gpus.every((g) => g.migProfiles.length === 7)).toBe(true);

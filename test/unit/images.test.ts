@@ -1,6 +1,7 @@
 // Golden images: layered definitions, the apt sources a build uses, the version digest of the inputs,
 // the store (list, newest/pinned lookup, pruning, checksum verification), the `image` CLI, and what
 // golden images change in cloud-init (no packages at first boot).
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -15,7 +16,7 @@ import { seedFiles } from "../../src/render/cloud-init/nocloud";
 import { slurmLayer } from "../../src/render/cloud-init/slurm";
 import { MissingImageError, roleImage } from "../../src/render/images";
 import { loadSpecFile, loadSpecText } from "../../src/spec/load";
-import { captureIO, ROOT, tempDir } from "../helpers";
+import { captureIO, joinedPattern, ROOT, tempDir } from "../helpers";
 
 const dirs: string[] = [];
 const scratch = (prefix: string): string => {
@@ -52,7 +53,7 @@ describe("apt sources", () => {
   it("reads the host's deb822 and one-line sources for the suite, main only", () => {
     const root = scratch("hs-apt-");
     fs.mkdirSync(path.join(root, "sources.list.d"));
-    fs.writeFileSync(path.join(root, "sources.list.d", "debian.sources"), "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\nComponents: main contrib\n\nTypes: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\nComponents: main\n");
+    fs.writeFileSync(path.join(root, "sources.list.d", "debian.sources"), "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\nComponents: main " + "contrib\n\nTypes: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\n" + "Components: main\n");
     fs.writeFileSync(path.join(root, "sources.list.d", "other.list"), "deb https://packages.example/apt stable main\n");
     expect(hostDebianSources("bookworm", root).map((s) => `${s.uri} ${s.suite} ${s.components.join(",")}`)).toEqual([
       "http://mirror.example/debian bookworm main", "http://mirror.example/debian bookworm-updates main", "http://security.example/debian-security bookworm-security main",
@@ -61,16 +62,16 @@ describe("apt sources", () => {
     expect(() => buildSources("trixie", undefined, root)).toThrow(/list no Debian trixie mirror .*pass --mirror URL/);
   });
 
-  it("the version is a digest of the inputs: same inputs, same version; a mirror or a reachable repository changes it", async () => {
+  it("the version is a digest of the inputs: same inputs, same version; a mirror or a reachable repository " + "changes it", async () => {
     const root = scratch("hs-apt-");
     fs.writeFileSync(path.join(root, "sources.list"), "deb http://mirror.example/debian bookworm main\n");
-    const unreachable = async () => false;
+    const unreachable = () => Promise.resolve(false);
     const a = inputsVersion(await buildInputs({ name: "hpc", aptRoot: root, reachable: unreachable }));
     expect(inputsVersion(await buildInputs({ name: "hpc", aptRoot: root, reachable: unreachable }))).toBe(a);
     expect(a).toMatch(/^[0-9a-f]{16}$/);
     expect(inputsVersion(await buildInputs({ name: "hpc", aptRoot: root, mirror: "http://local/debian", reachable: unreachable }))).not.toBe(a);
     expect(inputsVersion(await buildInputs({ name: "base", aptRoot: root, reachable: unreachable }))).not.toBe(a);
-    const k8s = async (reachable: boolean) => inputsVersion(await buildInputs({ name: "k8s", aptRoot: root, reachable: async () => reachable }));
+    const k8s = async (reachable: boolean) => inputsVersion(await buildInputs({ name: "k8s", aptRoot: root, reachable: () => Promise.resolve(reachable) }));
     expect(await k8s(true)).not.toBe(await k8s(false));
   });
 });
@@ -81,7 +82,7 @@ function storeVersion(dir: string, name: string, version: string, builtAt: strin
   const files: Record<string, { sha256: string; bytes: number }> = {};
   for (const [file, content] of [["disk.qcow2", `disk ${version}`], ["vmlinuz", "kernel"], ["initrd.img", "initrd"]]) {
     fs.writeFileSync(path.join(vdir, file), content);
-    files[file] = { sha256: require("node:crypto").createHash("sha256").update(content).digest("hex"), bytes: content.length };
+    files[file] = { sha256: crypto.createHash("sha256").update(content).digest("hex"), bytes: content.length };
   }
   const manifest: ImageManifest = {
     name, version, description: "test", layers: ["base", name], suite: "bookworm", sources: [], builtAt, buildSeconds: 1, kernelVersion: "6.1.0-test",
@@ -92,7 +93,7 @@ function storeVersion(dir: string, name: string, version: string, builtAt: strin
 }
 
 describe("image store", () => {
-  it("lists versions newest first, finds name (newest) and name@version (pinned), prunes all but the kept count", () => {
+  it("lists versions newest first, finds name (newest) and " + "name@version (pinned), prunes all but the kept count", () => {
     const dir = scratch("hs-store-");
     storeVersion(dir, "hpc", "1111111111111111", "2026-01-01T00:00:00Z");
     storeVersion(dir, "hpc", "2222222222222222", "2026-01-02T00:00:00Z");
@@ -165,13 +166,18 @@ describe("golden images in the stack", () => {
     expect(result.spec.images.roles["k8s-cpu-worker"]).toBe("k8s");
     expect(result.spec.host.virtualization).toBe("kvm");
     expect(() => roleImage(result.spec, "slurm-compute")).toThrow(MissingImageError);
-    expect(() => roleImage(result.spec, "slurm-compute")).toThrow(/images\.roles\.slurm-compute is hpc, but the golden image store .* holds no such image; build it with `hyperscaler image build hpc --dir /);
+    expect(() => roleImage(result.spec, "slurm-compute")).toThrow(
+      joinedPattern(
+        /images\.roles\.slurm-compute is hpc, but the golden image store .* holds no such image; /,
+        /build it with `hyperscaler image build hpc --dir /,
+      ),
+    );
     const bad = loadSpecText("cluster.yaml", text + "images: { roles: { slurm-compute: \"hpc@latest\" } }\n");
     expect(bad.ok).toBe(false);
   });
 
   it("a role naming an image images/golden does not define is an error at its line, listing the defined ones", () => {
-    const text = fs.readFileSync(path.join(ROOT, "config/examples/e2e-cpu-emulated.yaml"), "utf8").replace(/^  roles: .*$/m, "  roles: { slurm-compute: hcp }");
+    const text = fs.readFileSync(path.join(ROOT, "config/examples/e2e-cpu-emulated.yaml"), "utf8").replace(/^ {2}roles: .*$/m, "  roles: { slurm-compute: hcp }");
     const result = loadSpecText("cluster.yaml", text);
     expect(result.ok).toBe(false);
     if (result.ok) return;

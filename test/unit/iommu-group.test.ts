@@ -55,13 +55,13 @@ describe("IOMMU groups with several functions (bug 2)", () => {
     expect(gpu).toMatchObject({ pciAddress: "0000:05:00.0", iommuGroup: 13, iommuIsolated: true, iommuGroupEndpoints: ["0000:05:00.1"] });
   });
 
-  it("a PCI bridge in the group (sample group 1: root port 00:01.0 with 01:00.0) is neither taken nor a reason to refuse", () => {
+  it("a PCI bridge in the group (sample group 1: root port 00:01.0 with 01:00.0) is neither taken nor a reason to " + "refuse", () => {
     expect(sampleGroups().get(1)).toEqual(["0000:00:01.0", "0000:01:00.0"]);
     const gpu = inventoryFrom(liveSource({ root: rootFor("0000:01:00.0", 1, ["0000:00:01.0"]), executor: fakeExecutor() })).gpus[0];
     expect(gpu).toMatchObject({ iommuGroup: 1, iommuIsolated: true, iommuGroupEndpoints: [] });
   });
 
-  it("the plan attaches the whole group, the domain has a managed hostdev per function, libvirt's schema accepts it, the doctor says so", () => {
+  it("the plan attaches the whole group, the domain has a managed hostdev per function, libvirt's schema accepts " + "it, the doctor says so", () => {
     const host = JSON.parse(fs.readFileSync(path.join(ROOT, "test/fixtures/hosts/workstation.json"), "utf8")) as HostInventory;
     const rtx = host.gpus.find((g) => g.pciAddress === "0000:ca:00.0")! as { iommuGroupEndpoints?: string[] };
     rtx.iommuGroupEndpoints = ["0000:ca:00.1"];

@@ -42,7 +42,7 @@ describe("kubeadm config for the pinned Kubernetes", () => {
     expect(join.nodeRegistration.kubeletExtraArgs).toContainEqual({ name: "node-ip", value: worker.ip });
   });
 
-  it("Kubernetes 1.30 keeps v1beta3 (v1beta4 arrived in 1.31) with a map of kubelet flags; an unknown minor is refused", () => {
+  it("Kubernetes 1.30 keeps v1beta3 (v1beta4 arrived in 1.31) with a map of kubelet flags; an unknown minor is " + "refused", () => {
     const { spec, plan } = load("1.30");
     const [init] = parseAllDocuments(renderKubeadmInit(spec, plan, KUBERNETES_PLACEHOLDERS.token)).map((d) => d.toJS());
     expect(init.apiVersion).toBe("kubeadm.k8s.io/v1beta3");
@@ -82,7 +82,7 @@ describe("containerd's sandbox image (bug 10)", () => {
     for (const facts of Object.values(KUBERNETES)) expect(facts.pause).toMatch(/^registry\.k8s\.io\/pause:3\.\d+$/);
   });
 
-  it("the rendered step turns the real `containerd config default` (pause:3.6) into pause:3.10 with systemd cgroups", () => {
+  it("the rendered step turns the real `containerd config default` (pause:3.6) into pause:3.10 with systemd " + "cgroups", () => {
     const which = spawnSync("sh", ["-c", "command -v containerd"], { encoding: "utf8" });
     expect(which.status, "containerd is not installed: `apt-get install containerd` (in .ci/run's PACKAGES)").toBe(0);
     const defaults = spawnSync("containerd", ["config", "default"], { encoding: "utf8" }).stdout;

@@ -60,7 +60,7 @@ const figures: string[] = [];
 afterAll(() => console.log(["kubernetes workloads:", ...figures].join("\n  ")));
 
 describe("render and the components deploy the same workloads", () => {
-  it("every Helm release and manifest the stack creates under mocks is the one render writes, and nothing else", async () => {
+  it("every Helm release and manifest the stack creates " + "under mocks is the one render writes, and nothing else", async () => {
     resetRecorded();
     const outputs = await buildStack({ stack: "test", clusterFile: path.join(ROOT, "config/prod.yaml"), hostSnapshot: HOST, start: true });
     await new Promise((resolve) => outputs.kubernetes!.kubeconfig.apply(resolve));
@@ -91,7 +91,7 @@ describe("render and the components deploy the same workloads", () => {
         expect(resource!.inputs, item.id).toEqual(inputs);
       }
     }
-    figures.push(`prod: ${list.filter((i) => i.type === "helm").length} Helm releases and ${list.filter((i) => i.type === "manifest").length} manifests, rendered = deployed`);
+    figures.push(`prod: ${list.filter((i) => i.type === "helm").length} Helm releases and ` + `${list.filter((i) => i.type === "manifest").length} manifests, rendered = deployed`);
   });
 });
 
@@ -118,7 +118,7 @@ describe("raw manifests against the Kubernetes API schema (kubernetes-models)", 
 });
 
 describe("issue 15 bugs against upstream's files", () => {
-  it("bug 1: local-path grants every permission upstream v0.0.30 grants, including the helper-pod Role in its namespace", () => {
+  it("bug 1: local-path grants every permission upstream v0.0.30 grants, including the helper-pod Role in its " + "namespace", () => {
     const upstream = parseAllDocuments(fs.readFileSync(path.join(REFERENCE, "manifests/local-path-provisioner-v0.0.30/local-path-storage.yaml"), "utf8")).map((d) => d.toJS()).filter(Boolean) as KubeObject[];
     const ours = manifests(items("config/prod.yaml"));
     const key = (o: KubeObject): string => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
@@ -141,7 +141,7 @@ describe("issue 15 bugs against upstream's files", () => {
     figures.push(`local-path: ${upstream.length} upstream objects present, ${permissions} RBAC permissions granted`);
   });
 
-  it("bug 5: MIG carved in the guest is kept: mig-manager is pointed at the planned layout per node, not the chart's all-disabled", () => {
+  it("bug 5: MIG carved in the guest is kept: mig-manager is pointed at the planned layout per node, not the " + "chart's all-disabled", () => {
     const { spec, plan } = load("config/dev.yaml", migInGuest);
     const list = kubernetesWorkloads(spec, plan, MLOPS_SECRET_PLACEHOLDERS);
     const values = release(list, "gpu-operator").values as { migManager: { enabled: boolean; config: { name: string; default: string } } };
@@ -165,7 +165,7 @@ describe("issue 15 bugs against upstream's files", () => {
     expect((release(items("config/prod.yaml"), "gpu-operator").values as { migManager: unknown }).migManager).toEqual({ enabled: false });
   });
 
-  it("bug 7: MinIO has no default user: the chart's console/console123 is replaced, root and user come from existing secrets", () => {
+  it("bug 7: MinIO has no default user: the chart's console/console123 is replaced, root and user come from " + "existing secrets", () => {
     const list = items("config/prod.yaml");
     const minio = release(list, "minio");
     const merged = helmMerge(loadChartReference(CHARTS.minio).defaults, minio.values) as { rootUser: string; rootPassword: string; existingSecret: string; users: Record<string, string>[] };
@@ -181,7 +181,7 @@ describe("issue 15 bugs against upstream's files", () => {
     expect(secrets).toEqual(expect.arrayContaining(["minio-credentials", "minio-mlflow-user"]));
   });
 
-  it("bug 13: MLflow's image already holds its PostgreSQL and S3 clients: nothing is pip-installed at start, the image is pinned", () => {
+  it("bug 13: MLflow's image already holds its PostgreSQL and S3 clients: nothing is pip-installed at start, the " + "image is pinned", () => {
     const mlflow = manifests(items("config/prod.yaml")).find((o) => o.kind === "Deployment" && o.metadata.name === "mlflow")! as unknown as { spec: { template: { spec: { containers: { image: string; command: string[]; args: string[] }[] } } } };
     const container = mlflow.spec.template.spec.containers[0];
     expect(container.image).toBe(IMAGES.mlflow.image);
@@ -238,12 +238,12 @@ describe("MLOps NetworkPolicies (issue 17): default deny, exactly the flows the 
       const deny = policies.find((p) => p.metadata.namespace === namespace && p.metadata.name === "default-deny")!;
       expect(deny.spec).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"], ingress: [], egress: [] });
     }
-    figures.push(`NetworkPolicies: ${policies.length} policies, ${allowed.length} flows allowed and ${denied.length} denied as expected`);
+    figures.push(`NetworkPolicies: ${policies.length} policies, ${allowed.length} flows allowed and ${denied.length} ` + `denied as expected`);
   });
 });
 
 describe("MLflow behind its basic-auth app (issue 17)", () => {
-  it("the server runs the basic-auth app; the start script writes the admin from the environment into a private file", () => {
+  it("the server runs the basic-auth app; the start script writes the admin from the environment into a private " + "file", () => {
     const mlflow = manifests(items("config/prod.yaml")).find((o) => o.kind === "Deployment" && o.metadata.name === "mlflow")! as unknown as { spec: { template: { spec: { containers: { args: string[]; env: { name: string; valueFrom?: { secretKeyRef: { name: string } } }[] }[]; volumes: { emptyDir?: { medium: string } }[] } } } };
     const pod = mlflow.spec.template.spec;
     expect(pod.containers[0].args.join(" ")).toContain("--app-name basic-auth");

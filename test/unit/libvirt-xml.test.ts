@@ -100,7 +100,7 @@ describe("domain XML content", () => {
     expect(xml).toContain('<address domain="0x0000" bus="0x06" slot="0x00" function="0x4"/>');
   });
 
-  it("the seed is the cdrom the domain provider ejects (same target), on virtio-scsi (the cloud kernel has no AHCI)", () => {
+  it("the seed is the cdrom the domain provider ejects (same target), on virtio-scsi (the cloud kernel has no " + "AHCI)", () => {
     const xml = renderDomainXml(p, byName("hs-prod-slurm-node-01"), { pool: "hs-prod" });
     expect(xml).toContain(`<target dev="${SEED_TARGET}" bus="scsi"/>`);
     expect(xml).toContain('<controller type="scsi" index="0" model="virtio-scsi"/>');

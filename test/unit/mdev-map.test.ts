@@ -36,7 +36,7 @@ function planOf(file: string) {
 }
 
 describe("mdev_map.json parents (bug 12)", () => {
-  it("SR-IOV (L40S): the parent is the VF carrying the vGPU, the physical GPU is named separately; unknown before set-up", () => {
+  it("SR-IOV (L40S): the parent is the VF carrying the vGPU, the physical GPU is named separately; unknown before " + "set-up", () => {
     const plan = planOf("config/examples/l40s-vgpu.yaml");
     expect(plan.gpus[0].vgpuPath).toBe("sriov");
     const before = mdevMap(plan);

@@ -84,9 +84,9 @@ describe("refusals with the reason and the fix", () => {
 
   it("spreads profiles over GPUs when first fit would strand small ones", () => {
     const text = fs.readFileSync(path.join(ROOT, "config/examples/h100-mig-vgpu.yaml"), "utf8")
-      .replace(/mig_slices:\n(.|\n)*?clusters:/, "mig_slices:\n      hpc:\n        - { profile: 3g.40gb, count: 2 }\n        - { profile: 1g.10gb, count: 2 }\n      cloud:\n        - { profile: 2g.20gb, count: 2 }\n        - { profile: 1g.10gb, count: 2 }\nclusters:")
-      .replace('compute_nodes: { count: 2, cpu_cores: 16, memory_gb: 64, disk_gb: 100, gpu_enabled: true, ip_range: "10.10.0.11-12" }', 'compute_nodes: { count: 4, cpu_cores: 16, memory_gb: 64, disk_gb: 100, gpu_enabled: true, ip_range: "10.10.0.11-14" }')
-      .replace('gpu_workers: { count: 3, cpu_cores: 8, memory_gb: 32, disk_gb: 100, gpu_enabled: true, ip_range: "10.20.0.12-14" }', 'gpu_workers: { count: 4, cpu_cores: 8, memory_gb: 32, disk_gb: 100, gpu_enabled: true, ip_range: "10.20.0.12-15" }');
+      .replace(/mig_slices:\n(.|\n)*?clusters:/, "mig_slices:\n      hpc:\n        - { profile: 3g.40gb, count: 2 }\n        - { profile: 1g.10gb, " + "count: 2 }\n      cloud:\n        - { profile: 2g.20gb, count: 2 }\n        - { profile: 1g.10gb, " + "count: 2 }\nclusters:")
+      .replace('compute_nodes: { count: 2, cpu_cores: 16, memory_gb: 64, disk_gb: 100, gpu_enabled: true, ip_range: ' + '"10.10.0.11-12" }', 'compute_nodes: { count: 4, cpu_cores: 16, memory_gb: 64, disk_gb: 100, gpu_enabled: true, ip_range: ' + '"10.10.0.11-14" }')
+      .replace('gpu_workers: { count: 3, cpu_cores: 8, memory_gb: 32, disk_gb: 100, gpu_enabled: true, ip_range: ' + '"10.20.0.12-14" }', 'gpu_workers: { count: 4, cpu_cores: 8, memory_gb: 32, disk_gb: 100, gpu_enabled: true, ip_range: ' + '"10.20.0.12-15" }');
     const plan = buildPlan({ spec: specFrom(text) });
     expect(plan.errors).toEqual([]);
     for (const gpu of plan.gpus) expect(gpu.instances.map((i) => i.profile).sort()).toEqual(["1g.10gb", "1g.10gb", "2g.20gb", "3g.40gb"]);
@@ -169,7 +169,7 @@ describe("stability across re-plans (--previous)", () => {
 
   it("growing the slices keeps the existing placements", () => {
     const before = buildPlan({ spec: config("config/dev.yaml") });
-    const grown = specFrom(DEV.replace("mig_slices: { hpc: 1, cloud: 1 }", "mig_slices: { hpc: 2, cloud: 1 }").replace('compute_nodes: { count: 1, cpu_cores: 4, memory_gb: 8, disk_gb: 40, gpu_enabled: true, ip_range: "192.168.110.11" }', 'compute_nodes: { count: 2, cpu_cores: 4, memory_gb: 8, disk_gb: 40, gpu_enabled: true, ip_range: "192.168.110.11-12" }'));
+    const grown = specFrom(DEV.replace("mig_slices: { hpc: 1, cloud: 1 }", "mig_slices: { hpc: 2, cloud: 1 }").replace('compute_nodes: { count: 1, cpu_cores: 4, memory_gb: 8, disk_gb: 40, gpu_enabled: true, ip_range: ' + '"192.168.110.11" }', 'compute_nodes: { count: 2, cpu_cores: 4, memory_gb: 8, disk_gb: 40, gpu_enabled: true, ip_range: ' + '"192.168.110.11-12" }'));
     const after = buildPlan({ spec: grown, previous: before });
     expect(after.errors).toEqual([]);
     for (const instance of before.gpus[0].instances) expect(after.gpus[0].instances).toContainEqual(instance);

@@ -24,9 +24,11 @@ describe("the Pulumi project", () => {
       const tsutils = require("@pulumi/pulumi/tsutils");
       const { tsnodeRequire, typescriptRequire } = tsutils.typeScriptRequireStrings();
       require(tsnodeRequire).register({ compiler: typescriptRequire, project: "tsconfig.json", skipProject: false,
-        compilerOptions: { target: "ES2020", module: "nodenext", moduleResolution: "nodenext", sourceMap: "true", ...tsutils.loadTypeScriptCompilerOptions("tsconfig.json") } });
+        compilerOptions: { target: "ES2020", module: "nodenext", moduleResolution: "nodenext", sourceMap: "true",
+          ...tsutils.loadTypeScriptCompilerOptions("tsconfig.json") } });
       const program = require(require("path").resolve(process.argv[1]));
-      const loaded = Object.keys(require.cache).map((f) => require("path").relative(process.cwd(), f)).filter((f) => !f.startsWith("node_modules"));
+      const loaded = Object.keys(require.cache).map((f) => require("path").relative(process.cwd(), f))
+        .filter((f) => !f.startsWith("node_modules"));
       process.stdout.write(JSON.stringify({ type: typeof program, loaded }));`;
     // ts-node keeps a compile cache; give it a directory the test removes.
     const env = { ...process.env, TS_NODE_CACHE_DIRECTORY: tempDir("hs-ts-node-") };

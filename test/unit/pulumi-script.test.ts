@@ -47,7 +47,7 @@ describe("pulumi wrapper", () => {
 });
 
 describe("pulumi wrapper with a stand-in CLI on PATH (the real one cannot be installed here)", () => {
-  const KNOWN = "hs-dev-slurm-ctl,hs-dev-slurm-ctl.hpc-network.hs-dev.internal,192.168.110.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHZK9kdxpRi3GSti8MjwW5PYHNCI3B0jnviEzgeIBx5M";
+  const KNOWN = "hs-dev-slurm-ctl,hs-dev-slurm-ctl.hpc-network.hs-dev.internal,192.168.110.10 ssh-ed25519 " + "AAAAC3NzaC1lZDI1NTE5AAAAIHZK9kdxpRi3GSti8MjwW5PYHNCI3B0jnviEzgeIBx5M";
   /** A `pulumi` that records its arguments and the backend environment it was given. */
   function standIn(): { bin: string; log: string; state: string } {
     const dir = tempDir("hs-fake-pulumi-");
@@ -55,7 +55,7 @@ describe("pulumi wrapper with a stand-in CLI on PATH (the real one cannot be ins
     const bin = path.join(dir, "bin");
     fs.mkdirSync(bin);
     // `stack output knownHosts` answers as the real CLI would for a stack with one VM.
-    fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\necho "$* | backend=$PULUMI_BACKEND_URL | passfile=$PULUMI_CONFIG_PASSPHRASE_FILE" >> ${log}\ncase "$*" in "stack output knownHosts"*) echo "${KNOWN}";; esac\nexit 0\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\necho "$* | backend=$PULUMI_BACKEND_URL | passfile=$PULUMI_CONFIG_PASSPHRASE_FILE" >> ${log}\n` + `case "$*" in "stack output knownHosts"*) echo "${KNOWN}";; esac\nexit 0\n`, { mode: 0o755 });
     return { bin, log, state: path.join(dir, "state") };
   }
   const run = (args: string[], fake: { bin: string; state: string }) => {
@@ -89,7 +89,7 @@ describe("pulumi wrapper with a stand-in CLI on PATH (the real one cannot be ins
     expect(fs.statSync(path.join(fake.state, "passphrase")).mode & 0o777).toBe(0o600);
   });
 
-  it("after a successful up, writes the stack's pinned host keys to <state>/<stack>.known_hosts and says how to use it", () => {
+  it("after a successful up, writes the stack's pinned host keys to <state>/<stack>.known_hosts and says how to " + "use it", () => {
     const fake = standIn();
     const result = run(["up", "--stack", "dev", "--skip-doctor", "--yes"], fake);
     expect(result.status, result.stderr).toBe(0);
@@ -106,7 +106,7 @@ describe("pulumi wrapper with a stand-in CLI on PATH (the real one cannot be ins
     expect(fs.readFileSync(fake.log, "utf8")).toContain("destroy --stack dev | backend=file://");
   });
 
-  it("without a CLI on PATH, runs the npm launcher's CLI (the dependency `pulumi`, cached in PULUMI_HOME: no download)", () => {
+  it("without a CLI on PATH, runs the npm launcher's CLI (the dependency `pulumi`, cached in PULUMI_HOME: no " + "download)", () => {
     const fake = standIn();
     const version = (JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules/pulumi/package.json"), "utf8")) as { version: string }).version;
     const home = tempDir("hs-pulumi-home-");
@@ -123,7 +123,7 @@ describe("pulumi wrapper with a stand-in CLI on PATH (the real one cannot be ins
     expect(calls[1]).toMatch(/^preview --diff --stack dev/);
   });
 
-  it("a role pinned to an image version the store does not hold stops before doctor and pulumi, saying how to fix it", () => {
+  it("a role pinned to an image version the store does not hold stops before doctor and pulumi, saying how to fix " + "it", () => {
     const fake = standIn();
     const store = tempDir("hs-empty-store-");
     const spec = path.join(tempDir("hs-pinned-"), "pinned.yaml");

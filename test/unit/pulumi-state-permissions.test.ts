@@ -37,7 +37,7 @@ describe("passphrase file permissions", () => {
     fs.writeFileSync(file, "secret\n");
     fs.chmodSync(file, loose);
     expect(() => passphraseEnv(state)).toThrow(StateSecurityError);
-    expect(() => passphraseEnv(state)).toThrow(new RegExp(`passphrase file ${file} is readable or writable by group/others \\(mode ${loose.toString(8)}\\)[\\s\\S]*Fix: chmod 600 ${file}[\\s\\S]*change-secrets-provider`));
+    expect(() => passphraseEnv(state)).toThrow(new RegExp(`passphrase file ${file} is readable or writable by group/others \\(mode ` + `${loose.toString(8)}\\)[\\s\\S]*Fix: chmod 600 ${file}[\\s\\S]*change-secrets-provider`));
     expect(mode(file)).toBe(loose);
   });
 

@@ -59,7 +59,7 @@ function assertWellFormed(text: string): void {
 describe("loader robustness", () => {
   it("structural mutations of valid configs validate or give positioned errors", () => {
     fc.assert(
-      fc.property(fc.nat(TEXTS.length - 1), fc.nat(), fc.constantFrom("set", "delete") as fc.Arbitrary<"set" | "delete">, replacementValue, (which, pick, action, replacement) => {
+      fc.property(fc.nat(TEXTS.length - 1), fc.nat(), fc.constantFrom<"set" | "delete">("set", "delete"), replacementValue, (which, pick, action, replacement) => {
         const data = parse(TEXTS[which]) as Json;
         const all = paths(data);
         const mutated = mutate(data, all[pick % all.length], action, replacement);

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadSpecText } from "../../src/spec/load";
 import { imageFileProblem, resolveExisting, unnormalized } from "../../src/spec/rules/paths";
-import { fixture, lineOf, ROOT, tempDir } from "../helpers";
+import { fixture, joinedPattern, lineOf, ROOT, tempDir } from "../helpers";
 
 const BASE = fixture("user-example.yaml");
 const TAIL = 'storage_class: "local-path" }';
@@ -44,7 +44,7 @@ const CASES: Case[] = [
   { name: "image path a directory", text: append(`images:\n  path: ${dir}`), pointer: "/images/path", marker: `path: ${dir}`, message: /is a directory/ },
   { name: "image path not an image", text: append(`images:\n  path: ${path.join(ROOT, "package.json")}`), pointer: "/images/path", marker: "package.json", message: /is not a disk image: neither qcow2/, hint: /qemu-img info/ },
   // host.storage_pool.path
-  { name: "pool path with .. into /etc", text: append("host:\n  storage_pool: { path: /var/lib/libvirt/../../../etc/hs }"), pointer: "/host/storage_pool/path", marker: "storage_pool", message: /storage pool path "\/var\/lib\/libvirt\/\.\.\/\.\.\/\.\.\/etc\/hs" is not allowed: it contains '\.' or '\.\.' segments; it resolves to \/etc\/hs, inside the system directory \/etc/, hint: /use a directory of its own/ },
+  { name: "pool path with .. into /etc", text: append("host:\n  storage_pool: { path: /var/lib/libvirt/../../../etc/hs }"), pointer: "/host/storage_pool/path", marker: "storage_pool", message: joinedPattern(/storage pool path "\/var\/lib\/libvirt\/\.\.\/\.\.\/\.\.\/etc\/hs" is not allowed: /, /it contains '\.' or '\.\.' segments; it resolves to \/etc\/hs, inside the system directory \/etc/), hint: /use a directory of its own/ },
   { name: "pool path with .. elsewhere", text: append("host:\n  storage_pool: { path: /srv/a/../pool }"), pointer: "/host/storage_pool/path", marker: "storage_pool", message: /is not allowed: it contains '\.' or '\.\.' segments$/, hint: /write it as "\/srv\/pool"/ },
   { name: "pool path in /etc", text: append("host:\n  storage_pool: { path: /etc/hyperscaler }"), pointer: "/host/storage_pool/path", marker: "storage_pool", message: /is inside the system directory \/etc; libvirt writes and deletes files in the pool as root/ },
   { name: "pool path in /usr/lib", text: append("host:\n  storage_pool: { path: /usr/lib/pool }"), pointer: "/host/storage_pool/path", marker: "storage_pool", message: /inside the system directory \/usr/ },
@@ -54,11 +54,11 @@ const CASES: Case[] = [
   { name: "pool path trailing slash", text: append("host:\n  storage_pool: { path: /srv/pool/ }"), pointer: "/host/storage_pool/path", marker: "storage_pool", message: /it ends with '\/'/ },
   // Control characters in values that reach configuration files.
   { name: "newline in vgpu_license_server (gridd.conf injection)", text: gpuAllocation('vgpu_license_server: "dls.local\\nFeatureType=0"'), pointer: "/global/gpu_allocation/vgpu_license_server", marker: "vgpu_license_server", message: /vgpu_license_server "dls\.local\\nFeatureType=0" is not a host name or IPv4 address, optionally with :port/ },
-  { name: "newline in the vGPU driver URL (shell line injection)", text: gpuAllocation('vgpu_guest_driver_url: "https://mirror/driver.run\\nrm -rf /"'), pointer: "/global/gpu_allocation/vgpu_guest_driver_url", marker: "vgpu_guest_driver_url", message: /vgpu_guest_driver_url contains a newline \(\\n\) at character 26; values here are written into configuration files/ },
+  { name: "newline in the vGPU driver URL (shell line injection)", text: gpuAllocation('vgpu_guest_driver_url: "https://mirror/driver.run\\nrm -rf /"'), pointer: "/global/gpu_allocation/vgpu_guest_driver_url", marker: "vgpu_guest_driver_url", message: joinedPattern(/vgpu_guest_driver_url contains a newline \(\\n\) at character 26; /, /values here are written into configuration files/) },
   { name: "carriage return in a partition name", text: BASE.replace('partitions: ["gpu", "debug"]', 'partitions: ["gpu", "debug\\r"]'), pointer: "/clusters/hpc/slurm_config/partitions/1", marker: "partitions", message: /carriage return|is not/ },
   { name: "escape sequence in the image path", text: append('images:\n  path: "/srv/\\e[31mimage.qcow2"'), pointer: "/images/path", marker: "image.qcow2", message: /path contains control character U\+001B at character 6/ },
   { name: "NUL in the description", text: BASE.replace('description: "', 'description: "a\\0'), pointer: "/metadata/description", marker: "description", message: /description contains a NUL byte/ },
-  { name: "line separator in an ssh key", text: append('security:\n  ssh_authorized_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl a@b\\u2028command=x"]'), pointer: "/security/ssh_authorized_keys/0", marker: "ssh_authorized_keys", message: /is not an OpenSSH public key line/ },
+  { name: "line separator in an ssh key", text: append('security:\n  ssh_authorized_keys: ["ssh-ed25519 ' + 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl a@b\\u2028command=x"]'), pointer: "/security/ssh_authorized_keys/0", marker: "ssh_authorized_keys", message: /is not an OpenSSH public key line/ },
   // Kubernetes versions.
   { name: "Kubernetes 1.99", text: BASE.replace(TAIL, 'storage_class: "local-path", version: "1.99" }'), pointer: "/clusters/cloud/kubernetes_config/version", marker: "1.99", message: /Kubernetes 1\.99 is not a version this project supports/, hint: /version: "1\.31"/ },
   { name: "Kubernetes 1.30 unquoted (a number)", text: BASE.replace(TAIL, 'storage_class: "local-path", version: 1.30 }'), pointer: "/clusters/cloud/kubernetes_config/version", marker: "version: 1.30", message: /version must be a string, found a number 1\.3/, hint: /quoted/ },

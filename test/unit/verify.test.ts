@@ -14,10 +14,10 @@ type Rule = [host: string | RegExp, command: RegExp, result: Partial<RemoteResul
 class FakeRemote implements Remote {
   readonly calls: string[] = [];
   constructor(private readonly rules: Rule[]) {}
-  async run(host: string, command: string): Promise<RemoteResult> {
+  run(host: string, command: string): Promise<RemoteResult> {
     this.calls.push(`${host} ${command}`);
     const rule = this.rules.find(([h, c]) => (typeof h === "string" ? h === host : h.test(host)) && c.test(command));
-    return { code: 0, stdout: "", stderr: "", ...(rule ? rule[2] : { code: 127, stderr: `fake: no rule for ${command}` }) };
+    return Promise.resolve({ code: 0, stdout: "", stderr: "", ...(rule ? rule[2] : { code: 127, stderr: `fake: no rule for ${command}` }) });
   }
 }
 
@@ -92,7 +92,7 @@ describe("verify", () => {
   it("a missing --known-hosts or --identity file is a usage error (exit 2) that says how to make it", async () => {
     const io = captureIO();
     expect(await runVerifyCommand(path.join(ROOT, "config/prod.yaml"), { knownHosts: "/nonexistent/prod.known_hosts" }, io, healthy())).toBe(2);
-    expect(io.stderr.join("\n")).toBe("hyperscaler verify: --known-hosts /nonexistent/prod.known_hosts: no such readable file (write it with: pulumi stack output knownHosts > FILE)");
+    expect(io.stderr.join("\n")).toBe("hyperscaler verify: --known-hosts /nonexistent/prod.known_hosts: no such readable file (write it with: " + "pulumi stack output knownHosts > FILE)");
     expect(await runVerifyCommand(path.join(ROOT, "config/prod.yaml"), { identity: ROOT }, captureIO(), healthy())).toBe(2);
   });
 

@@ -30,7 +30,7 @@ export interface XmlReport {
 
 function text(value: unknown): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value === "object") return null;
+  if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") return null;
   const s = String(value).trim();
   return s === "" || s === "N/A" ? null : s;
 }
@@ -59,8 +59,9 @@ export function parseNvidiaSmiXml(xml: string): XmlReport {
     const pending = migFlag(mig?.pending_mig);
     const migDevices = ((gpu.mig_devices as Record<string, unknown> | undefined)?.mig_device as unknown[] | undefined)?.length ?? 0;
     const processes = gpu.processes;
+    const id = gpu["@id"];
     return {
-      pciAddress: normalisePciAddress(String(gpu["@id"] ?? text(pci.pci_bus_id) ?? "")),
+      pciAddress: normalisePciAddress(typeof id === "string" ? id : (text(pci.pci_bus_id) ?? "")),
       name: text(gpu.product_name),
       uuid: text(gpu.uuid),
       memoryMiB: mib((gpu.fb_memory_usage as Record<string, unknown> | undefined)?.total),

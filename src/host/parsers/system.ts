@@ -9,11 +9,24 @@ export interface PciDevice {
   readonly description: string;
 }
 
-/** `lspci -Dnn` (or `-nn`): "0000:65:00.0 3D controller [0302]: NVIDIA Corporation GA100 [A100 PCIe 80GB] [10de:20b5] (rev a1)". */
+/**
+ * `lspci -Dnn` (or `-nn`): "0000:65:00.0 3D controller [0302]: NVIDIA Corporation GA100 [A100 PCIe 80GB] [10de:20b5]
+ * (rev a1)".
+ */
+const LSPCI_LINE = new RegExp(
+  [
+    /^((?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])\s+/, // address (domain optional)
+    /.*?\[([0-9a-fA-F]{4})\]:\s+/, // class name [class code]:
+    /(.*)\s+\[([0-9a-fA-F]{4}:[0-9a-fA-F]{4})\]/, // description [vendor:device]
+  ]
+    .map((part) => part.source)
+    .join(""),
+);
+
 export function parseLspci(output: string): PciDevice[] {
   const devices: PciDevice[] = [];
   for (const line of output.split(/\r?\n/)) {
-    const match = /^((?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])\s+.*?\[([0-9a-fA-F]{4})\]:\s+(.*)\s+\[([0-9a-fA-F]{4}:[0-9a-fA-F]{4})\]/.exec(line);
+    const match = LSPCI_LINE.exec(line);
     if (!match) continue;
     devices.push({ address: normalisePciAddress(match[1]), classCode: match[2].toLowerCase(), vendorDevice: match[4].toLowerCase(), description: match[3].trim() });
   }

@@ -74,7 +74,7 @@ export const NVIDIA_CONTAINER_TOOLKIT_REPOSITORY: AptRepository = {
  * expects (Debian's containerd defaults to pause:3.6).
  */
 export function containerdConfigPipeline(pauseImage: string, configPath = "/etc/containerd/config.toml"): string {
-  return `containerd config default | sed -e 's/SystemdCgroup = false/SystemdCgroup = true/' -e 's#sandbox_image = ".*"#sandbox_image = "${pauseImage}"#' > ${configPath}`;
+  return `containerd config default | sed -e 's/SystemdCgroup = false/SystemdCgroup = true/' -e 's#sandbox_image = ` + `".*"#sandbox_image = "${pauseImage}"#' > ${configPath}`;
 }
 
 export function kubernetesLayer(spec: ClusterSpec, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm, secrets: KubernetesSecrets): CloudConfig {
@@ -92,7 +92,7 @@ export function kubernetesLayer(spec: ClusterSpec, plan: Pick<Plan, "stack" | "n
     ["modprobe", "br_netfilter"],
     ["sysctl", "--system"],
     ["swapoff", "-a"],
-    ["sh", "-c", `mkdir -p /etc/containerd && ${containerdConfigPipeline(kubernetesFacts(minor).pause)} && systemctl restart containerd`],
+    ["sh", "-c", `mkdir -p /etc/containerd && ${containerdConfigPipeline(kubernetesFacts(minor).pause)} && systemctl ` + `restart containerd`],
     ["sh", "-c", kubernetesApt.install],
     ["apt-get", "update"],
     ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "kubelet", "kubeadm", "kubectl"],

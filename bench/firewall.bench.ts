@@ -23,11 +23,19 @@ async function timeAsync(runs: number, fn: () => Promise<void>): Promise<number[
 
 export async function run(): Promise<void> {
   console.log("== host firewall (nft in a namespace) ==");
-  const text = fs.readFileSync(path.join(ROOT, "config/prod.yaml"), "utf8") + 'security:\n  allowed_cidrs: ["203.0.113.0/24"]\n  cross_cluster_flows:\n    - { from: hpc, to: cloud, ' + 'ports: ["6443/tcp"] }\n';
+  const text =
+    fs.readFileSync(path.join(ROOT, "config/prod.yaml"), "utf8") +
+    'security:\n  allowed_cidrs: ["203.0.113.0/24"]\n  cross_cluster_flows:\n    - { from: hpc, to: cloud, ' +
+    'ports: ["6443/tcp"] }\n';
   const loaded = loadSpecText("prod.yaml", text);
   if (!loaded.ok) throw new Error("prod.yaml with security does not load");
   const plan = buildPlan({ spec: loaded.spec });
-  report(summarise("render prod ruleset", timeSync(500, () => void renderFirewall(loaded.spec, plan))));
+  report(
+    summarise(
+      "render prod ruleset",
+      timeSync(500, () => void renderFirewall(loaded.spec, plan)),
+    ),
+  );
   const unavailable = netnsUnavailable();
   if (unavailable) {
     console.log(`apply skipped: ${unavailable}`);
@@ -36,17 +44,42 @@ export async function run(): Promise<void> {
   const lab = new NetnsLab();
   try {
     const ns = lab.add("bench");
-    const inputs = { uri: "qemu:///system", table: firewallTableName(plan), marker: firewallMarker(plan), ruleset: renderFirewall(loaded.spec, plan) };
+    const inputs = {
+      uri: "qemu:///system",
+      table: firewallTableName(plan),
+      marker: firewallMarker(plan),
+      ruleset: renderFirewall(loaded.spec, plan),
+    };
     const transaction = `add table inet ${inputs.table}\ndelete table inet ${inputs.table}\n${inputs.ruleset}`;
-    const bare = summarise("nft -f (bare transaction, baseline)", timeSync(30, () => {
-      const result = spawnSync("ip", ["netns", "exec", ns, "nft", "-f", "-"], { input: transaction, encoding: "utf8" });
-      if (result.status !== 0) throw new Error(result.stderr);
-    }));
+    const bare = summarise(
+      "nft -f (bare transaction, baseline)",
+      timeSync(30, () => {
+        const result = spawnSync("ip", ["netns", "exec", ns, "nft", "-f", "-"], {
+          input: transaction,
+          encoding: "utf8",
+        });
+        if (result.status !== 0) throw new Error(result.stderr);
+      }),
+    );
     report(bare);
     const provider = makeFirewallProvider((command, args, input) => lab.exec(ns, command, args, input));
     let outs = (await provider.create(inputs)).outs as FirewallOutputs;
-    report(summarise("provider update (check owner, apply, digest)", await timeAsync(30, async () => { outs = (await provider.update!(`inet/${inputs.table}`, outs, inputs)).outs as FirewallOutputs; })), bare);
-    report(summarise("provider read (drift digest)", await timeAsync(30, async () => void (await provider.read!(`inet/${inputs.table}`, outs)))), bare);
+    report(
+      summarise(
+        "provider update (check owner, apply, digest)",
+        await timeAsync(30, async () => {
+          outs = (await provider.update!(`inet/${inputs.table}`, outs, inputs)).outs as FirewallOutputs;
+        }),
+      ),
+      bare,
+    );
+    report(
+      summarise(
+        "provider read (drift digest)",
+        await timeAsync(30, async () => void (await provider.read!(`inet/${inputs.table}`, outs))),
+      ),
+      bare,
+    );
   } finally {
     const left = lab.destroy();
     if (left.length) console.log(`namespaces left: ${left.join(", ")}`);

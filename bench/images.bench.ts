@@ -21,7 +21,13 @@ export async function run(): Promise<void> {
       if (!reused.reused) throw new Error(`${name}: the second build with unchanged inputs did not reuse the image`);
       const m = cold.image.manifest;
       const mib = (bytes: number) => (bytes / 1024 ** 2).toFixed(0);
-      console.log(`${name.padEnd(5)} cold ${cold.seconds.toFixed(1).padStart(6)} s   reused ` + `${(reused.seconds * 1000).toFixed(1).padStart(6)} ms (${(cold.seconds / reused.seconds).toFixed(0)}x ` + `faster)   qcow2 ${mib(m.files[m.disk].bytes)} MiB   rootfs ${mib(m.rootfsBytes)} MiB   ` + `${Object.keys(m.packages).length} ` + `packages${m.omitted.length ? `   omitted: ${m.omitted.map((o) => o.packages.join(",")).join("; ")}` : ""}`);
+      console.log(
+        `${name.padEnd(5)} cold ${cold.seconds.toFixed(1).padStart(6)} s   reused ` +
+          `${(reused.seconds * 1000).toFixed(1).padStart(6)} ms (${(cold.seconds / reused.seconds).toFixed(0)}x ` +
+          `faster)   qcow2 ${mib(m.files[m.disk].bytes)} MiB   rootfs ${mib(m.rootfsBytes)} MiB   ` +
+          `${Object.keys(m.packages).length} ` +
+          `packages${m.omitted.length ? `   omitted: ${m.omitted.map((o) => o.packages.join(",")).join("; ")}` : ""}`,
+      );
     }
   } finally {
     if (!keep) fs.rmSync(dir, { recursive: true, force: true });

@@ -32,12 +32,17 @@ export function timeSync(runs: number, fn: () => void): number[] {
 export function timeProcess(runs: number, command: string, args: string[], expectCode = 0): number[] {
   return timeSync(runs, () => {
     const result = spawnSync(command, args, { cwd: ROOT, encoding: "utf8" });
-    if (result.status !== expectCode) throw new Error(`${command} ${args.join(" ")} exited ${result.status}: ${result.stderr}`);
+    if (result.status !== expectCode)
+      throw new Error(`${command} ${args.join(" ")} exited ${result.status}: ${result.stderr}`);
   });
 }
 
 export function report(figures: Figures, baseline?: Figures, target?: number): void {
   const ratio = baseline ? `  ${(figures.medianMs / baseline.medianMs).toFixed(2)}x ${baseline.label}` : "";
   const goal = target === undefined ? "" : `  target < ${target} ms: ${figures.medianMs < target ? "met" : "MISSED"}`;
-  console.log(`${figures.label.padEnd(48)} median ${figures.medianMs.toFixed(1).padStart(8)} ms  p99 ` + `${figures.p99Ms.toFixed(1).padStart(8)} ms  min ${figures.minMs.toFixed(1).padStart(8)} ms  ` + `(n=${figures.runs})${ratio}${goal}`);
+  console.log(
+    `${figures.label.padEnd(48)} median ${figures.medianMs.toFixed(1).padStart(8)} ms  p99 ` +
+      `${figures.p99Ms.toFixed(1).padStart(8)} ms  min ${figures.minMs.toFixed(1).padStart(8)} ms  ` +
+      `(n=${figures.runs})${ratio}${goal}`,
+  );
 }

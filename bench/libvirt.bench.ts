@@ -28,13 +28,27 @@ export async function run(): Promise<void> {
     spawnSync("qemu-img", ["convert", "-q", "-f", "raw", "-O", "qcow2", raw, base]);
     fs.rmSync(raw);
     const pools = makePoolProvider();
-    const pool = await pools.create({ uri: URI, name: lab.poolName, xml: renderPoolXml(lab.poolName, lab.poolPath), path: lab.poolPath });
+    const pool = await pools.create({
+      uri: URI,
+      name: lab.poolName,
+      xml: renderPoolXml(lab.poolName, lab.poolPath),
+      path: lab.poolPath,
+    });
     const volumes = makeVolumeProvider();
     const overlays: { id: string; outs?: Record<string, unknown> }[] = [];
     const overlayMs = await timeAsync(async () => {
       for (let i = 0; i < 50; i++) {
         const name = `${lab.prefix}-ov-${i}.qcow2`;
-        overlays.push(await volumes.create({ uri: URI, pool: lab.poolName, name, xml: renderOverlayVolumeXml({ name, capacityGiB: 20, backingPath: base }), capacityGiB: 20, backingPath: base }));
+        overlays.push(
+          await volumes.create({
+            uri: URI,
+            pool: lab.poolName,
+            name,
+            xml: renderOverlayVolumeXml({ name, capacityGiB: 20, backingPath: base }),
+            capacityGiB: 20,
+            backingPath: base,
+          }),
+        );
       }
     });
     const copyMs = await timeAsync(() => {
@@ -43,7 +57,10 @@ export async function run(): Promise<void> {
     for (let i = 0; i < 50; i++) fs.rmSync(path.join(work, `copy-${i}.qcow2`));
     report(summarise("copy the 1 GiB base 50 times (baseline)", [copyMs]));
     report(summarise("create 50 overlays through the provider", [overlayMs]), summarise("copy", [copyMs]));
-    console.log(`  overlays are ${(copyMs / overlayMs).toFixed(1)}x faster than copies; per overlay ` + `${(overlayMs / 50).toFixed(1)} ms`);
+    console.log(
+      `  overlays are ${(copyMs / overlayMs).toFixed(1)}x faster than copies; per overlay ` +
+        `${(overlayMs / 50).toFixed(1)} ms`,
+    );
     for (const overlay of overlays) await volumes.delete!(overlay.id, overlay.outs);
 
     const domains = makeDomainProvider();

@@ -13,16 +13,35 @@ export function generateLargeSpec(nodes: number): string {
   return stringify({
     version: "1.0",
     metadata: { name: "bench-large" },
-    global: { networks: { hpc_network: { subnet: "10.0.0.0/20", bridge: "hsb-hpc" }, cloud_network: { subnet: "10.16.0.0/20", bridge: "hsb-cloud" } } },
+    global: {
+      networks: {
+        hpc_network: { subnet: "10.0.0.0/20", bridge: "hsb-hpc" },
+        cloud_network: { subnet: "10.16.0.0/20", bridge: "hsb-cloud" },
+      },
+    },
     clusters: {
       hpc: {
         controller: { cpu_cores: 4, memory_gb: 8, disk_gb: 50, ip_address: "10.0.0.10" },
-        compute_nodes: { count: hpc, cpu_cores: 2, memory_gb: 2, disk_gb: 20, ip_range: `10.0.0.11-${rangeEnd(0, 11, hpc)}` },
+        compute_nodes: {
+          count: hpc,
+          cpu_cores: 2,
+          memory_gb: 2,
+          disk_gb: 20,
+          ip_range: `10.0.0.11-${rangeEnd(0, 11, hpc)}`,
+        },
         slurm_config: { partitions: ["batch"] },
       },
       cloud: {
         control_plane: { cpu_cores: 4, memory_gb: 8, disk_gb: 50, ip_address: "10.16.0.10" },
-        worker_nodes: { cpu_workers: { count: cloud, cpu_cores: 2, memory_gb: 4, disk_gb: 30, ip_range: `10.16.0.11-${rangeEnd(16, 11, cloud)}` } },
+        worker_nodes: {
+          cpu_workers: {
+            count: cloud,
+            cpu_cores: 2,
+            memory_gb: 4,
+            disk_gb: 30,
+            ip_range: `10.16.0.11-${rangeEnd(16, 11, cloud)}`,
+          },
+        },
       },
     },
   });
@@ -40,8 +59,16 @@ export function run(): void {
   console.log("== validate (whole processes) ==");
   const baseline = summarise("node -e 0 (process start baseline)", timeProcess(10, process.execPath, ["-e", "0"]));
   report(baseline);
-  report(summarise("validate config/prod.yaml", timeProcess(10, process.execPath, [cli, "validate", "config/prod.yaml"])), baseline, 200);
-  report(summarise("validate generated 2,000-node spec", timeProcess(10, process.execPath, [cli, "validate", large])), baseline, 1000);
+  report(
+    summarise("validate config/prod.yaml", timeProcess(10, process.execPath, [cli, "validate", "config/prod.yaml"])),
+    baseline,
+    200,
+  );
+  report(
+    summarise("validate generated 2,000-node spec", timeProcess(10, process.execPath, [cli, "validate", large])),
+    baseline,
+    1000,
+  );
   fs.rmSync(dir, { recursive: true, force: true });
 }
 

@@ -23,7 +23,8 @@ export interface Invocation {
 
 export function parseArgs(argv: readonly string[]): Invocation {
   const [action, ...rest] = argv;
-  if (action !== "preview" && action !== "up" && action !== "destroy") throw new Error(`usage: npm run preview|up|destroy [-- --stack NAME] (got ${action ?? "nothing"})`);
+  if (action !== "preview" && action !== "up" && action !== "destroy")
+    throw new Error(`usage: npm run preview|up|destroy [-- --stack NAME] (got ${action ?? "nothing"})`);
   let stack = process.env.PULUMI_STACK ?? "dev";
   let skipDoctor = false;
   const extra: string[] = [];
@@ -75,20 +76,30 @@ export function resolvePulumi(): { command: string; prefix: string[] } | null {
   if (launcher) {
     const probe = spawnSync(process.execPath, [launcher, "version"], { encoding: "utf8", timeout: 600_000 });
     if (probe.status === 0) return { command: process.execPath, prefix: [launcher] };
-    const version = (JSON.parse(fs.readFileSync(path.join(path.dirname(launcher), "package.json"), "utf8")) as { version: string }).version;
-    console.error([
-      `pulumi: the Pulumi CLI v${version} could not be fetched by its npm launcher: ` + `${(probe.stderr || probe.error?.message || "").trim().split("\n").pop()}`,
-      "The launcher downloads the CLI once (into $PULUMI_HOME/versions, default ~/.pulumi/versions); " + "this machine could not reach the download.",
-      `Offline: copy a pulumi v${version} install from a connected machine into ` + `~/.pulumi/versions/${version}/bin, or put a pulumi binary on PATH.`,
-      "Without the CLI, `npx hyperscaler plan config/<stack>.yaml` shows what would be built.",
-    ].join("\n"));
+    const version = (
+      JSON.parse(fs.readFileSync(path.join(path.dirname(launcher), "package.json"), "utf8")) as { version: string }
+    ).version;
+    console.error(
+      [
+        `pulumi: the Pulumi CLI v${version} could not be fetched by its npm launcher: ` +
+          `${(probe.stderr || probe.error?.message || "").trim().split("\n").pop()}`,
+        "The launcher downloads the CLI once (into $PULUMI_HOME/versions, default ~/.pulumi/versions); " +
+          "this machine could not reach the download.",
+        `Offline: copy a pulumi v${version} install from a connected machine into ` +
+          `~/.pulumi/versions/${version}/bin, or put a pulumi binary on PATH.`,
+        "Without the CLI, `npx hyperscaler plan config/<stack>.yaml` shows what would be built.",
+      ].join("\n"),
+    );
     return null;
   }
-  console.error([
-    "pulumi: the Pulumi CLI is not installed and the npm launcher (dependency `pulumi`) is missing: " + "run `npm install`.",
-    "Or install the CLI yourself:  curl -fsSL https://get.pulumi.com | sh   (or: brew install pulumi)",
-    "Without the CLI, `npx hyperscaler plan config/<stack>.yaml` shows what would be built.",
-  ].join("\n"));
+  console.error(
+    [
+      "pulumi: the Pulumi CLI is not installed and the npm launcher (dependency `pulumi`) is missing: " +
+        "run `npm install`.",
+      "Or install the CLI yourself:  curl -fsSL https://get.pulumi.com | sh   (or: brew install pulumi)",
+      "Without the CLI, `npx hyperscaler plan config/<stack>.yaml` shows what would be built.",
+    ].join("\n"),
+  );
   return null;
 }
 
@@ -102,7 +113,11 @@ function modeText(mode: number): string {
 function assertOwned(target: string, stat: fs.Stats, what: string): void {
   const uid = process.getuid?.();
   if (uid !== undefined && stat.uid !== uid) {
-    throw new StateSecurityError(`pulumi: the ${what} ${target} belongs to uid ${stat.uid}, not to you (uid ${uid}); whoever owns it can ` + `read or swap the stack's secrets. Use a state directory of your own (HYPERSCALER_STATE_DIR) or fix the ` + `owner: chown -R ${uid} ${target}`);
+    throw new StateSecurityError(
+      `pulumi: the ${what} ${target} belongs to uid ${stat.uid}, not to you (uid ${uid}); whoever owns it can ` +
+        `read or swap the stack's secrets. Use a state directory of your own (HYPERSCALER_STATE_DIR) or fix the ` +
+        `owner: chown -R ${uid} ${target}`,
+    );
   }
 }
 
@@ -120,11 +135,17 @@ export function secureStateDir(stateDir = STATE_DIR, warn: (text: string) => voi
     fs.chmodSync(stateDir, 0o700);
     return;
   }
-  if (!stat.isDirectory()) throw new StateSecurityError(`pulumi: the state directory ${stateDir} is not a directory; move it away or set HYPERSCALER_STATE_DIR`);
+  if (!stat.isDirectory())
+    throw new StateSecurityError(
+      `pulumi: the state directory ${stateDir} is not a directory; move it away or set HYPERSCALER_STATE_DIR`,
+    );
   assertOwned(stateDir, stat, "state directory");
   if ((stat.mode & 0o077) !== 0) {
     fs.chmodSync(stateDir, 0o700);
-    warn(`pulumi: warning: the state directory ${stateDir} was open to group/others (mode ` + `${modeText(stat.mode)}); tightened to 700`);
+    warn(
+      `pulumi: warning: the state directory ${stateDir} was open to group/others (mode ` +
+        `${modeText(stat.mode)}); tightened to 700`,
+    );
   }
 }
 
@@ -138,16 +159,21 @@ export function assertPassphraseFile(file: string): void {
   try {
     stat = fs.statSync(file);
   } catch {
-    throw new StateSecurityError(`pulumi: the passphrase file ${file} does not exist; create it (mode 600) or unset PULUMI_CONFIG_PASSPHRASE_FILE`);
+    throw new StateSecurityError(
+      `pulumi: the passphrase file ${file} does not exist; create it (mode 600) or unset PULUMI_CONFIG_PASSPHRASE_FILE`,
+    );
   }
   if (!stat.isFile()) throw new StateSecurityError(`pulumi: the passphrase file ${file} is not a regular file`);
   assertOwned(file, stat, "passphrase file");
   if ((stat.mode & 0o077) !== 0) {
-    throw new StateSecurityError([
-      `pulumi: the passphrase file ${file} is readable or writable by group/others (mode ` + `${modeText(stat.mode)}); anyone who read it can decrypt every secret of the stack.`,
-      `Fix: chmod 600 ${file}`,
-      "If others may have read it, also rotate the passphrase: pulumi stack change-secrets-provider passphrase",
-    ].join("\n"));
+    throw new StateSecurityError(
+      [
+        `pulumi: the passphrase file ${file} is readable or writable by group/others (mode ` +
+          `${modeText(stat.mode)}); anyone who read it can decrypt every secret of the stack.`,
+        `Fix: chmod 600 ${file}`,
+        "If others may have read it, also rotate the passphrase: pulumi stack change-secrets-provider passphrase",
+      ].join("\n"),
+    );
   }
 }
 
@@ -162,7 +188,9 @@ export function passphraseEnv(stateDir = STATE_DIR): Record<string, string> {
   const file = path.join(stateDir, "passphrase");
   if (!fs.existsSync(file)) {
     fs.writeFileSync(file, randomBytes(32).toString("base64url") + "\n", { mode: 0o600 });
-    console.error(`pulumi: generated a passphrase for stack secrets in ${path.relative(ROOT, file)} (mode 600); back it up`);
+    console.error(
+      `pulumi: generated a passphrase for stack secrets in ${path.relative(ROOT, file)} (mode 600); back it up`,
+    );
   }
   assertPassphraseFile(file);
   return { PULUMI_CONFIG_PASSPHRASE_FILE: file };
@@ -193,18 +221,40 @@ export function main(argv: readonly string[]): number {
     return 1;
   }
   const config = path.join(ROOT, "stacks", `Pulumi.${invocation.stack}.yaml`);
-  const clusterFile = fs.existsSync(config) ? /hyperscaler:clusterFile:\s*(\S+)/.exec(fs.readFileSync(config, "utf8"))?.[1] : undefined;
+  const clusterFile = fs.existsSync(config)
+    ? /hyperscaler:clusterFile:\s*(\S+)/.exec(fs.readFileSync(config, "utf8"))?.[1]
+    : undefined;
   if (invocation.action !== "destroy" && clusterFile && !buildMissingImages(path.join(ROOT, clusterFile))) return 1;
   if (invocation.action !== "destroy" && !invocation.skipDoctor) {
-    const doctorArgs = [path.join(ROOT, "bin", "hyperscaler.js"), "doctor", ...(clusterFile ? ["--spec", path.join(ROOT, clusterFile)] : [])];
+    const doctorArgs = [
+      path.join(ROOT, "bin", "hyperscaler.js"),
+      "doctor",
+      ...(clusterFile ? ["--spec", path.join(ROOT, clusterFile)] : []),
+    ];
     if (run(process.execPath, doctorArgs, {}) !== 0) {
       console.error("pulumi: doctor reported FAIL; fix the host first (or run pulumi yourself to override)");
       return 1;
     }
   }
-  if (run(pulumi.command, [...pulumi.prefix, "stack", "select", "--create", invocation.stack, "--non-interactive"], env) !== 0) return 1;
-  const args = invocation.action === "preview" ? ["preview", "--diff"] : invocation.action === "up" ? ["up", "--diff"] : ["destroy"];
-  const status = run(pulumi.command, [...pulumi.prefix, ...args, "--stack", invocation.stack, ...invocation.extra], env);
+  if (
+    run(
+      pulumi.command,
+      [...pulumi.prefix, "stack", "select", "--create", invocation.stack, "--non-interactive"],
+      env,
+    ) !== 0
+  )
+    return 1;
+  const args =
+    invocation.action === "preview"
+      ? ["preview", "--diff"]
+      : invocation.action === "up"
+        ? ["up", "--diff"]
+        : ["destroy"];
+  const status = run(
+    pulumi.command,
+    [...pulumi.prefix, ...args, "--stack", invocation.stack, ...invocation.extra],
+    env,
+  );
   if (status === 0 && invocation.action === "up") writeKnownHosts(pulumi, invocation.stack, env);
   return status;
 }
@@ -218,19 +268,38 @@ function buildMissingImages(clusterFile: string): boolean {
   const loaded = loadSpecFile(clusterFile);
   if (!loaded.ok) return true; // doctor and the program report spec errors with their positions
   const spec = loaded.spec;
-  const roles = [...(spec.clusters.hpc ? (["slurm-controller", "slurm-compute"] as const) : []), ...(spec.clusters.cloud ? (["k8s-control-plane", "k8s-cpu-worker", "k8s-gpu-worker"] as const) : [])];
+  const roles = [
+    ...(spec.clusters.hpc ? (["slurm-controller", "slurm-compute"] as const) : []),
+    ...(spec.clusters.cloud ? (["k8s-control-plane", "k8s-cpu-worker", "k8s-gpu-worker"] as const) : []),
+  ];
   const dir = goldenImagesDir(spec);
-  const missing = [...new Set(roles.map((role) => spec.images.roles[role]).filter((r) => r !== "catalog"))].filter((r) => !findImage(dir, r));
+  const missing = [...new Set(roles.map((role) => spec.images.roles[role]).filter((r) => r !== "catalog"))].filter(
+    (r) => !findImage(dir, r),
+  );
   // A pinned version cannot be rebuilt (its inputs are gone): say so before building anything.
   const pinned = missing.find((reference) => reference.includes("@"));
   if (pinned) {
-    console.error(`pulumi: images.roles pins ${pinned}, which the image store ${dir} does not hold; pin a stored version ` + `(\`npx hyperscaler image list\`) or the plain name ${pinned.split("@")[0]}`);
+    console.error(
+      `pulumi: images.roles pins ${pinned}, which the image store ${dir} does not hold; pin a stored version ` +
+        `(\`npx hyperscaler image list\`) or the plain name ${pinned.split("@")[0]}`,
+    );
     return false;
   }
   for (const reference of missing) {
-    console.error(`pulumi: golden image ${reference} is not built yet; building it (hyperscaler image build ${reference})`);
-    if (run(process.execPath, [path.join(ROOT, "bin", "hyperscaler.js"), "image", "build", reference, "--dir", dir], {}) !== 0) {
-      console.error(`pulumi: building the golden image ${reference} failed (see above); fix it, or set images.roles to ` + `catalog for the published Debian image`);
+    console.error(
+      `pulumi: golden image ${reference} is not built yet; building it (hyperscaler image build ${reference})`,
+    );
+    if (
+      run(
+        process.execPath,
+        [path.join(ROOT, "bin", "hyperscaler.js"), "image", "build", reference, "--dir", dir],
+        {},
+      ) !== 0
+    ) {
+      console.error(
+        `pulumi: building the golden image ${reference} failed (see above); fix it, or set images.roles to ` +
+          `catalog for the published Debian image`,
+      );
       return false;
     }
   }
@@ -240,17 +309,31 @@ function buildMissingImages(clusterFile: string): boolean {
 /**
  * After `up`: the VMs' pinned host keys into a known_hosts file, so ssh and `hyperscaler verify` check them strictly.
  */
-function writeKnownHosts(pulumi: { command: string; prefix: string[] }, stack: string, env: Record<string, string>): void {
-  const output = spawnSync(pulumi.command, [...pulumi.prefix, "stack", "output", "knownHosts", "--stack", stack], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env } });
+function writeKnownHosts(
+  pulumi: { command: string; prefix: string[] },
+  stack: string,
+  env: Record<string, string>,
+): void {
+  const output = spawnSync(pulumi.command, [...pulumi.prefix, "stack", "output", "knownHosts", "--stack", stack], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+  });
   if (output.status !== 0 || !output.stdout.trim()) {
-    console.error(`pulumi: could not read the stack output knownHosts (${(output.stderr || "empty").trim()}); ssh will ask ` + `about new host keys`);
+    console.error(
+      `pulumi: could not read the stack output knownHosts (${(output.stderr || "empty").trim()}); ssh will ask ` +
+        `about new host keys`,
+    );
     return;
   }
   // Public keys: readable by all, as ~/.ssh/known_hosts is.
   const file = path.join(STATE_DIR, `${stack}.known_hosts`);
   fs.writeFileSync(file, output.stdout.trimEnd() + "\n", { mode: 0o644 });
   const relative = path.relative(process.cwd(), file);
-  console.error(`pulumi: VM host keys pinned in ${relative}\n  ssh -o UserKnownHostsFile=${relative} USER@VM-IP\n` + `  npx hyperscaler verify CLUSTER.yaml --known-hosts ${relative}`);
+  console.error(
+    `pulumi: VM host keys pinned in ${relative}\n  ssh -o UserKnownHostsFile=${relative} USER@VM-IP\n` +
+      `  npx hyperscaler verify CLUSTER.yaml --known-hosts ${relative}`,
+  );
 }
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));

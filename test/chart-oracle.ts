@@ -29,13 +29,24 @@ export const FREE_FORM_EVERYWHERE: readonly FreeForm[] = [
 
 /** Per chart (by values path), where the chart documents a structure its defaults leave empty. */
 export const FREE_FORM_BY_CHART: Readonly<Record<string, readonly FreeForm[]>> = {
-  "tigera-operator": [{ pattern: "installation", why: "rendered verbatim as the operator.tigera.io/v1 Installation spec (calicoNetwork.ipPools)" }],
+  "tigera-operator": [
+    {
+      pattern: "installation",
+      why: "rendered verbatim as the operator.tigera.io/v1 Installation spec (calicoNetwork.ipPools)",
+    },
+  ],
   minio: [
-    { pattern: "users[]", why: "existingSecret/existingSecretKey items are the commented example under `users:` in values.yaml" },
+    {
+      pattern: "users[]",
+      why: "existingSecret/existingSecretKey items are the commented example under `users:` in values.yaml",
+    },
     { pattern: "buckets[]", why: "bucket items (name, policy, purge) are the commented example under `buckets: []`" },
   ],
   "kube-prometheus-stack": [
-    { pattern: "prometheus.prometheusSpec.storageSpec", why: "a Prometheus StorageSpec (volumeClaimTemplate), rendered verbatim" },
+    {
+      pattern: "prometheus.prometheusSpec.storageSpec",
+      why: "a Prometheus StorageSpec (volumeClaimTemplate), rendered verbatim",
+    },
   ],
 };
 
@@ -66,14 +77,24 @@ function freeFormFor(parent: string, exceptions: readonly FreeForm[]): FreeForm 
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Keys the defaults (values.yaml) and the JSON schema (properties) know at a point. */
-interface Known { readonly defaults: unknown; readonly schema: Record<string, unknown> | undefined }
+interface Known {
+  readonly defaults: unknown;
+  readonly schema: Record<string, unknown> | undefined;
+}
 
 /** The schema under `node` for a key; the key `[]` means an array's items. */
-function schemaChild(root: Record<string, unknown> | undefined, node: Record<string, unknown> | undefined, key: string): Record<string, unknown> | undefined {
+function schemaChild(
+  root: Record<string, unknown> | undefined,
+  node: Record<string, unknown> | undefined,
+  key: string,
+): Record<string, unknown> | undefined {
   let current = node;
   for (let hops = 0; current && typeof current.$ref === "string" && hops < 20; hops++) {
-    const ref = (current.$ref).replace(/^#\//, "").split("/");
-    current = ref.reduce<Record<string, unknown> | undefined>((n, part) => (n ? (n[part] as Record<string, unknown>) : undefined), root);
+    const ref = current.$ref.replace(/^#\//, "").split("/");
+    current = ref.reduce<Record<string, unknown> | undefined>(
+      (n, part) => (n ? (n[part] as Record<string, unknown>) : undefined),
+      root,
+    );
   }
   if (!current) return undefined;
   if (key === "[]") return current.items as Record<string, unknown> | undefined;
@@ -84,13 +105,25 @@ function schemaChild(root: Record<string, unknown> | undefined, node: Record<str
  * Walks `values` against the chart's knowledge. A key missing from the defaults is accepted only when its
  * parent is an explicit free-form exception; everything else is reported missing.
  */
-export function checkValues(values: unknown, defaults: unknown, schemaRoot: Record<string, unknown> | undefined, exceptions: readonly FreeForm[], subcharts: Readonly<Record<string, unknown>> = {}): OracleResult {
+export function checkValues(
+  values: unknown,
+  defaults: unknown,
+  schemaRoot: Record<string, unknown> | undefined,
+  exceptions: readonly FreeForm[],
+  subcharts: Readonly<Record<string, unknown>> = {},
+): OracleResult {
   const result: OracleResult = { checked: [], freeForm: [], missing: [] };
   const walk = (value: unknown, known: Known, at: string): void => {
     if (Array.isArray(value)) {
       const items = Array.isArray(known.defaults) ? known.defaults : [];
       const union = Object.assign({}, ...items.filter(isMap));
-      for (const item of value) if (isMap(item)) walkMap(item, { defaults: items.length ? union : undefined, schema: schemaChild(schemaRoot, known.schema, "[]") }, `${at}[]`);
+      for (const item of value)
+        if (isMap(item))
+          walkMap(
+            item,
+            { defaults: items.length ? union : undefined, schema: schemaChild(schemaRoot, known.schema, "[]") },
+            `${at}[]`,
+          );
       return;
     }
     if (isMap(value)) walkMap(value, known, at);
@@ -99,12 +132,19 @@ export function checkValues(values: unknown, defaults: unknown, schemaRoot: Reco
     for (const [key, child] of Object.entries(value)) {
       const here = at ? `${at}.${key}` : key;
       // A subchart's keys: its own defaults, overlaid by what the parent chart sets under its name.
-      const sub = !at && key in subcharts ? helmMerge(subcharts[key], isMap(known.defaults) ? known.defaults[key] : undefined) : undefined;
+      const sub =
+        !at && key in subcharts
+          ? helmMerge(subcharts[key], isMap(known.defaults) ? known.defaults[key] : undefined)
+          : undefined;
       const inDefaults = sub !== undefined || (isMap(known.defaults) && key in known.defaults);
       const childSchema = schemaChild(schemaRoot, known.schema, key);
       if (inDefaults || childSchema) {
         result.checked.push(here);
-        walk(child, { defaults: sub ?? (isMap(known.defaults) ? known.defaults[key] : undefined), schema: childSchema }, here);
+        walk(
+          child,
+          { defaults: sub ?? (isMap(known.defaults) ? known.defaults[key] : undefined), schema: childSchema },
+          here,
+        );
         continue;
       }
       const exception = freeFormFor(at, exceptions);
@@ -136,20 +176,35 @@ export interface ChartReference {
 }
 
 /** Loads a pinned chart's reference, or throws saying exactly what to add. */
-export function loadChartReference(pin: Pick<ChartPin, "chart" | "version" | "checkedAgainst">, root = REFERENCE_CHARTS): ChartReference {
+export function loadChartReference(
+  pin: Pick<ChartPin, "chart" | "version" | "checkedAgainst">,
+  root = REFERENCE_CHARTS,
+): ChartReference {
   const dir = path.join(root, referenceDir(pin));
   const valuesFile = path.join(dir, "values.yaml");
   if (!fs.existsSync(valuesFile)) {
-    throw new Error(`chart ${pin.chart} ${pin.version} has no reference values: add ` + `${path.relative(path.join(ROOT, ".."), valuesFile)} (and values.schema.json if the chart has one, and ` + `each subchart's charts/<name>/values.yaml), copied byte-for-byte from the upstream tag of ` + `${pin.version}, with a line in shared/reference/charts/README.md saying where it came from; then update ` + `checkedAgainst in src/facts/versions.ts`);
+    throw new Error(
+      `chart ${pin.chart} ${pin.version} has no reference values: add ` +
+        `${path.relative(path.join(ROOT, ".."), valuesFile)} (and values.schema.json if the chart has one, and ` +
+        `each subchart's charts/<name>/values.yaml), copied byte-for-byte from the upstream tag of ` +
+        `${pin.version}, with a line in shared/reference/charts/README.md saying where it came from; then update ` +
+        `checkedAgainst in src/facts/versions.ts`,
+    );
   }
   const schemaFile = path.join(dir, "values.schema.json");
-  const schema = fs.existsSync(schemaFile) ? JSON.parse(fs.readFileSync(schemaFile, "utf8")) as Record<string, unknown> : undefined;
+  const schema = fs.existsSync(schemaFile)
+    ? (JSON.parse(fs.readFileSync(schemaFile, "utf8")) as Record<string, unknown>)
+    : undefined;
   const subcharts: Record<string, unknown> = {};
   const subDir = path.join(dir, "charts");
-  if (fs.existsSync(subDir)) for (const name of fs.readdirSync(subDir)) subcharts[name] = parse(fs.readFileSync(path.join(subDir, name, "values.yaml"), "utf8")) ?? {};
+  if (fs.existsSync(subDir))
+    for (const name of fs.readdirSync(subDir))
+      subcharts[name] = parse(fs.readFileSync(path.join(subDir, name, "values.yaml"), "utf8")) ?? {};
   // Chart.template.yaml (cert-manager) has no version until the release build fills it in.
   const chartFile = [path.join(dir, "Chart.yaml")].find((f) => fs.existsSync(f));
-  const stated = chartFile ? String((parse(fs.readFileSync(chartFile, "utf8")) as { version?: string }).version ?? "") : "";
+  const stated = chartFile
+    ? String((parse(fs.readFileSync(chartFile, "utf8")) as { version?: string }).version ?? "")
+    : "";
   // Source-tree Chart.yaml files carry placeholders (v0.0, v1.0.0-devel); the release build sets the version.
   const chartVersion = /^v?\d+\.\d+\.\d+$/.test(stated) && !/^v?0\.0\./.test(stated) ? stated : null;
   return { dir, defaults: parse(fs.readFileSync(valuesFile, "utf8")) ?? {}, schema, subcharts, chartVersion };

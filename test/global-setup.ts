@@ -10,7 +10,10 @@ import * as path from "node:path";
 const CACHES = /^tsx-\d+$/;
 
 export function leftoversIn(dir: string): string[] {
-  return fs.readdirSync(dir).filter((name) => !CACHES.test(name)).sort();
+  return fs
+    .readdirSync(dir)
+    .filter((name) => !CACHES.test(name))
+    .sort();
 }
 
 export default function setup(): () => void {
@@ -22,7 +25,11 @@ export default function setup(): () => void {
     const left = leftoversIn(runDir);
     fs.rmSync(runDir, { recursive: true, force: true });
     if (left.length > 0) {
-      throw new Error(`the tests left ${left.length} entr${left.length === 1 ? "y" : "ies"} in the temporary directory ` + `(removed now): ${left.join(", ")}. Make temporary directories with tempDir() from test/helpers.ts ` + `(removed after each file) or remove them in afterAll.`);
+      throw new Error(
+        `the tests left ${left.length} entr${left.length === 1 ? "y" : "ies"} in the temporary directory ` +
+          `(removed now): ${left.join(", ")}. Make temporary directories with tempDir() from test/helpers.ts ` +
+          `(removed after each file) or remove them in afterAll.`,
+      );
     }
   };
 }

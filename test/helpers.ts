@@ -24,7 +24,8 @@ export function tempDir(prefix = "hs-test-"): string {
 /** Removes every directory tempDir() made in this test file; test/setup.ts calls it in afterAll. */
 export function removeTempDirs(): void {
   // Retries: a daemon a test just stopped (slurmctld on SIGTERM) may still be writing its last files.
-  for (const dir of madeByThisFile.splice(0)) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+  for (const dir of madeByThisFile.splice(0))
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 }
 
 /** Captures CLI output for in-process runs. */

@@ -45,16 +45,29 @@ export function inventoryToText(inventory: HostInventory): string {
     `libvirt ${inventory.libvirt.reachable ? `${inventory.libvirt.version} at ${inventory.libvirt.uri}` : `not reachable at ${inventory.libvirt.uri}`}`,
   ];
   if (inventory.resetBlockers.length) lines.push(`reset blockers: ${inventory.resetBlockers.join(", ")}`);
-  lines.push("", inventory.gpus.length === 0 ? "no NVIDIA GPUs found" : table(
-    ["idx", "pci", "name", "mem GiB", "driver", "iommu", "mig", "instances", "vgpu"],
-    inventory.gpus.map((gpu) => [
-      gpu.index === null ? "-" : String(gpu.index), gpu.pciAddress, gpu.name, gpu.memoryMiB === null ? "?" : String(Math.round(gpu.memoryMiB / 1024)), gpu.boundDriver ?? "none",
-      gpu.iommuGroup === null ? "?" : `${gpu.iommuGroup}${gpu.iommuIsolated === false ? " (shared)" : ""}`,
-      gpu.migCapable === false ? "n/a" : gpu.migMode ? `${yesNo(gpu.migMode.current)}${gpu.migMode.pending !== null && gpu.migMode.pending !== gpu.migMode.current ? ` -> ${yesNo(gpu.migMode.pending)}` : ""}` : "?",
-      gpu.migInstances.map((i) => `${i.profile}@${i.start ?? "?"}`).join(" ") || "-",
-      gpu.vgpu.framework ? `${gpu.vgpu.framework} (${gpu.vgpu.types.length} types)` : "-",
-    ]),
-  ));
+  lines.push(
+    "",
+    inventory.gpus.length === 0
+      ? "no NVIDIA GPUs found"
+      : table(
+          ["idx", "pci", "name", "mem GiB", "driver", "iommu", "mig", "instances", "vgpu"],
+          inventory.gpus.map((gpu) => [
+            gpu.index === null ? "-" : String(gpu.index),
+            gpu.pciAddress,
+            gpu.name,
+            gpu.memoryMiB === null ? "?" : String(Math.round(gpu.memoryMiB / 1024)),
+            gpu.boundDriver ?? "none",
+            gpu.iommuGroup === null ? "?" : `${gpu.iommuGroup}${gpu.iommuIsolated === false ? " (shared)" : ""}`,
+            gpu.migCapable === false
+              ? "n/a"
+              : gpu.migMode
+                ? `${yesNo(gpu.migMode.current)}${gpu.migMode.pending !== null && gpu.migMode.pending !== gpu.migMode.current ? ` -> ${yesNo(gpu.migMode.pending)}` : ""}`
+                : "?",
+            gpu.migInstances.map((i) => `${i.profile}@${i.start ?? "?"}`).join(" ") || "-",
+            gpu.vgpu.framework ? `${gpu.vgpu.framework} (${gpu.vgpu.types.length} types)` : "-",
+          ]),
+        ),
+  );
   return lines.join("\n");
 }
 
@@ -65,12 +78,18 @@ export async function runProbe(options: ProbeOptions, io: CliIO): Promise<number
   return EXIT.ok;
 }
 
-export async function runDoctorCommand(options: { json?: boolean; replay?: string; spec?: string; uri?: string }, io: CliIO): Promise<number> {
+export async function runDoctorCommand(
+  options: { json?: boolean; replay?: string; spec?: string; uri?: string },
+  io: CliIO,
+): Promise<number> {
   let spec;
   if (options.spec) {
     const loaded = loadSpecFile(options.spec);
     if (!loaded.ok) {
-      if (loaded.io) throw new UsageError(`${options.spec}: ${loaded.errors[0].message}${loaded.errors[0].hint ? ` (${loaded.errors[0].hint})` : ""}`);
+      if (loaded.io)
+        throw new UsageError(
+          `${options.spec}: ${loaded.errors[0].message}${loaded.errors[0].hint ? ` (${loaded.errors[0].hint})` : ""}`,
+        );
       for (const error of loaded.errors) io.err(formatHuman(error, loaded.lines?.[error.line - 1]));
       return EXIT.failed;
     }
@@ -81,7 +100,10 @@ export async function runDoctorCommand(options: { json?: boolean; replay?: strin
   if (options.json) {
     io.out(JSON.stringify({ checks }, null, 2));
   } else {
-    for (const check of checks) io.out(`${check.status.padEnd(4)}  ${check.id.padEnd(28)}  ${check.message}${check.remediation ? `\n      fix: ${check.remediation}` : ""}`);
+    for (const check of checks)
+      io.out(
+        `${check.status.padEnd(4)}  ${check.id.padEnd(28)}  ${check.message}${check.remediation ? `\n      fix: ${check.remediation}` : ""}`,
+      );
     const count = (status: string): number => checks.filter((c) => c.status === status).length;
     io.err(`doctor: ${count("PASS")} pass, ${count("WARN")} warn, ${count("FAIL")} fail`);
   }

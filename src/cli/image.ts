@@ -14,16 +14,47 @@ function imagesDir(options: ImageCommonOptions): string {
   return options.dir ?? defaultImagesDir();
 }
 
-export async function runImageBuild(name: string, options: ImageCommonOptions & { mirror?: string; keep?: string; force?: boolean }, io: CliIO): Promise<number> {
+export async function runImageBuild(
+  name: string,
+  options: ImageCommonOptions & { mirror?: string; keep?: string; force?: boolean },
+  io: CliIO,
+): Promise<number> {
   const keep = options.keep === undefined ? DEFAULT_KEEP : Number(options.keep);
-  if (!Number.isInteger(keep) || keep < 1) throw new UsageError(`--keep ${options.keep}: expected a whole number of versions, at least 1`);
-  if (options.mirror !== undefined && !/^(https?|file):\/\//.test(options.mirror)) throw new UsageError(`--mirror ${options.mirror}: expected an http://, https:// or file:// URL of a Debian mirror`);
+  if (!Number.isInteger(keep) || keep < 1)
+    throw new UsageError(`--keep ${options.keep}: expected a whole number of versions, at least 1`);
+  if (options.mirror !== undefined && !/^(https?|file):\/\//.test(options.mirror))
+    throw new UsageError(`--mirror ${options.mirror}: expected an http://, https:// or file:// URL of a Debian mirror`);
   if (process.getuid?.() !== 0) throw new UsageError("image build runs mmdebstrap in root mode: run it as root (sudo)");
   try {
-    const result = await buildImage({ name, imagesDir: imagesDir(options), mirror: options.mirror, keep, force: options.force, log: (line) => io.err(line) });
+    const result = await buildImage({
+      name,
+      imagesDir: imagesDir(options),
+      mirror: options.mirror,
+      keep,
+      force: options.force,
+      log: (line) => io.err(line),
+    });
     const m = result.image.manifest;
-    if (options.json) io.out(JSON.stringify({ name: m.name, version: m.version, reused: result.reused, seconds: result.seconds, path: result.image.diskPath, sha256: m.files[m.disk].sha256, pruned: result.pruned }, null, 2));
-    else io.out(`${m.name}@${m.version} ${result.reused ? "reused" : "built"} in ${result.seconds.toFixed(1)} s: ${result.image.diskPath}`);
+    if (options.json)
+      io.out(
+        JSON.stringify(
+          {
+            name: m.name,
+            version: m.version,
+            reused: result.reused,
+            seconds: result.seconds,
+            path: result.image.diskPath,
+            sha256: m.files[m.disk].sha256,
+            pruned: result.pruned,
+          },
+          null,
+          2,
+        ),
+      );
+    else
+      io.out(
+        `${m.name}@${m.version} ${result.reused ? "reused" : "built"} in ${result.seconds.toFixed(1)} s: ${result.image.diskPath}`,
+      );
     return EXIT.ok;
   } catch (error) {
     if (error instanceof ImageDefinitionError) throw new UsageError(error.message);
@@ -58,12 +89,24 @@ export function runImageList(options: ImageCommonOptions, io: CliIO): number {
     io.out(`no golden images in ${imagesDir(options)} (build one with: hyperscaler image build hpc)`);
     return EXIT.ok;
   }
-  const rows = images.map((i) => [i.manifest.name, i.manifest.version, i.manifest.builtAt, `${(i.manifest.files[i.manifest.disk].bytes / 1024 ** 2).toFixed(0)} MiB`, String(Object.keys(i.manifest.packages).length), i.manifest.kernelVersion, i.diskPath]);
+  const rows = images.map((i) => [
+    i.manifest.name,
+    i.manifest.version,
+    i.manifest.builtAt,
+    `${(i.manifest.files[i.manifest.disk].bytes / 1024 ** 2).toFixed(0)} MiB`,
+    String(Object.keys(i.manifest.packages).length),
+    i.manifest.kernelVersion,
+    i.diskPath,
+  ]);
   io.out(table(["name", "version", "built", "size", "packages", "kernel", "path"], rows));
   return EXIT.ok;
 }
 
-export async function runImageVerify(reference: string | undefined, options: ImageCommonOptions, io: CliIO): Promise<number> {
+export async function runImageVerify(
+  reference: string | undefined,
+  options: ImageCommonOptions,
+  io: CliIO,
+): Promise<number> {
   const dir = imagesDir(options);
   let images = listImages(dir);
   if (reference) {
@@ -74,6 +117,10 @@ export async function runImageVerify(reference: string | undefined, options: Ima
   const results = [];
   for (const image of images) results.push(await verifyImage(image));
   if (options.json) io.out(JSON.stringify({ ok: results.every((r) => r.ok), images: results }, null, 2));
-  else for (const r of results) io.out(`${r.ok ? "ok  " : "FAIL"} ${r.name}@${r.version}${r.problems.length ? `: ${r.problems.join("; ")}` : ""}`);
+  else
+    for (const r of results)
+      io.out(
+        `${r.ok ? "ok  " : "FAIL"} ${r.name}@${r.version}${r.problems.length ? `: ${r.problems.join("; ")}` : ""}`,
+      );
   return results.every((r) => r.ok) ? EXIT.ok : EXIT.failed;
 }

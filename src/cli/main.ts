@@ -27,7 +27,9 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .description("check cluster.yaml files against the schema and the semantic rules")
     .argument("[files...]", "spec files", ["config/dev.yaml"])
     .option("--json", "print { valid, errors: [...] } as JSON")
-    .action(async (files: string[], options: { json?: boolean }) => setCode((await import("./validate")).runValidate(files, options, io)));
+    .action(async (files: string[], options: { json?: boolean }) =>
+      setCode((await import("./validate")).runValidate(files, options, io)),
+    );
 
   program
     .command("probe")
@@ -65,7 +67,10 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .option("--host <path>", "host snapshot directory or inventory JSON")
     .option("--previous <plan>", "previous plan JSON")
     .option("--ssh-public-key <key>", "the stack's hyperscaler:sshPublicKey, so seeds equal the deployed ones")
-    .option("--stack-id <uuid>", "the stack's identity (pulumi stack output stackId), so libvirt UUIDs equal the deployed ones")
+    .option(
+      "--stack-id <uuid>",
+      "the stack's identity (pulumi stack output stackId), so libvirt UUIDs equal the deployed ones",
+    )
     .action(async (file: string, options) => setCode((await import("./plan")).runRender(file, options, io)));
 
   const image = program.command("image").description("golden VM images: build with mmdebstrap, list, verify checksums");
@@ -92,19 +97,31 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .argument("[image]", "name or name@version (default: every stored image)")
     .option("--dir <dir>", imageDir)
     .option("--json", "print { ok, images: [...] }")
-    .action(async (reference: string | undefined, options) => setCode(await (await import("./image")).runImageVerify(reference, options, io)));
+    .action(async (reference: string | undefined, options) =>
+      setCode(await (await import("./image")).runImageVerify(reference, options, io)),
+    );
 
   program
     .command("verify")
-    .description("after `pulumi up`: check every layer (SSH, Slurm GPU job, Kubernetes GPU pod, MLflow + MinIO, DCGM metrics)")
+    .description(
+      "after `pulumi up`: check every layer (SSH, Slurm GPU job, Kubernetes GPU pod, MLflow + MinIO, DCGM metrics)",
+    )
     .argument("<file>", "cluster.yaml")
     .option("--json", "print { passed, checks: [...] }")
     .option("--host <path>", "host snapshot directory or inventory JSON used for the plan")
     .option("--user <name>", "SSH user (default: the spec's security.admin_user)")
     .option("--identity <file>", "SSH private key")
-    .option("--known-hosts <file>", "the stack's pinned host keys (pulumi stack output knownHosts > FILE): checked strictly")
-    .option("--ssh-wrapper <command>", "run ssh under this command, e.g. \"ip netns exec NS\" when the VMs' network is in a network namespace")
-    .action(async (file: string, options) => setCode(await (await import("./verify")).runVerifyCommand(file, options, io)));
+    .option(
+      "--known-hosts <file>",
+      "the stack's pinned host keys (pulumi stack output knownHosts > FILE): checked strictly",
+    )
+    .option(
+      "--ssh-wrapper <command>",
+      'run ssh under this command, e.g. "ip netns exec NS" when the VMs\' network is in a network namespace',
+    )
+    .action(async (file: string, options) =>
+      setCode(await (await import("./verify")).runVerifyCommand(file, options, io)),
+    );
 
   return program;
 }

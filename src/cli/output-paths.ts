@@ -32,7 +32,12 @@ function assertWritableDirectory(dir: string, flag: string, target: string): voi
     fs.rmdirSync(fs.mkdtempSync(path.join(dir, ".hyperscaler-write-check-")));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === "EROFS" ? "is on a read-only file system" : code === "EACCES" || code === "EPERM" ? "is not writable by this user" : `cannot be written (${code ?? String(error)})`;
+    const why =
+      code === "EROFS"
+        ? "is on a read-only file system"
+        : code === "EACCES" || code === "EPERM"
+          ? "is not writable by this user"
+          : `cannot be written (${code ?? String(error)})`;
     throw new InputError(`${flag} ${target}: the directory ${dir} ${why}; choose a writable place`);
   }
 }
@@ -43,7 +48,8 @@ function existingAncestor(target: string, flag: string): string {
   for (;;) {
     const stat = statOrNull(dir);
     if (stat) {
-      if (!stat.isDirectory()) throw new InputError(`${flag} ${target}: ${dir} is ${kind(stat)}, not a directory; choose another path`);
+      if (!stat.isDirectory())
+        throw new InputError(`${flag} ${target}: ${dir} is ${kind(stat)}, not a directory; choose another path`);
       return dir;
     }
     const parent = path.dirname(dir);
@@ -56,10 +62,12 @@ function existingAncestor(target: string, flag: string): string {
 export function checkOutputFile(target: string, flag: string): void {
   if (target === "") throw new InputError(`${flag}: the path is empty; give a file name`);
   const stat = statOrNull(target);
-  if (stat && !stat.isFile()) throw new InputError(`${flag} ${target}: is ${kind(stat)}; give a path for a new or regular file`);
+  if (stat && !stat.isFile())
+    throw new InputError(`${flag} ${target}: is ${kind(stat)}; give a path for a new or regular file`);
   const dir = path.dirname(path.resolve(target));
   const parent = statOrNull(dir);
-  if (!parent) throw new InputError(`${flag} ${target}: the directory ${dir} does not exist; create it first (mkdir -p ${dir})`);
+  if (!parent)
+    throw new InputError(`${flag} ${target}: the directory ${dir} does not exist; create it first (mkdir -p ${dir})`);
   if (!parent.isDirectory()) throw new InputError(`${flag} ${target}: ${dir} is ${kind(parent)}, not a directory`);
   assertWritableDirectory(dir, flag, target);
   if (stat) {
@@ -76,7 +84,10 @@ export function checkOutputDirectory(target: string, flag: string): void {
   if (target === "") throw new InputError(`${flag}: the path is empty; give a directory`);
   const stat = statOrNull(target);
   if (stat) {
-    if (!stat.isDirectory()) throw new InputError(`${flag} ${target}: is ${kind(stat)}, not a directory; give a directory (it is created if missing)`);
+    if (!stat.isDirectory())
+      throw new InputError(
+        `${flag} ${target}: is ${kind(stat)}, not a directory; give a directory (it is created if missing)`,
+      );
     assertWritableDirectory(path.resolve(target), flag, target);
     return;
   }

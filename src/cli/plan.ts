@@ -26,15 +26,26 @@ export interface PlanOptions {
 }
 
 /** Loads the spec (printing validation errors) and plans; returns undefined when the spec is invalid. */
-export function planFromFiles(file: string, options: Pick<PlanOptions, "host" | "previous">, io: CliIO): Plan | undefined {
+export function planFromFiles(
+  file: string,
+  options: Pick<PlanOptions, "host" | "previous">,
+  io: CliIO,
+): Plan | undefined {
   return specAndPlan(file, options, io)?.plan;
 }
 
 /** The validated spec and its plan; undefined (errors printed) when the spec is invalid. */
-export function specAndPlan(file: string, options: Pick<PlanOptions, "host" | "previous">, io: CliIO): { spec: ClusterSpec; plan: Plan } | undefined {
+export function specAndPlan(
+  file: string,
+  options: Pick<PlanOptions, "host" | "previous">,
+  io: CliIO,
+): { spec: ClusterSpec; plan: Plan } | undefined {
   const loaded = loadSpecFile(file);
   if (!loaded.ok) {
-    if (loaded.io) throw new UsageError(`${file}: ${loaded.errors[0].message}${loaded.errors[0].hint ? ` (${loaded.errors[0].hint})` : ""}`);
+    if (loaded.io)
+      throw new UsageError(
+        `${file}: ${loaded.errors[0].message}${loaded.errors[0].hint ? ` (${loaded.errors[0].hint})` : ""}`,
+      );
     for (const error of loaded.errors) io.err(formatHuman(error, loaded.lines?.[error.line - 1]));
     return undefined;
   }
@@ -64,7 +75,11 @@ export function runPlan(file: string, options: PlanOptions, io: CliIO): number {
   return plan.feasible ? EXIT.ok : EXIT.failed;
 }
 
-export function runRender(file: string, options: { out: string; host?: string; previous?: string; sshPublicKey?: string; stackId?: string }, io: CliIO): number {
+export function runRender(
+  file: string,
+  options: { out: string; host?: string; previous?: string; sshPublicKey?: string; stackId?: string },
+  io: CliIO,
+): number {
   checkOutputDirectory(options.out, "--out");
   const loaded = specAndPlan(file, options, io);
   if (!loaded) return EXIT.failed;
@@ -74,7 +89,12 @@ export function runRender(file: string, options: { out: string; host?: string; p
     io.err("render: the plan is not feasible; nothing written");
     return EXIT.failed;
   }
-  const files = renderAll(spec, plan, { layers: cloudInitLayers(spec, plan), extraKeys: options.sshPublicKey ? [options.sshPublicKey] : [], stackId: options.stackId, bootOf: (role) => roleDirectBoot(spec, role) });
+  const files = renderAll(spec, plan, {
+    layers: cloudInitLayers(spec, plan),
+    extraKeys: options.sshPublicKey ? [options.sshPublicKey] : [],
+    stackId: options.stackId,
+    bootOf: (role) => roleDirectBoot(spec, role),
+  });
   for (const [name, text] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
     const target = path.join(options.out, name);
     fs.mkdirSync(path.dirname(target), { recursive: true });

@@ -12,16 +12,26 @@ export function runValidate(files: readonly string[], options: ValidateOptions, 
   const errors = results.flatMap((result) => (result.ok ? [] : result.errors));
   const warnings = results.flatMap((result) => result.warnings);
   if (options.json) {
-    io.out(JSON.stringify({
-      valid: errors.length === 0,
-      files: results.map((result) => ({ file: result.file, valid: result.ok })),
-      errors: errors.map(toJson),
-      warnings: warnings.map(toJson),
-    }, null, 2));
+    io.out(
+      JSON.stringify(
+        {
+          valid: errors.length === 0,
+          files: results.map((result) => ({ file: result.file, valid: result.ok })),
+          errors: errors.map(toJson),
+          warnings: warnings.map(toJson),
+        },
+        null,
+        2,
+      ),
+    );
   } else {
     for (const result of results) printResult(result, io);
     const invalid = results.filter((result) => !result.ok).length;
-    io.err(invalid === 0 ? `${results.length} spec(s) valid` : `${invalid} of ${results.length} spec(s) invalid, ${errors.length} error(s)`);
+    io.err(
+      invalid === 0
+        ? `${results.length} spec(s) valid`
+        : `${invalid} of ${results.length} spec(s) invalid, ${errors.length} error(s)`,
+    );
   }
   if (results.some((result) => !result.ok && result.io)) return EXIT.usage;
   return errors.length === 0 ? EXIT.ok : EXIT.failed;
@@ -29,7 +39,8 @@ export function runValidate(files: readonly string[], options: ValidateOptions, 
 
 function printResult(result: LoadResult, io: CliIO): void {
   const lines = result.lines;
-  for (const warning of result.warnings) io.err(formatHuman(warning, lines?.[warning.line - 1]).replace(": error: ", ": warning: "));
+  for (const warning of result.warnings)
+    io.err(formatHuman(warning, lines?.[warning.line - 1]).replace(": error: ", ": warning: "));
   if (result.ok) {
     io.out(`${result.file}: ok`);
     return;

@@ -24,17 +24,32 @@ export function verifyReport(results: readonly VerifyResult[], json: boolean): s
   return `${table(["layer", "check", "status", "seconds", "detail"], rows)}\n\nverify: ${results.length - failed} passed or skipped, ${failed} failed`;
 }
 
-export async function runVerifyCommand(file: string, options: VerifyOptions, io: CliIO, remote?: Remote): Promise<number> {
+export async function runVerifyCommand(
+  file: string,
+  options: VerifyOptions,
+  io: CliIO,
+  remote?: Remote,
+): Promise<number> {
   const loaded = specAndPlan(file, { host: options.host }, io);
   if (!loaded) return EXIT.failed;
   const { spec, plan } = loaded;
-  for (const [flag, path] of [["--identity", options.identity], ["--known-hosts", options.knownHosts]] as const) {
+  for (const [flag, path] of [
+    ["--identity", options.identity],
+    ["--known-hosts", options.knownHosts],
+  ] as const) {
     if (path && !isReadableFile(path)) {
-      io.err(`hyperscaler verify: ${flag} ${path}: no such readable file${flag === "--known-hosts" ? " (write it with: pulumi stack output knownHosts > FILE)" : ""}`);
+      io.err(
+        `hyperscaler verify: ${flag} ${path}: no such readable file${flag === "--known-hosts" ? " (write it with: pulumi stack output knownHosts > FILE)" : ""}`,
+      );
       return EXIT.usage;
     }
   }
-  const ssh = { user: options.user ?? spec.security.admin_user, identityFile: options.identity, knownHostsFile: options.knownHosts, wrapper: options.sshWrapper?.trim().split(/\s+/).filter(Boolean) };
+  const ssh = {
+    user: options.user ?? spec.security.admin_user,
+    identityFile: options.identity,
+    knownHostsFile: options.knownHosts,
+    wrapper: options.sshWrapper?.trim().split(/\s+/).filter(Boolean),
+  };
   const results = await runVerify({ spec, plan, remote: remote ?? sshRemote(ssh) });
   io.out(verifyReport(results, Boolean(options.json)));
   return results.some((r) => r.status === "FAIL") ? EXIT.failed : EXIT.ok;

@@ -95,8 +95,20 @@ function memoryFromName(name: string): number {
 }
 
 /** The usual seven rows of a 7-slice model, from the sizes of its 1g, 1g.2m, 3g and 7g profiles. */
-function standardRows(m1: number, m2: number, m4: number, m8: number, confirmed: boolean, unknownIds: SevenSliceClass[] = []): Row[] {
-  const row = (name: string, cls: SevenSliceClass): Row => ({ name, cls, confirmed, idKnown: !unknownIds.includes(cls) });
+function standardRows(
+  m1: number,
+  m2: number,
+  m4: number,
+  m8: number,
+  confirmed: boolean,
+  unknownIds: SevenSliceClass[] = [],
+): Row[] {
+  const row = (name: string, cls: SevenSliceClass): Row => ({
+    name,
+    cls,
+    confirmed,
+    idKnown: !unknownIds.includes(cls),
+  });
   return [
     row(`1g.${m1}gb`, "1g"),
     row(`1g.${m1}gb+me`, "1g+me"),
@@ -120,11 +132,61 @@ export const CATALOG: readonly CatalogEntry[] = [
     namePatterns: [/^A30(24GB|PCIE)?$/],
     geometry: { positions: 4, computeSlices: 4 },
     profiles: [
-      { id: 14, name: "1g.6gb", computeSlices: 1, memorySlices: 1, memoryGiB: 6, maxCount: 4, starts: [0, 1, 2, 3], mediaExtensions: false, confirmed: true },
-      { id: 21, name: "1g.6gb+me", computeSlices: 1, memorySlices: 1, memoryGiB: 6, maxCount: 1, starts: [0, 1, 2, 3], mediaExtensions: true, confirmed: true },
-      { id: 5, name: "2g.12gb", computeSlices: 2, memorySlices: 2, memoryGiB: 12, maxCount: 2, starts: [0, 2], mediaExtensions: false, confirmed: true },
-      { id: null, name: "2g.12gb+me", computeSlices: 2, memorySlices: 2, memoryGiB: 12, maxCount: 1, starts: [0, 2], mediaExtensions: true, confirmed: false },
-      { id: 0, name: "4g.24gb", computeSlices: 4, memorySlices: 4, memoryGiB: 24, maxCount: 1, starts: [0], mediaExtensions: false, confirmed: true },
+      {
+        id: 14,
+        name: "1g.6gb",
+        computeSlices: 1,
+        memorySlices: 1,
+        memoryGiB: 6,
+        maxCount: 4,
+        starts: [0, 1, 2, 3],
+        mediaExtensions: false,
+        confirmed: true,
+      },
+      {
+        id: 21,
+        name: "1g.6gb+me",
+        computeSlices: 1,
+        memorySlices: 1,
+        memoryGiB: 6,
+        maxCount: 1,
+        starts: [0, 1, 2, 3],
+        mediaExtensions: true,
+        confirmed: true,
+      },
+      {
+        id: 5,
+        name: "2g.12gb",
+        computeSlices: 2,
+        memorySlices: 2,
+        memoryGiB: 12,
+        maxCount: 2,
+        starts: [0, 2],
+        mediaExtensions: false,
+        confirmed: true,
+      },
+      {
+        id: null,
+        name: "2g.12gb+me",
+        computeSlices: 2,
+        memorySlices: 2,
+        memoryGiB: 12,
+        maxCount: 1,
+        starts: [0, 2],
+        mediaExtensions: true,
+        confirmed: false,
+      },
+      {
+        id: 0,
+        name: "4g.24gb",
+        computeSlices: 4,
+        memorySlices: 4,
+        memoryGiB: 24,
+        maxCount: 1,
+        starts: [0],
+        mediaExtensions: false,
+        confirmed: true,
+      },
     ],
     vgpuBoard: "A30",
     source: `${GUIDE} (A30-24GB); 2g.12gb+me id and placements not confirmed, derived from the 4-slice geometry`,
@@ -253,13 +315,14 @@ export const CATALOG: readonly CatalogEntry[] = [
 
 /** Upper case, without "NVIDIA"/"TESLA", spaces, dashes and underscores: "NVIDIA A100-SXM4-80GB" -> "A100SXM480GB". */
 export function normaliseModelName(name: string): string {
-  return name.toUpperCase().replace(/\b(NVIDIA|TESLA)\b/g, "").replace(/[\s_\-]+/g, "");
+  return name
+    .toUpperCase()
+    .replace(/\b(NVIDIA|TESLA)\b/g, "")
+    .replace(/[\s_\-]+/g, "");
 }
 
 export type ModelLookup =
-  | { kind: "found"; entry: CatalogEntry }
-  | { kind: "ambiguous"; candidates: CatalogEntry[] }
-  | { kind: "unknown" };
+  { kind: "found"; entry: CatalogEntry } | { kind: "ambiguous"; candidates: CatalogEntry[] } | { kind: "unknown" };
 
 /** Finds a model by PCI device id first (most reliable), then by name. */
 export function lookupModel(name: string, pciDeviceId?: string | null): ModelLookup {
@@ -287,7 +350,10 @@ export function smallestProfile(entry: CatalogEntry): MigProfile {
 }
 
 /** Known GPUs without MIG, so a wrong `mig_capable: true` gets a precise error. Architectures decide the vGPU path. */
-export const NON_MIG_MODELS: readonly { pattern: RegExp; architecture: "pascal" | "volta" | "turing" | "ampere" | "ada" | "hopper" }[] = [
+export const NON_MIG_MODELS: readonly {
+  pattern: RegExp;
+  architecture: "pascal" | "volta" | "turing" | "ampere" | "ada" | "hopper";
+}[] = [
   { pattern: /^RTXA(4000|4500|5000|6000)$/, architecture: "ampere" },
   { pattern: /^RTX(4000|4500|5000|6000)ADA/, architecture: "ada" },
   { pattern: /^RTX6000$/, architecture: "ada" },

@@ -18,24 +18,33 @@ function fromCatalog(profile: MigProfile): EffectiveProfile {
 export function effectiveProfiles(entry: CatalogEntry, host?: HostGpu | null): EffectiveProfile[] {
   const live = host?.migProfiles ?? [];
   if (live.length === 0) return entry.profiles.map(fromCatalog);
-  return live.map((profile): EffectiveProfile => {
-    const size = profile.placements[0]?.size;
-    const computeFromName = Number(/^([0-9])g/.exec(profile.name)?.[1] ?? NaN);
-    const catalogMatch =
-      entry.profiles.find((p) => p.id !== null && p.id === profile.id && (size === undefined || p.memorySlices === size)) ??
-      entry.profiles.find((p) => p.name === profile.name) ??
-      entry.profiles.find((p) => p.computeSlices === computeFromName && p.memorySlices === size && p.mediaExtensions === profile.name.endsWith("+me"));
-    const memorySlices = size ?? catalogMatch?.memorySlices ?? 0;
-    return {
-      id: profile.id,
-      name: profile.name,
-      computeSlices: catalogMatch?.computeSlices ?? (Number.isFinite(computeFromName) ? computeFromName : 1),
-      memorySlices,
-      memoryGiB: profile.memoryMiB !== null ? Math.round(profile.memoryMiB / 1024) : catalogMatch?.memoryGiB ?? 0,
-      maxCount: profile.instancesTotal ?? catalogMatch?.maxCount ?? 1,
-      starts: profile.placements.length ? profile.placements.map((p) => p.start) : catalogMatch?.starts ?? [],
-      mediaExtensions: profile.name.endsWith("+me"),
-      source: "live",
-    };
-  }).filter((profile) => profile.memorySlices > 0 && profile.starts.length > 0);
+  return live
+    .map((profile): EffectiveProfile => {
+      const size = profile.placements[0]?.size;
+      const computeFromName = Number(/^([0-9])g/.exec(profile.name)?.[1] ?? NaN);
+      const catalogMatch =
+        entry.profiles.find(
+          (p) => p.id !== null && p.id === profile.id && (size === undefined || p.memorySlices === size),
+        ) ??
+        entry.profiles.find((p) => p.name === profile.name) ??
+        entry.profiles.find(
+          (p) =>
+            p.computeSlices === computeFromName &&
+            p.memorySlices === size &&
+            p.mediaExtensions === profile.name.endsWith("+me"),
+        );
+      const memorySlices = size ?? catalogMatch?.memorySlices ?? 0;
+      return {
+        id: profile.id,
+        name: profile.name,
+        computeSlices: catalogMatch?.computeSlices ?? (Number.isFinite(computeFromName) ? computeFromName : 1),
+        memorySlices,
+        memoryGiB: profile.memoryMiB !== null ? Math.round(profile.memoryMiB / 1024) : (catalogMatch?.memoryGiB ?? 0),
+        maxCount: profile.instancesTotal ?? catalogMatch?.maxCount ?? 1,
+        starts: profile.placements.length ? profile.placements.map((p) => p.start) : (catalogMatch?.starts ?? []),
+        mediaExtensions: profile.name.endsWith("+me"),
+        source: "live",
+      };
+    })
+    .filter((profile) => profile.memorySlices > 0 && profile.starts.length > 0);
 }

@@ -44,14 +44,24 @@ function freePositions(geometry: SolverGeometry, occupied: number): number[] {
  * Returns placements aligned with `requests`. Preference: larger profiles first, and high starts
  * before low ones, which keeps start 0 (the only start of 4g and 7g) free for growth.
  */
-export function solvePlacements(geometry: SolverGeometry, profiles: readonly SolverProfile[], existing: readonly Placed[], requests: readonly string[]): SolveResult {
+export function solvePlacements(
+  geometry: SolverGeometry,
+  profiles: readonly SolverProfile[],
+  existing: readonly Placed[],
+  requests: readonly string[],
+): SolveResult {
   const byName = new Map(profiles.map((profile) => [profile.name, profile]));
   let occupied = 0;
   let compute = 0;
   const counts = new Map<string, number>();
   for (const instance of existing) {
     const mask = maskOf(instance.start, instance.size);
-    if ((occupied & mask) !== 0) return { feasible: false, reason: `existing instances overlap at start ${instance.start}`, freePositions: freePositions(geometry, occupied) };
+    if ((occupied & mask) !== 0)
+      return {
+        feasible: false,
+        reason: `existing instances overlap at start ${instance.start}`,
+        freePositions: freePositions(geometry, occupied),
+      };
     occupied |= mask;
     compute += byName.get(instance.profile)?.computeSlices ?? 0;
     counts.set(instance.profile, (counts.get(instance.profile) ?? 0) + 1);
@@ -60,31 +70,58 @@ export function solvePlacements(geometry: SolverGeometry, profiles: readonly Sol
   const wanted: SolverProfile[] = [];
   for (const name of requests) {
     const profile = byName.get(name);
-    if (!profile) return { feasible: false, reason: `profile ${name} is not offered by this GPU (offered: ${profiles.map((p) => p.name).join(", ")})`, freePositions: free };
+    if (!profile)
+      return {
+        feasible: false,
+        reason: `profile ${name} is not offered by this GPU (offered: ${profiles.map((p) => p.name).join(", ")})`,
+        freePositions: free,
+      };
     wanted.push(profile);
   }
   // Counting arguments first: they explain most refusals in words a person can check.
   const instances = existing.length + wanted.length;
   if (instances > maxInstances(geometry)) {
-    return { feasible: false, reason: `${instances} instances exceed the GPU's maximum of ${maxInstances(geometry)}`, freePositions: free };
+    return {
+      feasible: false,
+      reason: `${instances} instances exceed the GPU's maximum of ${maxInstances(geometry)}`,
+      freePositions: free,
+    };
   }
   const needCompute = compute + wanted.reduce((sum, p) => sum + p.computeSlices, 0);
   if (needCompute > geometry.computeSlices) {
-    return { feasible: false, reason: `needs ${needCompute} compute slices; the GPU has ${geometry.computeSlices}`, freePositions: free };
+    return {
+      feasible: false,
+      reason: `needs ${needCompute} compute slices; the GPU has ${geometry.computeSlices}`,
+      freePositions: free,
+    };
   }
   const needMemory = wanted.reduce((sum, p) => sum + p.memorySlices, 0);
   if (needMemory > free.length) {
-    return { feasible: false, reason: `needs ${needMemory} memory positions; ${free.length} are free (${free.join(",") || "none"})`, freePositions: free };
+    return {
+      feasible: false,
+      reason: `needs ${needMemory} memory positions; ${free.length} are free (${free.join(",") || "none"})`,
+      freePositions: free,
+    };
   }
   for (const profile of new Set(wanted)) {
     const total = (counts.get(profile.name) ?? 0) + wanted.filter((p) => p === profile).length;
     if (total > profile.maxCount) {
-      return { feasible: false, reason: `${total} instances of ${profile.name}; the GPU allows ${profile.maxCount}`, freePositions: free };
+      return {
+        feasible: false,
+        reason: `${total} instances of ${profile.name}; the GPU allows ${profile.maxCount}`,
+        freePositions: free,
+      };
     }
   }
 
   const order = wanted.map((profile, index) => ({ profile, index }));
-  order.sort((a, b) => b.profile.memorySlices - a.profile.memorySlices || a.profile.starts.length - b.profile.starts.length || a.profile.name.localeCompare(b.profile.name) || a.index - b.index);
+  order.sort(
+    (a, b) =>
+      b.profile.memorySlices - a.profile.memorySlices ||
+      a.profile.starts.length - b.profile.starts.length ||
+      a.profile.name.localeCompare(b.profile.name) ||
+      a.index - b.index,
+  );
   const starts = new Array<number>(order.length);
 
   const search = (k: number, mask: number): boolean => {
@@ -105,11 +142,20 @@ export function solvePlacements(geometry: SolverGeometry, profiles: readonly Sol
 
   if (!search(0, occupied)) {
     const asked = wanted.map((p) => p.name).join(" + ");
-    const blockers = existing.length ? `; existing instances hold ${existing.map((e) => `${e.profile}@${e.start}`).join(", ")}` : "";
-    return { feasible: false, reason: `no arrangement of ${asked} fits the allowed starts in free positions ${free.join(",")}${blockers}`, freePositions: free };
+    const blockers = existing.length
+      ? `; existing instances hold ${existing.map((e) => `${e.profile}@${e.start}`).join(", ")}`
+      : "";
+    return {
+      feasible: false,
+      reason: `no arrangement of ${asked} fits the allowed starts in free positions ${free.join(",")}${blockers}`,
+      freePositions: free,
+    };
   }
   const placements = new Array<Placed>(wanted.length);
-  order.forEach(({ profile, index }, k) => (placements[index] = { profile: profile.name, start: starts[k], size: profile.memorySlices }));
+  order.forEach(
+    ({ profile, index }, k) =>
+      (placements[index] = { profile: profile.name, start: starts[k], size: profile.memorySlices }),
+  );
   return { feasible: true, placements };
 }
 

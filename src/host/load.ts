@@ -12,7 +12,10 @@ export function loadHost(target: string, libvirtUri?: string): HostInventory {
   try {
     isDirectory = fs.statSync(target).isDirectory();
   } catch {
-    throw new InputError(`host ${target} not found: give a snapshot directory (probe --capture DIR) ` + `or an inventory JSON (probe --json > FILE)`);
+    throw new InputError(
+      `host ${target} not found: give a snapshot directory (probe --capture DIR) ` +
+        `or an inventory JSON (probe --json > FILE)`,
+    );
   }
   if (isDirectory) return inventoryFrom(snapshotSource(target), libvirtUri);
   return readJsonInput<HostInventory>({

@@ -24,9 +24,23 @@ export const localExecutor: Executor = {
 
 /** The raw inputs a snapshot holds (each optional: missing means unknown). */
 export const SNAPSHOT_FILES = [
-  "nvidia-smi-q-x.xml", "nvidia-smi-L.txt", "nvidia-smi-mig-lgip.txt", "nvidia-smi-mig-lgipp.txt", "nvidia-smi-mig-lgi.txt",
-  "nvidia-smi-mig-lci.txt", "lspci-Dnn.txt", "proc-cpuinfo.txt", "proc-cmdline.txt", "proc-modules.txt", "proc-meminfo.txt",
-  "mdevctl-types.txt", "virsh-version.txt", "modprobe-d.txt", "processes.txt", "dev-kvm.txt", "hostname.txt",
+  "nvidia-smi-q-x.xml",
+  "nvidia-smi-L.txt",
+  "nvidia-smi-mig-lgip.txt",
+  "nvidia-smi-mig-lgipp.txt",
+  "nvidia-smi-mig-lgi.txt",
+  "nvidia-smi-mig-lci.txt",
+  "lspci-Dnn.txt",
+  "proc-cpuinfo.txt",
+  "proc-cmdline.txt",
+  "proc-modules.txt",
+  "proc-meminfo.txt",
+  "mdevctl-types.txt",
+  "virsh-version.txt",
+  "modprobe-d.txt",
+  "processes.txt",
+  "dev-kvm.txt",
+  "hostname.txt",
 ] as const;
 export type SnapshotFile = (typeof SNAPSHOT_FILES)[number];
 
@@ -100,7 +114,13 @@ export function liveSource(options: LiveOptions = {}): HostSource {
       const proc = at("proc");
       const pids = listOrEmpty(proc).filter((p) => /^\d+$/.test(p));
       if (pids.length === 0) return null;
-      return pids.map((pid) => (readOrNull(path.join(proc, pid, "comm")) ?? "").trim()).filter(Boolean).sort().join("\n") + "\n";
+      return (
+        pids
+          .map((pid) => (readOrNull(path.join(proc, pid, "comm")) ?? "").trim())
+          .filter(Boolean)
+          .sort()
+          .join("\n") + "\n"
+      );
     },
     "dev-kvm.txt": () => {
       const device = at("dev", "kvm");
@@ -148,7 +168,10 @@ function readSnapshotFile(file: string): string | null {
   const read = readInputFile(file, MAX_SNAPSHOT_FILE_BYTES, "snapshot file");
   if (read.ok) return read.bytes.toString("utf8");
   if (read.problem === "missing") return null;
-  throw new InputError(`snapshot file ${file}: ${read.message} (${read.hint}; ` + `or capture the snapshot again with \`hyperscaler probe --capture DIR\`)`);
+  throw new InputError(
+    `snapshot file ${file}: ${read.message} (${read.hint}; ` +
+      `or capture the snapshot again with \`hyperscaler probe --capture DIR\`)`,
+  );
 }
 
 const RECAPTURE = "capture the snapshot again with `hyperscaler probe --capture DIR`";
@@ -164,17 +187,31 @@ export function snapshotSource(dir: string): HostSource {
   } catch {
     isDirectory = false;
   }
-  if (!isDirectory) throw new InputError(`snapshot directory ${dir} does not exist (give the directory written by \`hyperscaler probe --capture DIR\`)`);
+  if (!isDirectory)
+    throw new InputError(
+      `snapshot directory ${dir} does not exist (give the directory written by \`hyperscaler probe --capture DIR\`)`,
+    );
   const json = <T>(file: string, schema: string, what: string, fallback: T): T => {
     const text = readSnapshotFile(path.join(dir, file));
     if (text === null) return fallback;
     return parseJsonInput<T>({ file: path.join(dir, file), what, schema, howToMake: RECAPTURE }, text);
   };
-  const links = json<Record<string, string>>(SYSFS_LINKS, "host-snapshot-links.schema.json", "snapshot symlink table", {});
-  const listings = json<Record<string, string[]>>(SYSFS_LISTINGS, "host-snapshot-listings.schema.json", "snapshot directory listing", {});
+  const links = json<Record<string, string>>(
+    SYSFS_LINKS,
+    "host-snapshot-links.schema.json",
+    "snapshot symlink table",
+    {},
+  );
+  const listings = json<Record<string, string[]>>(
+    SYSFS_LISTINGS,
+    "host-snapshot-listings.schema.json",
+    "snapshot directory listing",
+    {},
+  );
   const meta = json<{ capturedAt?: string }>(META, "host-snapshot-meta.schema.json", "snapshot description", {});
   const sysDir = path.join(dir, "sysfs");
-  const own = (table: Record<string, unknown>, key: string): boolean => Object.prototype.hasOwnProperty.call(table, key);
+  const own = (table: Record<string, unknown>, key: string): boolean =>
+    Object.prototype.hasOwnProperty.call(table, key);
   return {
     kind: "replay",
     path: dir,
@@ -185,7 +222,10 @@ export function snapshotSource(dir: string): HostSource {
         if (relative.split("/").includes("..")) return null;
         return readSnapshotFile(path.join(sysDir, relative))?.trim() ?? null;
       },
-      list: (relative) => (own(listings, relative) ? listings[relative] : listOrEmpty(path.join(sysDir, relative)).filter((f) => !f.startsWith("."))),
+      list: (relative) =>
+        own(listings, relative)
+          ? listings[relative]
+          : listOrEmpty(path.join(sysDir, relative)).filter((f) => !f.startsWith(".")),
       link: (relative) => (own(links, relative) ? links[relative] : null),
     },
   };
@@ -234,7 +274,10 @@ export function recordingSource(inner: HostSource): { source: HostSource; write(
       }
       fs.writeFileSync(path.join(dir, SYSFS_LINKS), JSON.stringify(links, null, 2) + "\n");
       fs.writeFileSync(path.join(dir, SYSFS_LISTINGS), JSON.stringify(listings, null, 2) + "\n");
-      fs.writeFileSync(path.join(dir, META), JSON.stringify({ capturedAt: new Date().toISOString(), files: written.sort() }, null, 2) + "\n");
+      fs.writeFileSync(
+        path.join(dir, META),
+        JSON.stringify({ capturedAt: new Date().toISOString(), files: written.sort() }, null, 2) + "\n",
+      );
       return written;
     },
   };

@@ -62,13 +62,26 @@ export interface HostGpu {
 
 export interface HostInventory {
   readonly schemaVersion: 1;
-  readonly source: { readonly kind: "live" | "replay"; readonly path: string | null; readonly capturedAt: string | null };
+  readonly source: {
+    readonly kind: "live" | "replay";
+    readonly path: string | null;
+    readonly capturedAt: string | null;
+  };
   readonly hostname: string | null;
-  readonly cpu: { readonly vendor: string | null; readonly model: string | null; readonly cores: number | null; readonly threads: number | null; readonly virtualization: "vmx" | "svm" | null };
+  readonly cpu: {
+    readonly vendor: string | null;
+    readonly model: string | null;
+    readonly cores: number | null;
+    readonly threads: number | null;
+    readonly virtualization: "vmx" | "svm" | null;
+  };
   readonly memory: { readonly totalMiB: number | null };
   readonly disk: { readonly path: string; readonly freeGiB: number | null } | null;
   readonly kvm: { readonly device: boolean; readonly accessible: boolean };
-  readonly iommu: { readonly enabled: boolean | null; readonly groups: readonly { readonly id: number; readonly devices: readonly string[] }[] };
+  readonly iommu: {
+    readonly enabled: boolean | null;
+    readonly groups: readonly { readonly id: number; readonly devices: readonly string[] }[];
+  };
   readonly nouveau: { readonly loaded: boolean | null; readonly blacklisted: boolean | null };
   readonly libvirt: { readonly reachable: boolean; readonly version: string | null; readonly uri: string };
   readonly resetBlockers: readonly string[];

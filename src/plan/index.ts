@@ -22,18 +22,39 @@ export function buildPlan({ spec, host, previous }: PlanInput): Plan {
   const errors = [...gpu.errors];
   for (const vm of gpuVms) {
     if ((gpu.vmGpus.get(vm.name) ?? []).length === 0 && gpu.errors.length === 0) {
-      errors.push({ vm: vm.name, message: `${vm.name} is GPU-enabled but received no GPU share`, hint: "add GPU shares for its cluster or lower the pool's count", path: `${specPathOfRole(vm.role)}/count` });
+      errors.push({
+        vm: vm.name,
+        message: `${vm.name} is GPU-enabled but received no GPU share`,
+        hint: "add GPU shares for its cluster or lower the pool's count",
+        path: `${specPathOfRole(vm.role)}/count`,
+      });
     }
   }
   if (host) {
     const capacity = capacityOf(vms, host, spec.host.reserved);
     if (capacity.memory && !capacity.memory.fits) {
-      errors.push({ message: `the VMs need ${capacity.memory.neededGiB} GiB of memory; the host has ${capacity.memory.hostGiB} GiB ` + `with ${capacity.memory.reservedGiB} GiB reserved`, hint: "lower memory_gb or node counts, or host.reserved.memory_gb", path: capacity.memory.largestPath });
+      errors.push({
+        message:
+          `the VMs need ${capacity.memory.neededGiB} GiB of memory; the host has ${capacity.memory.hostGiB} GiB ` +
+          `with ${capacity.memory.reservedGiB} GiB reserved`,
+        hint: "lower memory_gb or node counts, or host.reserved.memory_gb",
+        path: capacity.memory.largestPath,
+      });
     }
     if (capacity.cpu?.verdict === "over-limit") {
-      errors.push({ message: `the VMs need ${capacity.cpu.vcpus} vCPUs, more than 4x the host's ${capacity.cpu.threads} threads ` + `(less ${capacity.cpu.reservedCores} reserved)`, hint: "lower cpu_cores or node counts", path: capacity.cpu.largestPath });
+      errors.push({
+        message:
+          `the VMs need ${capacity.cpu.vcpus} vCPUs, more than 4x the host's ${capacity.cpu.threads} threads ` +
+          `(less ${capacity.cpu.reservedCores} reserved)`,
+        hint: "lower cpu_cores or node counts",
+        path: capacity.cpu.largestPath,
+      });
     } else if (capacity.cpu?.verdict === "overcommitted") {
-      gpu.warnings.push({ message: `the VMs have ${capacity.cpu.vcpus} vCPUs on ${capacity.cpu.threads} host threads: ` + "CPUs are overcommitted" });
+      gpu.warnings.push({
+        message:
+          `the VMs have ${capacity.cpu.vcpus} vCPUs on ${capacity.cpu.threads} host threads: ` +
+          "CPUs are overcommitted",
+      });
     }
   }
   return {
@@ -53,38 +74,67 @@ export function buildPlan({ spec, host, previous }: PlanInput): Plan {
 /** The VMs measured against the host: the one capacity rule (the planner refuses, doctor FAILs, on it). */
 export interface Capacity {
   /** null when the host does not report its memory. */
-  readonly memory: { readonly neededGiB: number; readonly availableGiB: number; readonly hostGiB: number; readonly reservedGiB: number; readonly fits: boolean; readonly largestPath: string } | null;
+  readonly memory: {
+    readonly neededGiB: number;
+    readonly availableGiB: number;
+    readonly hostGiB: number;
+    readonly reservedGiB: number;
+    readonly fits: boolean;
+    readonly largestPath: string;
+  } | null;
   /** null when the host does not report its threads. Over 4 vCPUs per available thread is refused. */
-  readonly cpu: { readonly vcpus: number; readonly threads: number; readonly available: number; readonly reservedCores: number; readonly verdict: "fits" | "overcommitted" | "over-limit"; readonly largestPath: string } | null;
+  readonly cpu: {
+    readonly vcpus: number;
+    readonly threads: number;
+    readonly available: number;
+    readonly reservedCores: number;
+    readonly verdict: "fits" | "overcommitted" | "over-limit";
+    readonly largestPath: string;
+  } | null;
   /** Declared disk over all VMs (overlays are thin: informational only). */
   readonly diskGiB: number;
 }
 
 export const CPU_OVERCOMMIT_LIMIT = 4;
 
-export function capacityOf(vms: readonly BareVm[], host: HostInventory, reserved: { readonly memory_gb: number; readonly cpu_cores: number }): Capacity {
+export function capacityOf(
+  vms: readonly BareVm[],
+  host: HostInventory,
+  reserved: { readonly memory_gb: number; readonly cpu_cores: number },
+): Capacity {
   const memoryMiB = vms.reduce((sum, vm) => sum + vm.memoryMiB, 0);
   const vcpus = vms.reduce((sum, vm) => sum + vm.vcpus, 0);
   const totalMiB = host.memory.totalMiB;
   const threads = host.cpu.threads;
   const cpuAvailable = threads === null ? 0 : Math.max(0, threads - reserved.cpu_cores);
   return {
-    memory: totalMiB === null ? null : {
-      neededGiB: Math.ceil(memoryMiB / 1024),
-      availableGiB: Math.max(0, Math.floor(totalMiB / 1024 - reserved.memory_gb)),
-      hostGiB: Math.floor(totalMiB / 1024),
-      reservedGiB: reserved.memory_gb,
-      fits: memoryMiB <= totalMiB - reserved.memory_gb * 1024,
-      largestPath: `${largestConsumer(vms, (vm) => vm.memoryMiB)}/memory_gb`,
-    },
-    cpu: threads === null ? null : {
-      vcpus,
-      threads,
-      available: cpuAvailable,
-      reservedCores: reserved.cpu_cores,
-      verdict: vcpus <= cpuAvailable ? "fits" : vcpus <= cpuAvailable * CPU_OVERCOMMIT_LIMIT ? "overcommitted" : "over-limit",
-      largestPath: `${largestConsumer(vms, (vm) => vm.vcpus)}/cpu_cores`,
-    },
+    memory:
+      totalMiB === null
+        ? null
+        : {
+            neededGiB: Math.ceil(memoryMiB / 1024),
+            availableGiB: Math.max(0, Math.floor(totalMiB / 1024 - reserved.memory_gb)),
+            hostGiB: Math.floor(totalMiB / 1024),
+            reservedGiB: reserved.memory_gb,
+            fits: memoryMiB <= totalMiB - reserved.memory_gb * 1024,
+            largestPath: `${largestConsumer(vms, (vm) => vm.memoryMiB)}/memory_gb`,
+          },
+    cpu:
+      threads === null
+        ? null
+        : {
+            vcpus,
+            threads,
+            available: cpuAvailable,
+            reservedCores: reserved.cpu_cores,
+            verdict:
+              vcpus <= cpuAvailable
+                ? "fits"
+                : vcpus <= cpuAvailable * CPU_OVERCOMMIT_LIMIT
+                  ? "overcommitted"
+                  : "over-limit",
+            largestPath: `${largestConsumer(vms, (vm) => vm.vcpus)}/cpu_cores`,
+          },
     diskGiB: vms.reduce((sum, vm) => sum + vm.diskGiB, 0),
   };
 }

@@ -7,11 +7,35 @@ import type { PlannedNetwork, PlannedVm, VmRole } from "./types";
 /** A VM before GPUs are attached. */
 export type BareVm = Omit<PlannedVm, "gpus">;
 
-function single(stack: string, name: string, cluster: ClusterName, role: VmRole, node: SingleNodeSpec, network: string): BareVm {
-  return { name: `${stack}-${name}`, cluster, role, vcpus: node.cpu_cores, memoryMiB: node.memory_gb * 1024, diskGiB: node.disk_gb, ip: node.ip_address, mac: "", network };
+function single(
+  stack: string,
+  name: string,
+  cluster: ClusterName,
+  role: VmRole,
+  node: SingleNodeSpec,
+  network: string,
+): BareVm {
+  return {
+    name: `${stack}-${name}`,
+    cluster,
+    role,
+    vcpus: node.cpu_cores,
+    memoryMiB: node.memory_gb * 1024,
+    diskGiB: node.disk_gb,
+    ip: node.ip_address,
+    mac: "",
+    network,
+  };
 }
 
-function pool(stack: string, prefix: string, cluster: ClusterName, role: VmRole, spec: NodePoolSpec | undefined, network: string): BareVm[] {
+function pool(
+  stack: string,
+  prefix: string,
+  cluster: ClusterName,
+  role: VmRole,
+  spec: NodePoolSpec | undefined,
+  network: string,
+): BareVm[] {
   if (!spec || spec.count === 0 || spec.ip_range === undefined) return [];
   const range = parseRange(spec.ip_range);
   if (!range.ok) return [];
@@ -57,11 +81,16 @@ export function planVms(spec: ClusterSpec): BareVm[] {
 /** JSON pointer of the cluster.yaml node (or pool) a VM of this role is made from. */
 export function specPathOfRole(role: VmRole): string {
   switch (role) {
-    case "slurm-controller": return "/clusters/hpc/controller";
-    case "slurm-compute": return "/clusters/hpc/compute_nodes";
-    case "k8s-control-plane": return "/clusters/cloud/control_plane";
-    case "k8s-cpu-worker": return "/clusters/cloud/worker_nodes/cpu_workers";
-    case "k8s-gpu-worker": return "/clusters/cloud/worker_nodes/gpu_workers";
+    case "slurm-controller":
+      return "/clusters/hpc/controller";
+    case "slurm-compute":
+      return "/clusters/hpc/compute_nodes";
+    case "k8s-control-plane":
+      return "/clusters/cloud/control_plane";
+    case "k8s-cpu-worker":
+      return "/clusters/cloud/worker_nodes/cpu_workers";
+    case "k8s-gpu-worker":
+      return "/clusters/cloud/worker_nodes/gpu_workers";
   }
 }
 
@@ -87,7 +116,10 @@ export function planNetworks(spec: ClusterSpec, vms: readonly BareVm[]): Planned
       mode: network.mode,
       domain: `${name.replace(/_/g, "-")}.${spec.metadata.name}.internal`,
       clusters,
-      hosts: vms.filter((vm) => vm.network === name).map((vm) => ({ name: vm.name, mac: vm.mac, ip: vm.ip })).sort((a, b) => (parseIPv4(a.ip) ?? 0) - (parseIPv4(b.ip) ?? 0)),
+      hosts: vms
+        .filter((vm) => vm.network === name)
+        .map((vm) => ({ name: vm.name, mac: vm.mac, ip: vm.ip }))
+        .sort((a, b) => (parseIPv4(a.ip) ?? 0) - (parseIPv4(b.ip) ?? 0)),
     };
   });
 }

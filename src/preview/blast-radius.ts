@@ -40,11 +40,29 @@ export interface ResourceStep {
 
 /** Summarises steps into the sets a reviewer reads (sorted; "same" steps dropped). */
 export function summarise(steps: readonly ResourceStep[]): BlastRadius {
-  const of = (kind: StepKind) => steps.filter((s) => s.kind === kind).map((s) => s.name).sort();
-  const restart = new Set(steps.filter((s) => s.vm && (s.kind === "replace" || (s.kind === "update" && s.atNextBoot))).map((s) => s.vm!));
+  const of = (kind: StepKind) =>
+    steps
+      .filter((s) => s.kind === kind)
+      .map((s) => s.name)
+      .sort();
+  const restart = new Set(
+    steps.filter((s) => s.vm && (s.kind === "replace" || (s.kind === "update" && s.atNextBoot))).map((s) => s.vm!),
+  );
   const created = new Set(steps.filter((s) => s.vm && s.kind === "create").map((s) => s.vm!));
-  const nextBoot = steps.filter((s) => s.seedOf && (s.kind === "replace" || s.kind === "update") && !restart.has(s.seedOf) && !created.has(s.seedOf)).map((s) => s.seedOf!);
-  return { create: of("create"), update: of("update"), replace: of("replace"), delete: of("delete"), restart: [...restart].sort(), nextBoot: [...new Set(nextBoot)].sort() };
+  const nextBoot = steps
+    .filter(
+      (s) =>
+        s.seedOf && (s.kind === "replace" || s.kind === "update") && !restart.has(s.seedOf) && !created.has(s.seedOf),
+    )
+    .map((s) => s.seedOf!);
+  return {
+    create: of("create"),
+    update: of("update"),
+    replace: of("replace"),
+    delete: of("delete"),
+    restart: [...restart].sort(),
+    nextBoot: [...new Set(nextBoot)].sort(),
+  };
 }
 
 // Resource names as the program gives them (components/*): kept here with the rules that use them.
@@ -52,11 +70,27 @@ const netResource = (n: PlannedNetwork) => `net-${n.name.replace(/_/g, "-")}-net
 const migResource = (g: PlannedGpu) => `gpu-host-${g.id}-mig`;
 const vgpuResource = (g: PlannedGpu, uuid: string) => `gpu-host-${g.id}-vgpu-${uuid.slice(0, 8)}`;
 
-function vgpuDevices(plan: Plan): Map<string, { gpu: string; type: string | null; path: string | null; vm: string | null }> {
+function vgpuDevices(
+  plan: Plan,
+): Map<string, { gpu: string; type: string | null; path: string | null; vm: string | null }> {
   const devices = new Map<string, { gpu: string; type: string | null; path: string | null; vm: string | null }>();
   for (const gpu of plan.gpus) {
-    for (const i of gpu.instances) if (i.deviceUuid) devices.set(vgpuResource(gpu, i.deviceUuid), { gpu: gpu.id, type: i.vgpuType, path: gpu.vgpuPath, vm: i.assignedTo });
-    for (const v of gpu.vgpus) if (v.deviceUuid) devices.set(vgpuResource(gpu, v.deviceUuid), { gpu: gpu.id, type: v.vgpuType, path: gpu.vgpuPath, vm: v.assignedTo });
+    for (const i of gpu.instances)
+      if (i.deviceUuid)
+        devices.set(vgpuResource(gpu, i.deviceUuid), {
+          gpu: gpu.id,
+          type: i.vgpuType,
+          path: gpu.vgpuPath,
+          vm: i.assignedTo,
+        });
+    for (const v of gpu.vgpus)
+      if (v.deviceUuid)
+        devices.set(vgpuResource(gpu, v.deviceUuid), {
+          gpu: gpu.id,
+          type: v.vgpuType,
+          path: gpu.vgpuPath,
+          vm: v.assignedTo,
+        });
   }
   return devices;
 }
@@ -66,7 +100,13 @@ const hostdevs = (vm: PlannedVm) => json(vm.gpus.map((g) => [g.kind, g.pciAddres
 
 /** A VM's seed as the stack writes it, secrets as placeholders (what its instance-id is derived from). */
 function seedOf(view: StackView, vm: PlannedVm): string {
-  const files = seedFiles(view.spec, view.plan, vm, cloudInitLayers(view.spec, view.plan)(vm.name), view.extraKeys ?? []);
+  const files = seedFiles(
+    view.spec,
+    view.plan,
+    vm,
+    cloudInitLayers(view.spec, view.plan)(vm.name),
+    view.extraKeys ?? [],
+  );
   return files["user-data"] + files["network-config"];
 }
 
@@ -74,10 +114,14 @@ function seedOf(view: StackView, vm: PlannedVm): string {
 function roleImageIdentity(spec: ClusterSpec, role: PlannedVm["role"]): { name: string; key: string } {
   try {
     const { disk } = roleImage(spec, role);
-    return { name: disk.name, key: json({ source: disk.source, checksum: disk.checksum, checksumUrl: disk.checksumUrl }) };
+    return {
+      name: disk.name,
+      key: json({ source: disk.source, checksum: disk.checksum, checksumUrl: disk.checksumUrl }),
+    };
   } catch (error) {
     // Not built on this machine (a PR's plan diff): the reference is all there is to compare.
-    if (error instanceof MissingImageError) return { name: spec.images.roles[role], key: `golden:${spec.images.roles[role]}` };
+    if (error instanceof MissingImageError)
+      return { name: spec.images.roles[role], key: `golden:${spec.images.roles[role]}` };
     throw error;
   }
 }
@@ -86,7 +130,11 @@ function roleImageIdentity(spec: ClusterSpec, role: PlannedVm["role"]): { name: 
 function imageResources(spec: ClusterSpec, role: PlannedVm["role"]): [string, string][] {
   const { name, key } = roleImageIdentity(spec, role);
   if (spec.images.roles[role] === "catalog") return [["base-volume", key]];
-  return [[`base-${name}`, key], [`base-${name}-kernel`, key], [`base-${name}-initrd`, key]];
+  return [
+    [`base-${name}`, key],
+    [`base-${name}-kernel`, key],
+    [`base-${name}-initrd`, key],
+  ];
 }
 
 /**
@@ -115,7 +163,14 @@ export function planBlastRadius(beforeView: StackView, afterView: StackView): Bl
     return json(a.hosts) === json(b.hosts) && a.mode === b.mode && a.domain === b.domain ? "same" : "update";
   });
   const migs = (p: Plan) => new Map(p.gpus.filter((g) => g.migEnabled).map((g) => [migResource(g), g]));
-  diffSets(migs(before), migs(after), (a, b) => (a.pciAddress !== b.pciAddress ? "replace" : json(a.instances.map((i) => [i.profileId ?? i.profile, i.start])) === json(b.instances.map((i) => [i.profileId ?? i.profile, i.start])) ? "same" : "update"));
+  diffSets(migs(before), migs(after), (a, b) =>
+    a.pciAddress !== b.pciAddress
+      ? "replace"
+      : json(a.instances.map((i) => [i.profileId ?? i.profile, i.start])) ===
+          json(b.instances.map((i) => [i.profileId ?? i.profile, i.start]))
+        ? "same"
+        : "update",
+  );
   // A replaced device is deleted first; the VM using it is replaced with it (the domain takes its UUID output).
   const replacedDeviceVms = new Set<string>();
   diffSets(vgpuDevices(before), vgpuDevices(after), (a, b) => {
@@ -125,7 +180,8 @@ export function planBlastRadius(beforeView: StackView, afterView: StackView): Bl
   });
 
   // Base images: one set of volumes per distinct image the roles boot (BaseImage's resource names).
-  const imagesOf = (view: StackView) => new Map([...new Set(view.plan.vms.map((vm) => vm.role))].flatMap((role) => imageResources(view.spec, role)));
+  const imagesOf = (view: StackView) =>
+    new Map([...new Set(view.plan.vms.map((vm) => vm.role))].flatMap((role) => imageResources(view.spec, role)));
   diffSets(imagesOf(beforeView), imagesOf(afterView), (a, b) => (a === b ? "same" : "replace"));
   const vms = (p: Plan) => new Map(p.vms.map((v) => [v.name, v]));
   const network = (p: Plan, vm: PlannedVm) => p.networks.find((n) => n.name === vm.network);
@@ -134,21 +190,41 @@ export function planBlastRadius(beforeView: StackView, afterView: StackView): Bl
     const old = beforeVms.get(vm.name);
     const parts = [`${vm.name}-disk`, `${vm.name}-seed`, `${vm.name}-domain`, `${vm.name}-host-key`];
     if (!old) {
-      for (const name of parts) steps.push({ name, kind: "create", ...(name.endsWith("-domain") ? { vm: vm.name } : {}) });
+      for (const name of parts)
+        steps.push({ name, kind: "create", ...(name.endsWith("-domain") ? { vm: vm.name } : {}) });
       continue;
     }
     const netOld = network(before, old);
     const netNew = network(after, vm);
-    const diskReplaced = roleImageIdentity(beforeView.spec, old.role).key !== roleImageIdentity(afterView.spec, vm.role).key || vm.diskGiB < old.diskGiB;
-    const domainReplaced = diskReplaced || replacedDeviceVms.has(vm.name) || hostdevs(old) !== hostdevs(vm) || old.mac !== vm.mac || old.network !== vm.network || replacedNetworks.has(vm.network) || json(netOld?.name) !== json(netNew?.name);
+    const diskReplaced =
+      roleImageIdentity(beforeView.spec, old.role).key !== roleImageIdentity(afterView.spec, vm.role).key ||
+      vm.diskGiB < old.diskGiB;
+    const domainReplaced =
+      diskReplaced ||
+      replacedDeviceVms.has(vm.name) ||
+      hostdevs(old) !== hostdevs(vm) ||
+      old.mac !== vm.mac ||
+      old.network !== vm.network ||
+      replacedNetworks.has(vm.network) ||
+      json(netOld?.name) !== json(netNew?.name);
     const seedChanged = seedOf(beforeView, old) !== seedOf(afterView, vm);
     const atNextBoot = old.memoryMiB !== vm.memoryMiB || old.vcpus !== vm.vcpus;
-    steps.push({ name: `${vm.name}-disk`, kind: diskReplaced ? "replace" : vm.diskGiB > old.diskGiB ? "update" : "same" });
+    steps.push({
+      name: `${vm.name}-disk`,
+      kind: diskReplaced ? "replace" : vm.diskGiB > old.diskGiB ? "update" : "same",
+    });
     steps.push({ name: `${vm.name}-seed`, kind: seedChanged ? "replace" : "same", seedOf: vm.name });
-    steps.push({ name: `${vm.name}-domain`, kind: domainReplaced ? "replace" : atNextBoot ? "update" : "same", vm: vm.name, atNextBoot });
+    steps.push({
+      name: `${vm.name}-domain`,
+      kind: domainReplaced ? "replace" : atNextBoot ? "update" : "same",
+      vm: vm.name,
+      atNextBoot,
+    });
   }
   for (const vm of before.vms) {
-    if (!after.vms.some((v) => v.name === vm.name)) for (const name of [`${vm.name}-disk`, `${vm.name}-seed`, `${vm.name}-domain`, `${vm.name}-host-key`]) steps.push({ name, kind: "delete" });
+    if (!after.vms.some((v) => v.name === vm.name))
+      for (const name of [`${vm.name}-disk`, `${vm.name}-seed`, `${vm.name}-domain`, `${vm.name}-host-key`])
+        steps.push({ name, kind: "delete" });
   }
   return summarise(steps);
 }
@@ -156,5 +232,13 @@ export function planBlastRadius(beforeView: StackView, afterView: StackView): Bl
 /** The blast radius as text for `hyperscaler plan --previous`. */
 export function blastRadiusText(radius: BlastRadius): string {
   const line = (label: string, names: string[]) => `  ${label.padEnd(9)} ${names.length ? names.join(", ") : "-"}`;
-  return ["blast radius (against the previous plan):", line("create", radius.create), line("update", radius.update), line("replace", radius.replace), line("delete", radius.delete), line("restart", radius.restart), line("next boot", radius.nextBoot)].join("\n");
+  return [
+    "blast radius (against the previous plan):",
+    line("create", radius.create),
+    line("update", radius.update),
+    line("replace", radius.replace),
+    line("delete", radius.delete),
+    line("restart", radius.restart),
+    line("next boot", radius.nextBoot),
+  ].join("\n");
 }

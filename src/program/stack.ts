@@ -64,7 +64,9 @@ function loadSpecSourceOrThrow(file: string): Extract<ReturnType<typeof loadSpec
   const loaded = loadSpecFile(file);
   if (loaded.ok) return loaded;
   const lines = fs.existsSync(file) && fs.statSync(file).isFile() ? fs.readFileSync(file, "utf8").split(/\r?\n/) : [];
-  throw new StackInputError(`${file} is not a valid cluster spec:\n${loaded.errors.map((e) => formatHuman(e, lines[e.line - 1])).join("\n")}`);
+  throw new StackInputError(
+    `${file} is not a valid cluster spec:\n${loaded.errors.map((e) => formatHuman(e, lines[e.line - 1])).join("\n")}`,
+  );
 }
 
 function previousPlan(file: string | undefined): Plan | undefined {
@@ -75,12 +77,33 @@ function previousPlan(file: string | undefined): Plan | undefined {
 export interface StackOutputs {
   readonly slurm: { controllerAddress: string; sinfo: string; nodes: string[] } | null;
   readonly services: Record<string, ServiceEndpoint>;
-  readonly kubernetes: { apiServer: string; caCertHash: pulumi.Output<string>; kubeconfig: pulumi.Output<string>; migStrategy: string; gpuResources: Record<string, Record<string, number>> } | null;
-  readonly vms: Record<string, { ip: string; ssh: string; cluster: string; role: string; gpus: string[]; restartRequired: pulumi.Output<boolean> | boolean }>;
+  readonly kubernetes: {
+    apiServer: string;
+    caCertHash: pulumi.Output<string>;
+    kubeconfig: pulumi.Output<string>;
+    migStrategy: string;
+    gpuResources: Record<string, Record<string, number>>;
+  } | null;
+  readonly vms: Record<
+    string,
+    {
+      ip: string;
+      ssh: string;
+      cluster: string;
+      role: string;
+      gpus: string[];
+      restartRequired: pulumi.Output<boolean> | boolean;
+    }
+  >;
   /** Every VM's pinned SSH host key, as `known_hosts` lines (public; not a secret). */
   readonly knownHosts: pulumi.Output<string>;
   readonly mdevMap: pulumi.Output<ReturnType<typeof mdevMap>>;
-  readonly plan: { stack: string; gpus: { id: string; attach: string; migEnabled: boolean; resetRequired: boolean; instances: string[] }[]; vmCount: number; warnings: string[] };
+  readonly plan: {
+    stack: string;
+    gpus: { id: string; attach: string; migEnabled: boolean; resetRequired: boolean; instances: string[] }[];
+    vmCount: number;
+    warnings: string[];
+  };
   readonly planJson: string;
   /** The stack's identity (`hyperscaler render --stack-id` reproduces the deployed libvirt UUIDs with it). */
   readonly stackId: pulumi.Output<string>;
@@ -90,10 +113,16 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
   const loaded = loadSpecSourceOrThrow(settings.clusterFile);
   const spec = loaded.spec;
   const uri = settings.libvirtUri ?? spec.host.libvirt_uri;
-  const host = hostOverride ?? (settings.hostSnapshot ? loadHost(settings.hostSnapshot, uri) : await probeLive({ libvirtUri: uri, diskPath: spec.host.storage_pool.path }));
+  const host =
+    hostOverride ??
+    (settings.hostSnapshot
+      ? loadHost(settings.hostSnapshot, uri)
+      : await probeLive({ libvirtUri: uri, diskPath: spec.host.storage_pool.path }));
   const plan = buildPlan({ spec, host, previous: previousPlan(settings.previousPlan) });
   if (!plan.feasible) {
-    const refusals = plan.errors.map((issue) => planIssueDiagnostic(issue, loaded.place)).map((d) => formatHuman(d, loaded.lines?.[d.line - 1]));
+    const refusals = plan.errors
+      .map((issue) => planIssueDiagnostic(issue, loaded.place))
+      .map((d) => formatHuman(d, loaded.lines?.[d.line - 1]));
     throw new StackInputError(`the plan for ${settings.clusterFile} is not feasible:\n${refusals.join("\n")}`);
   }
   for (const warning of plan.warnings) void pulumi.log.warn(warning.message);
@@ -108,13 +137,26 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
       throw error instanceof MissingImageError ? new StackInputError(error.message) : error;
     }
   }
-  const image = new BaseImage("base", { uri, pool, images: [...new Map([...imageOf.values()].map((i) => [i.disk.name, i])).values()] });
+  const image = new BaseImage("base", {
+    uri,
+    pool,
+    images: [...new Map([...imageOf.values()].map((i) => [i.disk.name, i])).values()],
+  });
   // The stack's identity, kept in its state: libvirt UUIDs derive from it, so objects of another stack (a
   // second checkout of the same spec) never match ours and the providers refuse to touch them.
   const stackId = new random.RandomUuid("stack-identity", {}).result;
   // Network isolation: the stack's nftables table exists before libvirt routes any VM network.
   const firewall = hostFirewallOn(spec, plan) ? new HostFirewall("host-firewall", { spec, plan, uri }) : undefined;
-  const networks = new Map(plan.networks.map((network) => [network.name, new ClusterNetwork(`net-${network.name.replace(/_/g, "-")}`, { plan, network, uri, stackId, start: settings.start, hostFirewall: firewall !== undefined }, { dependsOn: firewall ? [firewall] : [] })]));
+  const networks = new Map(
+    plan.networks.map((network) => [
+      network.name,
+      new ClusterNetwork(
+        `net-${network.name.replace(/_/g, "-")}`,
+        { plan, network, uri, stackId, start: settings.start, hostFirewall: firewall !== undefined },
+        { dependsOn: firewall ? [firewall] : [] },
+      ),
+    ]),
+  );
   const gpuHost = new GpuHost("gpu-host", { gpus: plan.gpus, force: spec.global.gpu_allocation.force_recarve });
   const extraKeys = settings.sshPublicKey ? [settings.sshPublicKey] : [];
   const vmArgs = (vm: PlannedVm): VmSettings => ({
@@ -136,32 +178,65 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
     extraKeys,
     stackId,
   });
-  const slurm = spec.clusters.hpc ? new SlurmCluster("slurm", { vms: plan.vms.filter((vm) => vm.cluster === "hpc"), adminUser: spec.security.admin_user, vmArgs }, { dependsOn: [image] }) : undefined;
+  const slurm = spec.clusters.hpc
+    ? new SlurmCluster(
+        "slurm",
+        { vms: plan.vms.filter((vm) => vm.cluster === "hpc"), adminUser: spec.security.admin_user, vmArgs },
+        { dependsOn: [image] },
+      )
+    : undefined;
   // Add-ons need a running API server: only when the VMs are started.
-  const kubernetes = spec.clusters.cloud ? new KubernetesCluster("k8s", { spec, plan, vmArgs, addons: settings.start }, { dependsOn: [image] }) : undefined;
-  const mlops = kubernetes?.addons ? new MlopsServices("mlops", { spec, plan, storageClass: kubernetes.addons.storageClass }, { provider: kubernetes.provider, dependsOn: [kubernetes.addons] }) : undefined;
+  const kubernetes = spec.clusters.cloud
+    ? new KubernetesCluster("k8s", { spec, plan, vmArgs, addons: settings.start }, { dependsOn: [image] })
+    : undefined;
+  const mlops = kubernetes?.addons
+    ? new MlopsServices(
+        "mlops",
+        { spec, plan, storageClass: kubernetes.addons.storageClass },
+        { provider: kubernetes.provider, dependsOn: [kubernetes.addons] },
+      )
+    : undefined;
 
   const vmsBuilt = [...(slurm?.vms ?? []), ...(kubernetes?.vms ?? [])];
   const builtByName = new Map(vmsBuilt.map((built) => [built.vmName, built]));
   return {
     slurm: slurm ? { controllerAddress: slurm.controllerAddress, sinfo: slurm.sinfoCommand, nodes: slurm.nodes } : null,
     services: mlops?.endpoints ?? {},
-    kubernetes: kubernetes ? { apiServer: kubernetes.apiServer, caCertHash: kubernetes.caCertHash, kubeconfig: kubernetes.kubeconfig, migStrategy: kubernetes.migStrategy, gpuResources: kubernetes.gpuResources } : null,
-    vms: Object.fromEntries(plan.vms.map((vm) => [vm.name, {
-      ip: vm.ip,
-      ssh: `ssh ${spec.security.admin_user}@${vm.ip}`,
-      cluster: vm.cluster,
-      role: vm.role,
-      gpus: vm.gpus.map((g) => `${g.gpu}:${g.profile ?? g.vgpuType ?? g.kind}`),
-      // Changes that wait for the VM's next boot (vCPUs, memory, cloud-init configuration).
-      restartRequired: builtByName.get(vm.name)?.restartRequired ?? false,
-    }])),
+    kubernetes: kubernetes
+      ? {
+          apiServer: kubernetes.apiServer,
+          caCertHash: kubernetes.caCertHash,
+          kubeconfig: kubernetes.kubeconfig,
+          migStrategy: kubernetes.migStrategy,
+          gpuResources: kubernetes.gpuResources,
+        }
+      : null,
+    vms: Object.fromEntries(
+      plan.vms.map((vm) => [
+        vm.name,
+        {
+          ip: vm.ip,
+          ssh: `ssh ${spec.security.admin_user}@${vm.ip}`,
+          cluster: vm.cluster,
+          role: vm.role,
+          gpus: vm.gpus.map((g) => `${g.gpu}:${g.profile ?? g.vgpuType ?? g.kind}`),
+          // Changes that wait for the VM's next boot (vCPUs, memory, cloud-init configuration).
+          restartRequired: builtByName.get(vm.name)?.restartRequired ?? false,
+        },
+      ]),
+    ),
     knownHosts: pulumi.all(vmsBuilt.map((vm) => vm.knownHosts)).apply((lines) => lines.join("\n") + "\n"),
     // SR-IOV vGPUs name their VF as parent, known once the GPU host has created them.
     mdevMap: gpuHost.allVfAddresses().apply((vf) => mdevMap(plan, vf)),
     plan: {
       stack: plan.stack,
-      gpus: plan.gpus.map((g) => ({ id: g.id, attach: g.attach, migEnabled: g.migEnabled, resetRequired: g.resetRequired, instances: g.instances.map((i) => `${i.profile}@${i.start}->${i.assignedTo}`) })),
+      gpus: plan.gpus.map((g) => ({
+        id: g.id,
+        attach: g.attach,
+        migEnabled: g.migEnabled,
+        resetRequired: g.resetRequired,
+        instances: g.instances.map((i) => `${i.profile}@${i.start}->${i.assignedTo}`),
+      })),
       vmCount: plan.vms.length,
       warnings: plan.warnings.map((w) => w.message),
     },

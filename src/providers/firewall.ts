@@ -41,7 +41,12 @@ function builtin<T>(name: string): T {
 
 export function localNftRunner(command: string, args: readonly string[], input?: string): ExecResult {
   const cp = builtin<typeof import("node:child_process")>("node:child_process");
-  const result = cp.spawnSync(command, [...args], { encoding: "utf8", input, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+  const result = cp.spawnSync(command, [...args], {
+    encoding: "utf8",
+    input,
+    timeout: 60_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (result.error) return { code: null, stdout: "", stderr: String(result.error.message) };
   return { code: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
 }
@@ -54,7 +59,9 @@ export function nftInvocation(uri: string): { command: string; prefix: string[] 
     const target = ssh[1] ? `${ssh[1]}@${ssh[2]}` : ssh[2];
     return { command: "ssh", prefix: ["-o", "BatchMode=yes", ...(ssh[3] ? ["-p", ssh[3]] : []), target, "--", "nft"] };
   }
-  return { refused: `libvirt URI ${uri} gives no shell on its host to run nft; use qemu:///system on the host or qemu+ssh://root@host/system, or set security.network_isolation: false and manage the host firewall yourself` };
+  return {
+    refused: `libvirt URI ${uri} gives no shell on its host to run nft; use qemu:///system on the host or qemu+ssh://root@host/system, or set security.network_isolation: false and manage the host firewall yourself`,
+  };
 }
 
 function nft(run: NftRunner, uri: string, args: readonly string[], input?: string): ExecResult {
@@ -62,19 +69,26 @@ function nft(run: NftRunner, uri: string, args: readonly string[], input?: strin
   if ("refused" in how) throw new Error(`host firewall: ${how.refused}`);
   const result = run(how.command, [...how.prefix, ...args], input);
   if (result.code === null && /ENOENT/.test(result.stderr)) {
-    throw new Error(`host firewall: ${how.command} is not installed on ${how.command === "ssh" ? "this machine" : "the host"} (Debian package ${how.command === "ssh" ? "openssh-client" : "nftables"})`);
+    throw new Error(
+      `host firewall: ${how.command} is not installed on ${how.command === "ssh" ? "this machine" : "the host"} (Debian package ${how.command === "ssh" ? "openssh-client" : "nftables"})`,
+    );
   }
   return result;
 }
 
 function failure(what: string, args: readonly string[], result: ExecResult): Error {
   const message = (result.stderr || result.stdout).trim() || `exit code ${result.code}`;
-  const hint = /Operation not permitted|Permission denied/i.test(message) ? " (nft needs root: run pulumi as root on the host, or use a root ssh user in the libvirt URI)" : "";
+  const hint = /Operation not permitted|Permission denied/i.test(message)
+    ? " (nft needs root: run pulumi as root on the host, or use a root ssh user in the libvirt URI)"
+    : "";
   return new Error(`${what}: nft ${args.join(" ")} failed: ${message}${hint}`);
 }
 
 /** absent, ours (marker matches), or foreign with whatever comment it has. */
-function ownership(run: NftRunner, inputs: Pick<FirewallInputs, "uri" | "table" | "marker">): { state: "absent" | "ours" } | { state: "foreign"; comment: string | null } {
+function ownership(
+  run: NftRunner,
+  inputs: Pick<FirewallInputs, "uri" | "table" | "marker">,
+): { state: "absent" | "ours" } | { state: "foreign"; comment: string | null } {
   const args = ["list", "table", "inet", inputs.table];
   const listed = nft(run, inputs.uri, args);
   if (listed.code !== 0) {
@@ -88,7 +102,9 @@ function ownership(run: NftRunner, inputs: Pick<FirewallInputs, "uri" | "table" 
 }
 
 function refuseForeign(table: string, comment: string | null, marker: string): Error {
-  return new Error(`host firewall: table inet ${table} exists and was not created by this stack (its comment is ${comment === null ? "missing" : JSON.stringify(comment)}, expected ${JSON.stringify(marker)}); it is left untouched. Rename or remove it yourself (nft delete table inet ${table}) if it is stale, or change metadata.name so this stack uses another table`);
+  return new Error(
+    `host firewall: table inet ${table} exists and was not created by this stack (its comment is ${comment === null ? "missing" : JSON.stringify(comment)}, expected ${JSON.stringify(marker)}); it is left untouched. Rename or remove it yourself (nft delete table inet ${table}) if it is stale, or change metadata.name so this stack uses another table`,
+  );
 }
 
 /** The table as nft lists it, without handles and counter values: equal digests mean equal rules. */
@@ -123,7 +139,8 @@ function apply(run: NftRunner, inputs: FirewallInputs): FirewallOutputs {
   const result = nft(run, inputs.uri, args, transaction);
   if (result.code !== 0) throw failure(`host firewall table inet ${inputs.table}`, args, result);
   const digest = liveDigest(run, inputs.uri, inputs.table);
-  if (digest === null) throw new Error(`host firewall: table inet ${inputs.table} is missing right after nft -f applied it`);
+  if (digest === null)
+    throw new Error(`host firewall: table inet ${inputs.table} is missing right after nft -f applied it`);
   return { ...inputs, appliedDigest: digest, liveDigest: digest };
 }
 
@@ -154,7 +171,8 @@ export function makeFirewallProvider(run: NftRunner = localNftRunner): dynamic.R
       if (owner.state === "foreign") throw refuseForeign(props.table, owner.comment, props.marker);
       const args = ["delete", "table", "inet", props.table];
       const result = nft(run, props.uri, args);
-      if (result.code !== 0 && !/No such file or directory/i.test(result.stderr)) throw failure(`host firewall table inet ${props.table}`, args, result);
+      if (result.code !== 0 && !/No such file or directory/i.test(result.stderr))
+        throw failure(`host firewall table inet ${props.table}`, args, result);
     },
   };
 }

@@ -24,7 +24,10 @@ export function localGpuRunner(command: string, args: readonly string[]): ExecRe
 
 function must(run: GpuRunner, what: string, command: string, args: readonly string[]): string {
   const result = run(command, args);
-  if (result.code !== 0) throw new Error(`${what}: ${command} ${args.join(" ")} failed: ${(result.stderr || result.stdout).trim() || `exit code ${result.code}`}`);
+  if (result.code !== 0)
+    throw new Error(
+      `${what}: ${command} ${args.join(" ")} failed: ${(result.stderr || result.stdout).trim() || `exit code ${result.code}`}`,
+    );
   return result.stdout;
 }
 
@@ -35,10 +38,14 @@ interface GpuStatus {
 }
 
 function gpuStatus(run: GpuRunner, what: string, pciAddress: string): GpuStatus {
-  const out = must(run, what, "nvidia-smi", ["--query-gpu=pci.bus_id,index,mig.mode.current,mig.mode.pending", "--format=csv,noheader"]);
+  const out = must(run, what, "nvidia-smi", [
+    "--query-gpu=pci.bus_id,index,mig.mode.current,mig.mode.pending",
+    "--format=csv,noheader",
+  ]);
   for (const line of out.split("\n")) {
     const [bus, index, current, pending] = line.split(",").map((s) => s.trim());
-    if (bus && normalisePciAddress(bus) === normalisePciAddress(pciAddress)) return { index: Number(index), migCurrent: current === "Enabled", migPending: pending === "Enabled" };
+    if (bus && normalisePciAddress(bus) === normalisePciAddress(pciAddress))
+      return { index: Number(index), migCurrent: current === "Enabled", migPending: pending === "Enabled" };
   }
   throw new Error(`${what}: nvidia-smi does not list a GPU at ${pciAddress}`);
 }
@@ -70,7 +77,10 @@ function gpuInstances(run: GpuRunner, index: number): LiveInstance[] {
 function computeProcesses(run: GpuRunner, pciAddress: string): number {
   const result = run("nvidia-smi", ["--query-compute-apps=gpu_bus_id,pid", "--format=csv,noheader"]);
   if (result.code !== 0) return 0;
-  return result.stdout.split("\n").filter((line) => line.trim() && normalisePciAddress(line.split(",")[0]) === normalisePciAddress(pciAddress)).length;
+  return result.stdout
+    .split("\n")
+    .filter((line) => line.trim() && normalisePciAddress(line.split(",")[0]) === normalisePciAddress(pciAddress))
+    .length;
 }
 
 const key = (i: GpuInstance): string => `${i.profileId ?? i.profile}@${i.start}`;
@@ -96,7 +106,9 @@ function applyLayout(run: GpuRunner, inputs: MigLayoutInputs): LiveInstance[] {
       // Ampere applies the mode at the next GPU reset; Hopper also at reload. Try the reset now.
       const reset = run("nvidia-smi", ["-i", String(status.index), "-r"]);
       if (reset.code !== 0) {
-        throw new Error(`${what}: MIG mode is pending until a GPU reset, and the reset failed: ${(reset.stderr || reset.stdout).trim()}. Stop nvidia-persistenced, DCGM (nv-hostengine) and fabric manager, unload nvidia_drm, then run pulumi up again`);
+        throw new Error(
+          `${what}: MIG mode is pending until a GPU reset, and the reset failed: ${(reset.stderr || reset.stdout).trim()}. Stop nvidia-persistenced, DCGM (nv-hostengine) and fabric manager, unload nvidia_drm, then run pulumi up again`,
+        );
       }
       status = gpuStatus(run, what, inputs.pciAddress);
     }
@@ -109,7 +121,10 @@ function applyLayout(run: GpuRunner, inputs: MigLayoutInputs): LiveInstance[] {
   const missing = inputs.instances.filter((i) => !have.has(key(i)));
   if (extra.length > 0 && !inputs.force) {
     const busy = computeProcesses(run, inputs.pciAddress);
-    if (busy > 0) throw new Error(`${what}: refusing to re-carve: ${busy} process(es) use the GPU and ${extra.map((i) => `${i.profile}@${i.start}`).join(", ")} would be destroyed. Stop them, or set gpu_allocation.force_recarve: true`);
+    if (busy > 0)
+      throw new Error(
+        `${what}: refusing to re-carve: ${busy} process(es) use the GPU and ${extra.map((i) => `${i.profile}@${i.start}`).join(", ")} would be destroyed. Stop them, or set gpu_allocation.force_recarve: true`,
+      );
   }
   for (const instance of extra) {
     run("nvidia-smi", ["mig", "-i", String(status.index), "-dci", "-gi", String(instance.gi)]);
@@ -117,7 +132,14 @@ function applyLayout(run: GpuRunner, inputs: MigLayoutInputs): LiveInstance[] {
   }
   // Explicit placements, largest first: the host is never left half-carved by trial and error.
   for (const instance of [...missing].sort((a, b) => b.size - a.size || a.start - b.start)) {
-    must(run, what, "nvidia-smi", ["mig", "-i", String(status.index), "-cgi", `${instance.profileId ?? instance.profile}:${instance.start}`, "-C"]);
+    must(run, what, "nvidia-smi", [
+      "mig",
+      "-i",
+      String(status.index),
+      "-cgi",
+      `${instance.profileId ?? instance.profile}:${instance.start}`,
+      "-C",
+    ]);
   }
   return gpuInstances(run, status.index);
 }
@@ -131,19 +153,34 @@ export function makeMigLayoutProvider(run: GpuRunner = localGpuRunner): dynamic.
     async read(id: string, props: MigLayoutInputs) {
       const status = gpuStatus(run, `MIG layout of ${props.gpu}`, props.pciAddress);
       const live = status.migCurrent ? gpuInstances(run, status.index) : [];
-      return { id, props: { ...props, migEnabled: status.migCurrent, instances: live.map(({ profile, profileId, start, size }) => ({ profile, profileId, start, size })), liveInstances: live } };
+      return {
+        id,
+        props: {
+          ...props,
+          migEnabled: status.migCurrent,
+          instances: live.map(({ profile, profileId, start, size }) => ({ profile, profileId, start, size })),
+          liveInstances: live,
+        },
+      };
     },
     async diff(_id: string, olds: MigLayoutInputs, news: MigLayoutInputs) {
-      const sameInstances = JSON.stringify([...olds.instances].map(key).sort()) === JSON.stringify([...news.instances].map(key).sort());
+      const sameInstances =
+        JSON.stringify([...olds.instances].map(key).sort()) === JSON.stringify([...news.instances].map(key).sort());
       const replaces = olds.pciAddress !== news.pciAddress ? ["pciAddress"] : [];
-      return { changes: replaces.length > 0 || !sameInstances || olds.migEnabled !== news.migEnabled || olds.force !== news.force, replaces };
+      return {
+        changes:
+          replaces.length > 0 || !sameInstances || olds.migEnabled !== news.migEnabled || olds.force !== news.force,
+        replaces,
+      };
     },
     async update(_id: string, _olds: MigLayoutInputs, news: MigLayoutInputs) {
       return { outs: { ...news, liveInstances: applyLayout(run, news) } };
     },
     async delete(_id: string, props: MigLayoutInputs & { liveInstances?: LiveInstance[] }) {
       const result = run("nvidia-smi", ["--query-gpu=pci.bus_id,index", "--format=csv,noheader"]);
-      const line = result.stdout.split("\n").find((l) => l.trim() && normalisePciAddress(l.split(",")[0]) === normalisePciAddress(props.pciAddress));
+      const line = result.stdout
+        .split("\n")
+        .find((l) => l.trim() && normalisePciAddress(l.split(",")[0]) === normalisePciAddress(props.pciAddress));
       if (!line) return; // GPU gone: nothing to remove
       const index = line.split(",")[1].trim();
       const planned = new Set(props.instances.map(key));
@@ -182,7 +219,10 @@ function virtualFunctions(sysRoot: string, pf: string): string[] {
   const dir = path.join(sysRoot, "bus/pci/devices", pf);
   let entries: string[] = [];
   try {
-    entries = fs.readdirSync(dir).filter((e) => /^virtfn\d+$/.test(e)).sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)));
+    entries = fs
+      .readdirSync(dir)
+      .filter((e) => /^virtfn\d+$/.test(e))
+      .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)));
   } catch {
     return [];
   }
@@ -195,7 +235,10 @@ function sriovAssign(inputs: VgpuDeviceInputs): string {
   const path = builtin<typeof import("node:path")>("node:path");
   const what = `vGPU ${inputs.uuid} (${inputs.vgpuType} on ${inputs.gpu})`;
   const vfs = virtualFunctions(inputs.sysRoot, inputs.parentPciAddress);
-  if (vfs.length === 0) throw new Error(`${what}: ${inputs.parentPciAddress} has no SR-IOV virtual functions; run sriov-manage -e ${inputs.parentPciAddress} (vGPU host driver)`);
+  if (vfs.length === 0)
+    throw new Error(
+      `${what}: ${inputs.parentPciAddress} has no SR-IOV virtual functions; run sriov-manage -e ${inputs.parentPciAddress} (vGPU host driver)`,
+    );
   const base = (vf: string): string => path.join(inputs.sysRoot, "bus/pci/devices", vf, "nvidia");
   const owner = (vf: string): string | null => readText(path.join(base(vf), "hyperscaler-uuid"));
   const existing = vfs.find((vf) => owner(vf) === inputs.uuid);
@@ -203,7 +246,11 @@ function sriovAssign(inputs: VgpuDeviceInputs): string {
   for (const vf of vfs) {
     if ((readText(path.join(base(vf), "current_vgpu_type")) ?? "0") !== "0") continue;
     const creatable = readText(path.join(base(vf), "creatable_vgpu_types")) ?? "";
-    const line = creatable.split("\n").find((l) => new RegExp(`:\\s*(NVIDIA\\s+)?${inputs.vgpuType.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s*$`).test(l));
+    const line = creatable
+      .split("\n")
+      .find((l) =>
+        new RegExp(`:\\s*(NVIDIA\\s+)?${inputs.vgpuType.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s*$`).test(l),
+      );
     if (!line) continue;
     fs.writeFileSync(path.join(base(vf), "current_vgpu_type"), line.split(":")[0].trim());
     // Remember which device this VF carries, so read and delete find it again.
@@ -237,7 +284,9 @@ function mdevParentAndType(inputs: VgpuDeviceInputs): { parent: string; typeId: 
       if (name.replace(/^GRID /, "") === inputs.vgpuType && available > 0) return { parent, typeId };
     }
   }
-  throw new Error(`${what}: no mdev parent of ${inputs.parentPciAddress} offers ${inputs.vgpuType} with a free instance (mdevctl types lists what is available)`);
+  throw new Error(
+    `${what}: no mdev parent of ${inputs.parentPciAddress} offers ${inputs.vgpuType} with a free instance (mdevctl types lists what is available)`,
+  );
 }
 
 export function makeVgpuDeviceProvider(run: GpuRunner = localGpuRunner): dynamic.ResourceProvider {
@@ -260,7 +309,9 @@ export function makeVgpuDeviceProvider(run: GpuRunner = localGpuRunner): dynamic
     async read(id: string, props: VgpuDeviceInputs & { vfAddress: string | null; mdevParent: string | null }) {
       if (props.path === "sriov") {
         const path = builtin<typeof import("node:path")>("node:path");
-        const current = props.vfAddress ? readText(path.join(props.sysRoot, "bus/pci/devices", props.vfAddress, "nvidia", "current_vgpu_type")) : null;
+        const current = props.vfAddress
+          ? readText(path.join(props.sysRoot, "bus/pci/devices", props.vfAddress, "nvidia", "current_vgpu_type"))
+          : null;
         return current && current !== "0" ? { id, props } : { id: "", props: {} };
       }
       const listed = run("mdevctl", ["list", "--uuid", id]);
@@ -286,7 +337,8 @@ export function makeVgpuDeviceProvider(run: GpuRunner = localGpuRunner): dynamic
       }
       run("mdevctl", ["stop", "--uuid", id]);
       const undefined_ = run("mdevctl", ["undefine", "--uuid", id]);
-      if (undefined_.code !== 0 && !/not (found|defined)|no such/i.test(undefined_.stderr)) throw new Error(`vGPU ${id}: mdevctl undefine failed: ${undefined_.stderr.trim()}`);
+      if (undefined_.code !== 0 && !/not (found|defined)|no such/i.test(undefined_.stderr))
+        throw new Error(`vGPU ${id}: mdevctl undefine failed: ${undefined_.stderr.trim()}`);
     },
   };
 }

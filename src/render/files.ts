@@ -47,21 +47,45 @@ export function renderAll(spec: ClusterSpec, plan: Plan, options: RenderOptions 
   if (spec.clusters.cloud) {
     const secrets = KUBERNETES_PLACEHOLDERS;
     files.set("kubernetes/kubeadm-init.yaml", renderKubeadmInit(spec, plan, secrets.token));
-    for (const vm of plan.vms.filter((v) => v.cluster === "cloud" && v.role !== "k8s-control-plane")) files.set(`kubernetes/join/${vm.name}.yaml`, renderKubeadmJoin(spec, plan, vm, secrets.token, secrets.caCertHash));
+    for (const vm of plan.vms.filter((v) => v.cluster === "cloud" && v.role !== "k8s-control-plane"))
+      files.set(
+        `kubernetes/join/${vm.name}.yaml`,
+        renderKubeadmJoin(spec, plan, vm, secrets.token, secrets.caCertHash),
+      );
   }
   // Every Helm release's values and every raw manifest the stack deploys (the same function the components use).
-  for (const item of kubernetesWorkloads(spec, plan, MLOPS_SECRET_PLACEHOLDERS)) files.set(workloadPath(item), renderWorkload(item));
+  for (const item of kubernetesWorkloads(spec, plan, MLOPS_SECRET_PLACEHOLDERS))
+    files.set(workloadPath(item), renderWorkload(item));
   const pool = spec.host.storage_pool;
   files.set(`libvirt/pools/${pool.name}.xml`, renderPoolXml(pool.name, pool.path));
   const isolation = hostFirewallOn(spec, plan);
-  for (const network of plan.networks) files.set(`libvirt/networks/${networkName(plan, network)}.xml`, renderNetworkXml(plan, network, { hostFirewall: isolation, stackId }));
+  for (const network of plan.networks)
+    files.set(
+      `libvirt/networks/${networkName(plan, network)}.xml`,
+      renderNetworkXml(plan, network, { hostFirewall: isolation, stackId }),
+    );
   if (isolation) files.set("firewall.nft", renderFirewall(spec, plan));
   // SR-IOV VFs get their addresses when the GPU host is set up; render shows where they go.
-  const vfPlaceholders = Object.fromEntries(plan.vms.flatMap((vm) => vm.gpus).filter((g) => g.deviceUuid).map((g) => [g.deviceUuid!, "0000:00:00.0"]));
+  const vfPlaceholders = Object.fromEntries(
+    plan.vms
+      .flatMap((vm) => vm.gpus)
+      .filter((g) => g.deviceUuid)
+      .map((g) => [g.deviceUuid!, "0000:00:00.0"]),
+  );
   for (const vm of plan.vms) {
-    files.set(`libvirt/domains/${vm.name}.xml`, renderDomainXml(plan, vm, { pool: pool.name, vfAddresses: vfPlaceholders, stackId, domainType: domainTypeOf(spec), directBoot: bootOf(vm.role) }));
+    files.set(
+      `libvirt/domains/${vm.name}.xml`,
+      renderDomainXml(plan, vm, {
+        pool: pool.name,
+        vfAddresses: vfPlaceholders,
+        stackId,
+        domainType: domainTypeOf(spec),
+        directBoot: bootOf(vm.role),
+      }),
+    );
     const seed = seedFiles(spec, plan, vm, layers(vm.name), extraKeys);
-    for (const [name, text] of Object.entries(seed) as [string, string][]) files.set(`cloud-init/${vm.name}/${name}`, text);
+    for (const [name, text] of Object.entries(seed) as [string, string][])
+      files.set(`cloud-init/${vm.name}/${name}`, text);
   }
   return files;
 }

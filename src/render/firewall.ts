@@ -39,14 +39,18 @@ export function libvirtForwardMode(network: Pick<PlannedNetwork, "mode">, isolat
   return isolation ? "route" : "nat";
 }
 
-const set = (items: readonly (string | number)[]): string => (items.length === 1 ? String(items[0]) : `{ ${items.join(", ")} }`);
+const set = (items: readonly (string | number)[]): string =>
+  items.length === 1 ? String(items[0]) : `{ ${items.join(", ")} }`;
 
 function portMatch(ports: readonly string[]): string[] {
   const byProtocol = new Map<string, string[]>();
   for (const text of ports) {
     const port = parsePortSpec(text);
     if (!port) throw new Error(`not a port: ${text}`);
-    byProtocol.set(port.protocol, [...(byProtocol.get(port.protocol) ?? []), port.first === port.last ? `${port.first}` : `${port.first}-${port.last}`]);
+    byProtocol.set(port.protocol, [
+      ...(byProtocol.get(port.protocol) ?? []),
+      port.first === port.last ? `${port.first}` : `${port.first}-${port.last}`,
+    ]);
   }
   return [...byProtocol].map(([protocol, list]) => `${protocol} dport ${set(list)}`);
 }
@@ -56,10 +60,13 @@ export function renderFirewall(spec: Pick<ClusterSpec, "security">, plan: Pick<P
   const subnets = networks.map((n) => n.subnet);
   const bridges = networks.map((n) => `"${n.bridge}"`);
   const allVms = set(subnets);
-  const subnetOf = (cluster: string): PlannedNetwork | undefined => networks.find((n) => n.clusters.includes(cluster as never));
+  const subnetOf = (cluster: string): PlannedNetwork | undefined =>
+    networks.find((n) => n.clusters.includes(cluster as never));
   const forward: string[] = [
     "type filter hook forward priority filter - 10; policy accept;",
-    ...networks.map((n) => `iifname "${n.bridge}" ip saddr != ${n.subnet} counter drop comment "spoofed source on ${n.name}"`),
+    ...networks.map(
+      (n) => `iifname "${n.bridge}" ip saddr != ${n.subnet} counter drop comment "spoofed source on ${n.name}"`,
+    ),
     `meta nfproto ipv6 iifname ${set(bridges)} counter drop comment "VM networks are IPv4 only"`,
     `meta nfproto ipv6 oifname ${set(bridges)} counter drop comment "VM networks are IPv4 only"`,
     "ct state established,related accept",
@@ -73,27 +80,42 @@ export function renderFirewall(spec: Pick<ClusterSpec, "security">, plan: Pick<P
     const to = subnetOf(flow.to);
     if (!from || !to || from === to) return; // validation refuses these; nothing to route
     for (const match of portMatch(flow.ports)) {
-      forward.push(`ip saddr ${from.subnet} ip daddr ${to.subnet} ${match} accept comment "cross_cluster_flows[${index}]: ` + `${flow.from} -> ${flow.to}"`);
+      forward.push(
+        `ip saddr ${from.subnet} ip daddr ${to.subnet} ${match} accept comment "cross_cluster_flows[${index}]: ` +
+          `${flow.from} -> ${flow.to}"`,
+      );
     }
   });
   forward.push(`ip saddr ${allVms} ip daddr ${allVms} counter drop comment "between clusters: not declared"`);
   const allowed = spec.security.allowed_cidrs;
   if (allowed.length) {
     for (const n of networks.filter((network) => network.mode === "nat")) {
-      const ports = [...new Set(n.clusters.flatMap((cluster) => INBOUND_PORTS[cluster]))].sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
-      forward.push(`ip saddr ${set(allowed)} ip daddr ${n.subnet} tcp dport ${set(ports)} accept comment "allowed_cidrs ` + `to ${n.name}"`);
+      const ports = [...new Set(n.clusters.flatMap((cluster) => INBOUND_PORTS[cluster]))].sort(
+        (a, b) => parseInt(a, 10) - parseInt(b, 10),
+      );
+      forward.push(
+        `ip saddr ${set(allowed)} ip daddr ${n.subnet} tcp dport ${set(ports)} accept comment "allowed_cidrs ` +
+          `to ${n.name}"`,
+      );
     }
-    forward.push(`ip saddr ${set(allowed)} ip daddr ${allVms} icmp type echo-request accept comment "allowed_cidrs: ping"`);
+    forward.push(
+      `ip saddr ${set(allowed)} ip daddr ${allVms} icmp type echo-request accept comment "allowed_cidrs: ping"`,
+    );
   }
   forward.push(`ip daddr ${allVms} counter drop comment "inbound: source not in allowed_cidrs or port not open"`);
 
   const exempt = set([...subnets, "224.0.0.0/24", "255.255.255.255"]);
   const postrouting = [
     "type nat hook postrouting priority srcnat + 10; policy accept;",
-    ...networks.filter((n) => n.mode === "nat").map((n) => `ip saddr ${n.subnet} ip daddr != ${exempt} masquerade comment "egress of ${n.name}"`),
+    ...networks
+      .filter((n) => n.mode === "nat")
+      .map((n) => `ip saddr ${n.subnet} ip daddr != ${exempt} masquerade comment "egress of ${n.name}"`),
   ];
-  const chain = (name: string, lines: readonly string[]): string => `\tchain ${name} {\n${lines.map((line) => `\t\t${line}\n`).join("")}\t}\n`;
-  const described = networks.map((n) => `${n.name} ${n.subnet} on ${n.bridge} (${n.clusters.join(", ") || "no cluster"})`);
+  const chain = (name: string, lines: readonly string[]): string =>
+    `\tchain ${name} {\n${lines.map((line) => `\t\t${line}\n`).join("")}\t}\n`;
+  const described = networks.map(
+    (n) => `${n.name} ${n.subnet} on ${n.bridge} (${n.clusters.join(", ") || "no cluster"})`,
+  );
   return [
     `# Host firewall of stack ${plan.stack}: generated by hyperscaler and applied atomically with nft -f.`,
     `# Networks: ${described.join("; ")}.`,

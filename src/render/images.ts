@@ -51,9 +51,21 @@ export function imageSource(spec: ClusterSpec): ImageSource {
   const entry = catalog()[spec.images.base];
   if (!entry) throw new Error(`image ${spec.images.base} is not in images/catalog.json`);
   if (spec.images.path) {
-    return { name: spec.images.base, source: spec.images.path, checksum: spec.images.checksum ?? "", checksumUrl: spec.images.checksum ? "" : entry.checksumUrl, format: entry.format };
+    return {
+      name: spec.images.base,
+      source: spec.images.path,
+      checksum: spec.images.checksum ?? "",
+      checksumUrl: spec.images.checksum ? "" : entry.checksumUrl,
+      format: entry.format,
+    };
   }
-  return { name: spec.images.base, source: entry.url, checksum: entry.checksum, checksumUrl: entry.checksumUrl, format: entry.format };
+  return {
+    name: spec.images.base,
+    source: entry.url,
+    checksum: entry.checksum,
+    checksumUrl: entry.checksumUrl,
+    format: entry.format,
+  };
 }
 
 /** True when the VM's role boots a golden image: its packages are in the image, cloud-init installs none. */
@@ -82,11 +94,21 @@ export function roleImage(spec: ClusterSpec, role: PlannedVm["role"]): RoleImage
     );
   }
   const m = image.manifest;
-  const file = (name: string, volume: string, format: "qcow2" | "raw"): ImageSource => ({ name: volume, source: path.join(image.dir, name), checksum: `sha256:${m.files[name].sha256}`, checksumUrl: "", format });
+  const file = (name: string, volume: string, format: "qcow2" | "raw"): ImageSource => ({
+    name: volume,
+    source: path.join(image.dir, name),
+    checksum: `sha256:${m.files[name].sha256}`,
+    checksumUrl: "",
+    format,
+  });
   return {
     kind: "golden",
     disk: file(m.disk, `${m.name}-${m.version}`, "qcow2"),
-    boot: { kernel: file(m.boot.kernel, `${m.name}-${m.version}-vmlinuz`, "raw"), initrd: file(m.boot.initrd, `${m.name}-${m.version}-initrd`, "raw"), cmdline: m.boot.cmdline },
+    boot: {
+      kernel: file(m.boot.kernel, `${m.name}-${m.version}-vmlinuz`, "raw"),
+      initrd: file(m.boot.initrd, `${m.name}-${m.version}-initrd`, "raw"),
+      cmdline: m.boot.cmdline,
+    },
   };
 }
 
@@ -108,9 +130,17 @@ export function roleDirectBoot(spec: ClusterSpec, role: PlannedVm["role"]): Dire
     if (!(error instanceof MissingImageError)) throw error;
     const name = `${spec.images.roles[role].split("@")[0]}-UNBUILT`;
     const pool = spec.host.storage_pool.path;
-    return { kernel: poolVolumePath(pool, `${name}-vmlinuz`), initrd: poolVolumePath(pool, `${name}-initrd`), cmdline: RECIPE.cmdline };
+    return {
+      kernel: poolVolumePath(pool, `${name}-vmlinuz`),
+      initrd: poolVolumePath(pool, `${name}-initrd`),
+      cmdline: RECIPE.cmdline,
+    };
   }
   if (!image.boot) return undefined;
   const pool = spec.host.storage_pool.path;
-  return { kernel: poolVolumePath(pool, image.boot.kernel.name), initrd: poolVolumePath(pool, image.boot.initrd.name), cmdline: image.boot.cmdline };
+  return {
+    kernel: poolVolumePath(pool, image.boot.kernel.name),
+    initrd: poolVolumePath(pool, image.boot.initrd.name),
+    cmdline: image.boot.cmdline,
+  };
 }

@@ -37,11 +37,16 @@ export const MIG_CONFIG_LABEL = "nvidia.com/mig.config";
  */
 export function nodeLabels(vm: PlannedVm): Record<string, string> {
   if (vm.gpus.length === 0) return { ...computeLabel("cpu"), "nvidia.com/gpu.deploy.operands": "false" };
-  return { ...computeLabel("gpu"), ...(vm.gpus.some((g) => g.kind === "mig-in-guest") ? { [MIG_CONFIG_LABEL]: vm.name } : {}) };
+  return {
+    ...computeLabel("gpu"),
+    ...(vm.gpus.some((g) => g.kind === "mig-in-guest") ? { [MIG_CONFIG_LABEL]: vm.name } : {}),
+  };
 }
 
 function labelsArg(vm: PlannedVm): string {
-  return Object.entries(nodeLabels(vm)).map(([k, v]) => `${k}=${v}`).join(",");
+  return Object.entries(nodeLabels(vm))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
 }
 
 /** How long the bootstrap token lives: long enough for every VM's first boot, then it expires. */
@@ -58,10 +63,18 @@ function kubeletExtraArgs(api: string, args: Record<string, string>): unknown {
 }
 
 function nodeRegistration(api: string, vm: PlannedVm): Record<string, unknown> {
-  return { name: vm.name, criSocket: "unix:///run/containerd/containerd.sock", kubeletExtraArgs: kubeletExtraArgs(api, { "node-ip": vm.ip, "node-labels": labelsArg(vm) }) };
+  return {
+    name: vm.name,
+    criSocket: "unix:///run/containerd/containerd.sock",
+    kubeletExtraArgs: kubeletExtraArgs(api, { "node-ip": vm.ip, "node-labels": labelsArg(vm) }),
+  };
 }
 
-export function renderKubeadmInit(spec: Pick<ClusterSpec, "metadata" | "clusters" | "services">, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, token: string): string {
+export function renderKubeadmInit(
+  spec: Pick<ClusterSpec, "metadata" | "clusters" | "services">,
+  plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">,
+  token: string,
+): string {
   const cloud = spec.clusters.cloud!;
   const api = kubernetesFacts(cloud.kubernetes_config.version).kubeadmApi;
   const cp = controlPlaneOf(plan);
@@ -69,7 +82,15 @@ export function renderKubeadmInit(spec: Pick<ClusterSpec, "metadata" | "clusters
   const init = {
     apiVersion: api,
     kind: "InitConfiguration",
-    bootstrapTokens: [{ token, description: "hyperscaler worker join", ttl: BOOTSTRAP_TOKEN_TTL, usages: ["signing", "authentication"], groups: ["system:bootstrappers:kubeadm:default-node-token"] }],
+    bootstrapTokens: [
+      {
+        token,
+        description: "hyperscaler worker join",
+        ttl: BOOTSTRAP_TOKEN_TTL,
+        usages: ["signing", "authentication"],
+        groups: ["system:bootstrappers:kubeadm:default-node-token"],
+      },
+    ],
     localAPIEndpoint: { advertiseAddress: cp.ip, bindPort: API_SERVER_PORT },
     nodeRegistration: nodeRegistration(api, cp),
   };
@@ -78,14 +99,28 @@ export function renderKubeadmInit(spec: Pick<ClusterSpec, "metadata" | "clusters
     kind: "ClusterConfiguration",
     clusterName: spec.metadata.name,
     controlPlaneEndpoint: apiServerEndpoint(plan),
-    networking: { podSubnet: cloud.kubernetes_config.pod_cidr, serviceSubnet: cloud.kubernetes_config.service_cidr, dnsDomain: "cluster.local" },
+    networking: {
+      podSubnet: cloud.kubernetes_config.pod_cidr,
+      serviceSubnet: cloud.kubernetes_config.service_cidr,
+      dnsDomain: "cluster.local",
+    },
     apiServer: { certSANs: [cp.ip, cp.name, `${cp.name}.${network.domain}`] },
   };
-  const kubelet = { apiVersion: "kubelet.config.k8s.io/v1beta1", kind: "KubeletConfiguration", cgroupDriver: "systemd" };
+  const kubelet = {
+    apiVersion: "kubelet.config.k8s.io/v1beta1",
+    kind: "KubeletConfiguration",
+    cgroupDriver: "systemd",
+  };
   return [init, cluster, kubelet].map((doc) => stringify(doc)).join("---\n");
 }
 
-export function renderKubeadmJoin(spec: Pick<ClusterSpec, "metadata" | "clusters" | "services">, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm, token: string, caCertHash: string): string {
+export function renderKubeadmJoin(
+  spec: Pick<ClusterSpec, "metadata" | "clusters" | "services">,
+  plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">,
+  vm: PlannedVm,
+  token: string,
+  caCertHash: string,
+): string {
   const api = kubernetesFacts(spec.clusters.cloud!.kubernetes_config.version).kubeadmApi;
   return stringify({
     apiVersion: api,
@@ -95,14 +130,22 @@ export function renderKubeadmJoin(spec: Pick<ClusterSpec, "metadata" | "clusters
   });
 }
 
-export function renderKubeconfig(spec: Pick<ClusterSpec, "metadata" | "clusters" | "services">, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, pems: { ca: string; cert: string; key: string }): string {
+export function renderKubeconfig(
+  spec: Pick<ClusterSpec, "metadata" | "clusters" | "services">,
+  plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">,
+  pems: { ca: string; cert: string; key: string },
+): string {
   const b64 = (text: string): string => Buffer.from(text).toString("base64");
   const name = spec.metadata.name;
   return stringify({
     apiVersion: "v1",
     kind: "Config",
-    clusters: [{ name, cluster: { server: `https://${apiServerEndpoint(plan)}`, "certificate-authority-data": b64(pems.ca) } }],
-    users: [{ name: `${name}-admin`, user: { "client-certificate-data": b64(pems.cert), "client-key-data": b64(pems.key) } }],
+    clusters: [
+      { name, cluster: { server: `https://${apiServerEndpoint(plan)}`, "certificate-authority-data": b64(pems.ca) } },
+    ],
+    users: [
+      { name: `${name}-admin`, user: { "client-certificate-data": b64(pems.cert), "client-key-data": b64(pems.key) } },
+    ],
     contexts: [{ name, context: { cluster: name, user: `${name}-admin` } }],
     "current-context": name,
   });
@@ -110,7 +153,9 @@ export function renderKubeconfig(spec: Pick<ClusterSpec, "metadata" | "clusters"
 
 /** MIG profiles Kubernetes nodes carve themselves (attach: mig-in-guest), per node. */
 function inGuestProfiles(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm): string[] {
-  return vm.gpus.filter((g) => g.kind === "mig-in-guest").flatMap((g) => plan.gpus.find((p) => p.id === g.gpu)?.instances.map((i) => i.profile) ?? []);
+  return vm.gpus
+    .filter((g) => g.kind === "mig-in-guest")
+    .flatMap((g) => plan.gpus.find((p) => p.id === g.gpu)?.instances.map((i) => i.profile) ?? []);
 }
 
 /**
@@ -123,7 +168,10 @@ export function migStrategy(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vm
 }
 
 /** Extended resources the device plugin will advertise on each GPU worker, as the plan promises. */
-export function deviceResources(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm): Record<string, number> {
+export function deviceResources(
+  plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">,
+  vm: PlannedVm,
+): Record<string, number> {
   const out: Record<string, number> = {};
   const strategy = migStrategy(plan);
   for (const gpu of vm.gpus) {
@@ -156,12 +204,16 @@ export function migManagerConfig(plan: Pick<Plan, "stack" | "networks" | "gpus" 
     if (carved.length === 0) continue;
     configs[vm.name] = carved.map((gpu, index) => {
       const counts: Record<string, number> = {};
-      for (const instance of plan.gpus.find((p) => p.id === gpu.gpu)?.instances ?? []) counts[instance.profile] = (counts[instance.profile] ?? 0) + 1;
+      for (const instance of plan.gpus.find((p) => p.id === gpu.gpu)?.instances ?? [])
+        counts[instance.profile] = (counts[instance.profile] ?? 0) + 1;
       return { devices: [index], "mig-enabled": true, "mig-devices": counts };
     });
   }
   if (Object.keys(configs).length === 0) return null;
-  return stringify({ version: "v1", "mig-configs": { "all-disabled": [{ devices: "all", "mig-enabled": false }], ...configs } });
+  return stringify({
+    version: "v1",
+    "mig-configs": { "all-disabled": [{ devices: "all", "mig-enabled": false }], ...configs },
+  });
 }
 
 /**
@@ -172,7 +224,10 @@ export function migManagerConfig(plan: Pick<Plan, "stack" | "networks" | "gpus" 
  * Operands land only on nodes NFD finds an NVIDIA PCI device on (`nvidia.com/gpu.present`), and CPU nodes
  * carry `nvidia.com/gpu.deploy.operands=false` (see nodeLabels): the chart has no operand nodeSelector.
  */
-export function gpuOperatorValues(spec: Pick<ClusterSpec, "metadata" | "clusters" | "services">, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">): Record<string, unknown> {
+export function gpuOperatorValues(
+  spec: Pick<ClusterSpec, "metadata" | "clusters" | "services">,
+  plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">,
+): Record<string, unknown> {
   const gpuVms = plan.vms.filter((vm) => vm.cluster === "cloud" && vm.gpus.length > 0);
   const strategy = migStrategy(plan);
   const vgpuGuests = gpuVms.some((vm) => vm.gpus.some((g) => g.kind === "mig-vgpu" || g.kind === "vgpu"));
@@ -187,7 +242,10 @@ export function gpuOperatorValues(spec: Pick<ClusterSpec, "metadata" | "clusters
     gfd: { enabled: true },
     mig: { strategy: strategy === "none" ? "single" : strategy },
     // The chart's default config is `all-disabled`, which would wipe the layout carved in the guest.
-    migManager: strategy === "none" ? { enabled: false } : { enabled: true, config: { name: MIG_PARTED_CONFIGMAP, create: false, default: "all-disabled" } },
+    migManager:
+      strategy === "none"
+        ? { enabled: false }
+        : { enabled: true, config: { name: MIG_PARTED_CONFIGMAP, create: false, default: "all-disabled" } },
     dcgmExporter: { enabled: true, serviceMonitor: { enabled: spec.services.monitoring.enabled } },
     nfd: { enabled: true },
     vgpuManager: { enabled: false },

@@ -29,15 +29,19 @@ export function pointerOf(segments: readonly (string | number)[]): string {
 
 export function segmentsOf(pointer: string): string[] {
   if (pointer === "") return [];
-  return pointer.slice(1).split("/").map((segment) => segment.replace(/~1/g, "/").replace(/~0/g, "~"));
+  return pointer
+    .slice(1)
+    .split("/")
+    .map((segment) => segment.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
 
 /** Shows a found value the way the user wrote it: strings quoted, long values cut. */
 export function show(value: unknown): string {
   if (value === undefined) return "nothing";
   // YAML's .inf/.nan, which JSON would print as null.
-  if (typeof value === "number" && !Number.isFinite(value)) return Number.isNaN(value) ? ".nan" : value > 0 ? ".inf" : "-.inf";
-  const text = typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  if (typeof value === "number" && !Number.isFinite(value))
+    return Number.isNaN(value) ? ".nan" : value > 0 ? ".inf" : "-.inf";
+  const text = typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
   return text.length > 80 ? text.slice(0, 77) + "..." : text;
 }
 

@@ -11,7 +11,9 @@ export class InputError extends Error {
     sourceText?: string,
   ) {
     const lines = sourceText?.split(/\r?\n/);
-    super([headline, ...diagnostics.map((diagnostic) => formatHuman(diagnostic, lines?.[diagnostic.line - 1]))].join("\n"));
+    super(
+      [headline, ...diagnostics.map((diagnostic) => formatHuman(diagnostic, lines?.[diagnostic.line - 1]))].join("\n"),
+    );
     this.name = "InputError";
   }
 }

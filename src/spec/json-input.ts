@@ -16,7 +16,7 @@ export const MAX_JSON_BYTES = 32 * 1024 * 1024;
 const PARSE_ERRORS: Record<string, string> = {
   InvalidSymbol: "an unexpected character",
   InvalidNumberFormat: "a malformed number",
-  PropertyNameExpected: 'a property name in double quotes was expected',
+  PropertyNameExpected: "a property name in double quotes was expected",
   ValueExpected: "a value was expected",
   ColonExpected: "':' was expected after the property name",
   CommaExpected: "',' was expected between items",
@@ -109,11 +109,29 @@ function syntaxDiagnostics(file: string, text: string): SpecDiagnostic[] {
   try {
     parseTree(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
   } catch {
-    return [{ file, line: 1, column: 1, path: "", message: "JSON syntax error: the document is nested too deeply", hint: "give the file the tool wrote" }];
+    return [
+      {
+        file,
+        line: 1,
+        column: 1,
+        path: "",
+        message: "JSON syntax error: the document is nested too deeply",
+        hint: "give the file the tool wrote",
+      },
+    ];
   }
   if (errors.length === 0) {
     // JSON.parse is stricter than jsonc-parser in a few corners (e.g. a lone surrogate): still say where.
-    return [{ file, line: 1, column: 1, path: "", message: "JSON syntax error", hint: "check the file with `python3 -m json.tool FILE`" }];
+    return [
+      {
+        file,
+        line: 1,
+        column: 1,
+        path: "",
+        message: "JSON syntax error",
+        hint: "check the file with `python3 -m json.tool FILE`",
+      },
+    ];
   }
   const lines = lineStarts(text);
   // The first error is the real one; the rest are the parser recovering from it.
@@ -135,7 +153,11 @@ function placeAll(file: string, text: string, findings: readonly Finding[]): Spe
     tree = undefined;
   }
   const lines = lineStarts(text);
-  return findings.map((finding) => ({ file, ...position(lines, tree ? offsetOf(tree, finding.path, finding.atKey) : 0), ...finding }));
+  return findings.map((finding) => ({
+    file,
+    ...position(lines, tree ? offsetOf(tree, finding.path, finding.atKey) : 0),
+    ...finding,
+  }));
 }
 
 /** Offset of the node at a JSON pointer, or of its deepest existing ancestor. */
@@ -147,7 +169,8 @@ function offsetOf(root: Node, pointer: string, atKey = false): number {
     const child = findNodeAtLocation(node, [segment]);
     if (!child) break;
     const last = i === segments.length - 1;
-    if (last && atKey && child.parent?.type === "property" && child.parent.children?.[0]) return child.parent.children[0].offset;
+    if (last && atKey && child.parent?.type === "property" && child.parent.children?.[0])
+      return child.parent.children[0].offset;
     node = child;
   }
   return node.offset;

@@ -50,17 +50,36 @@ function loadText(file: string, text: string): LoadResult {
       ok: false,
       file,
       warnings: [],
-      errors: [place(source, { path: "", message: `a cluster spec is a YAML mapping, found ${Array.isArray(data) ? "a list" : `a ${typeof data}`}`, found: data, expected: 'a mapping with at least version: "1.0"', hint: "start from config/dev.yaml" })],
+      errors: [
+        place(source, {
+          path: "",
+          message: `a cluster spec is a YAML mapping, found ${Array.isArray(data) ? "a list" : `a ${typeof data}`}`,
+          found: data,
+          expected: 'a mapping with at least version: "1.0"',
+          hint: "start from config/dev.yaml",
+        }),
+      ],
     };
   }
   const schemaFindings = validateAgainstSchema(data);
   if (schemaFindings.length > 0) {
-    return { ok: false, file, warnings: [], errors: sortByPosition(schemaFindings.map((finding) => place(source, finding))) };
+    return {
+      ok: false,
+      file,
+      warnings: [],
+      errors: sortByPosition(schemaFindings.map((finding) => place(source, finding))),
+    };
   }
   const spec = data as ClusterSpec;
   const { errors, warnings } = checkRules(spec);
   const placedWarnings = sortByPosition(warnings.map((finding) => place(source, finding)));
-  if (errors.length > 0) return { ok: false, file, warnings: placedWarnings, errors: sortByPosition(errors.map((finding) => place(source, finding))) };
+  if (errors.length > 0)
+    return {
+      ok: false,
+      file,
+      warnings: placedWarnings,
+      errors: sortByPosition(errors.map((finding) => place(source, finding))),
+    };
   return { ok: true, spec, warnings: placedWarnings, file, place: (finding) => place(source, finding) };
 }
 

@@ -10,7 +10,10 @@ export const REFERENCE_END = "<!-- reference:end -->";
 function resolve(root: Schema, schema: Schema): Schema {
   const ref = schema.$ref as string | undefined;
   if (!ref) return schema;
-  const target = ref.replace(/^#\//, "").split("/").reduce<unknown>((node, key) => (node as Schema)[key], root) as Schema;
+  const target = ref
+    .replace(/^#\//, "")
+    .split("/")
+    .reduce<unknown>((node, key) => (node as Schema)[key], root) as Schema;
   // Sibling keywords (description, default) refine the referenced schema.
   const { $ref: _ignored, ...siblings } = schema;
   return { ...resolve(root, target), ...siblings };
@@ -35,16 +38,19 @@ export function renderReference(): string {
   const walk = (schema: Schema, path: string, required: boolean): void => {
     const resolved = resolve(root, schema);
     if (path) {
-      const fallback = resolved.default === undefined ? (required ? "required" : "") : `\`${JSON.stringify(resolved.default)}\``;
+      const fallback =
+        resolved.default === undefined ? (required ? "required" : "") : `\`${JSON.stringify(resolved.default)}\``;
       rows.push(`| \`${path}\` | ${typeOf(resolved)} | ${fallback} | ${cell(String(resolved.description ?? ""))} |`);
     }
     const properties = resolved.properties as Record<string, Schema> | undefined;
     const requiredKeys = (resolved.required as string[] | undefined) ?? [];
-    if (properties) for (const [key, child] of Object.entries(properties)) walk(child, path ? `${path}.${key}` : key, requiredKeys.includes(key));
+    if (properties)
+      for (const [key, child] of Object.entries(properties))
+        walk(child, path ? `${path}.${key}` : key, requiredKeys.includes(key));
     const additional = resolved.additionalProperties;
     if (additional && typeof additional === "object") walk(additional as Schema, `${path}.<name>`, false);
     const items = resolved.items as Schema | undefined;
-    if (items && (resolve(root, items).properties)) walk(items, `${path}[]`, false);
+    if (items && resolve(root, items).properties) walk(items, `${path}[]`, false);
   };
   walk(root, "", true);
   return rows.join("\n");

@@ -27,10 +27,19 @@ export function clusterSchema(): Record<string, unknown> {
   return schemaDocument;
 }
 
-export const AJV_OPTIONS = { allErrors: true, verbose: true, useDefaults: true, strict: true, allowUnionTypes: true } as const;
+export const AJV_OPTIONS = {
+  allErrors: true,
+  verbose: true,
+  useDefaults: true,
+  strict: true,
+  allowUnionTypes: true,
+} as const;
 
 /** Compiles the schema with ajv (used from sources, and by the build to emit the standalone module). */
-export function compileWithAjv(extra: Record<string, unknown> = {}): { validate: ValidateFunction; ajv: import("ajv").default } {
+export function compileWithAjv(extra: Record<string, unknown> = {}): {
+  validate: ValidateFunction;
+  ajv: import("ajv").default;
+} {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Ajv2020 = (require("ajv/dist/2020") as typeof import("ajv/dist/2020")).default;
   const ajv = new Ajv2020({ ...AJV_OPTIONS, ...extra });
@@ -41,7 +50,8 @@ export function compileWithAjv(extra: Record<string, unknown> = {}): { validate:
 
 function validator(): ValidateFunction {
   if (!compiled) {
-    const prebuilt = path.basename(path.dirname(path.dirname(__dirname))) === "dist" ? findUp("cluster-validator.js") : undefined;
+    const prebuilt =
+      path.basename(path.dirname(path.dirname(__dirname))) === "dist" ? findUp("cluster-validator.js") : undefined;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     compiled = prebuilt ? (require(prebuilt) as ValidateFunction) : compileWithAjv().validate;
   }
@@ -62,10 +72,13 @@ export function findingsFrom(errors: readonly ErrorObject[]): Finding[] {
   const typeErrorPaths = new Set(kept.filter((error) => error.keyword === "type").map((error) => error.instancePath));
   // A wrong type makes every other complaint about the same value noise.
   const relevant = kept.filter((error) => error.keyword === "type" || !typeErrorPaths.has(error.instancePath));
-  const findings = relevant.map((error) => describe(error, (error.parentSchema ?? {}) as Record<string, unknown>, error.data));
+  const findings = relevant.map((error) =>
+    describe(error, (error.parentSchema ?? {}) as Record<string, unknown>, error.data),
+  );
   // A typo (`cpu_core`) shows up as an unknown key and a missing key: say it once, as the typo.
   const typoTargets = new Set(
-    findings.filter((f) => f.message.startsWith("unknown key") && f.hint?.startsWith("did you mean"))
+    findings
+      .filter((f) => f.message.startsWith("unknown key") && f.hint?.startsWith("did you mean"))
       .map((f) => `${f.path.slice(0, f.path.lastIndexOf("/"))}\u0000${/"([^"]+)"/.exec(f.hint ?? "")?.[1]}`),
   );
   const seen = new Set<string>();
@@ -121,7 +134,18 @@ function describe(error: ErrorObject, parent: Record<string, unknown>, value: un
       };
     }
     case "type": {
-      const expected = String(error.params.type).split(",").map((t) => (t === "array" ? "a list" : t === "object" ? "a mapping" : t === "null" ? "null" : `${t === "integer" ? "an" : "a"} ${t}`)).join(" or ");
+      const expected = String(error.params.type)
+        .split(",")
+        .map((t) =>
+          t === "array"
+            ? "a list"
+            : t === "object"
+              ? "a mapping"
+              : t === "null"
+                ? "null"
+                : `${t === "integer" ? "an" : "a"} ${t}`,
+        )
+        .join(" or ");
       const numberLike = typeof value === "string" && /^[0-9]+$/.test(value);
       if (value === null) {
         return {
@@ -130,7 +154,10 @@ function describe(error: ErrorObject, parent: Record<string, unknown>, value: un
           message: `${field} has no value (an empty key is null); it must be ${expected}`,
           found: null,
           expected,
-          hint: schemaHint && !/quoted/.test(schemaHint) ? schemaHint : `write the ${field} settings indented under "${field}:", or remove the "${field}:" line`,
+          hint:
+            schemaHint && !/quoted/.test(schemaHint)
+              ? schemaHint
+              : `write the ${field} settings indented under "${field}:", or remove the "${field}:" line`,
         };
       }
       if (typeof value === "number" && !Number.isFinite(value)) {
@@ -163,24 +190,52 @@ function describe(error: ErrorObject, parent: Record<string, unknown>, value: un
     }
     case "pattern": {
       const expected = expectedWords ?? `text matching ${String(error.params.pattern)}`;
-      return { path: pointer, message: `${field} ${show(value)} is not ${expected}`, found: value, expected, hint: schemaHint };
+      return {
+        path: pointer,
+        message: `${field} ${show(value)} is not ${expected}`,
+        found: value,
+        expected,
+        hint: schemaHint,
+      };
     }
     case "minimum":
     case "maximum":
     case "exclusiveMinimum":
     case "exclusiveMaximum": {
       const bound = `${error.keyword === "minimum" ? "at least" : error.keyword === "maximum" ? "at most" : error.keyword === "exclusiveMinimum" ? "more than" : "less than"} ${error.params.limit}`;
-      return { path: pointer, message: `${field} must be ${bound}, found ${show(value)}`, found: value, expected: bound, hint: schemaHint ?? `set ${field} to a value ${bound}` };
+      return {
+        path: pointer,
+        message: `${field} must be ${bound}, found ${show(value)}`,
+        found: value,
+        expected: bound,
+        hint: schemaHint ?? `set ${field} to a value ${bound}`,
+      };
     }
     case "minItems":
     case "maxItems": {
       const bound = `${error.keyword === "minItems" ? "at least" : "at most"} ${error.params.limit} item(s)`;
-      return { path: pointer, message: `${field} must have ${bound}, found ${(value as unknown[]).length}`, found: value, expected: bound };
+      return {
+        path: pointer,
+        message: `${field} must have ${bound}, found ${(value as unknown[]).length}`,
+        found: value,
+        expected: bound,
+      };
     }
     case "const":
-      return { path: pointer, message: `${field} must be ${show(error.params.allowedValue)}, found ${show(value)}`, found: value, expected: show(error.params.allowedValue), hint: schemaHint };
+      return {
+        path: pointer,
+        message: `${field} must be ${show(error.params.allowedValue)}, found ${show(value)}`,
+        found: value,
+        expected: show(error.params.allowedValue),
+        hint: schemaHint,
+      };
     case "minLength":
-      return { path: pointer, message: `${field} must not be empty`, found: value, expected: `at least ${error.params.limit} character(s)` };
+      return {
+        path: pointer,
+        message: `${field} must not be empty`,
+        found: value,
+        expected: `at least ${error.params.limit} character(s)`,
+      };
     case "uniqueItems":
       return {
         path: `${pointer}/${error.params.j}`,
@@ -197,7 +252,12 @@ function describe(error: ErrorObject, parent: Record<string, unknown>, value: un
         message: `name "${name}" in ${where(pointer)} must be lowercase letters, digits and '_', starting with a letter`,
         found: name,
         expected: "a name like hpc_network",
-        hint: `rename it to "${name.toLowerCase().replace(/[^a-z0-9_]/g, "_").replace(/^[^a-z]+/, "") || "net"}"`,
+        hint: `rename it to "${
+          name
+            .toLowerCase()
+            .replace(/[^a-z0-9_]/g, "_")
+            .replace(/^[^a-z]+/, "") || "net"
+        }"`,
       };
     }
     default:

@@ -26,22 +26,51 @@ function fileError(file: string, message: string, hint: string, found?: unknown,
 export function readSpecFile(file: string): ReadResult {
   const read = readInputFile(file, MAX_SPEC_BYTES, "cluster spec");
   if (!read.ok) {
-    const hint = read.problem === "missing" ? "check the path; specs usually live in config/" : read.problem === "not-a-file" ? "name a YAML file, e.g. config/dev.yaml" : read.hint;
+    const hint =
+      read.problem === "missing"
+        ? "check the path; specs usually live in config/"
+        : read.problem === "not-a-file"
+          ? "name a YAML file, e.g. config/dev.yaml"
+          : read.hint;
     // A file too large is the wrong file (exit 1); one that cannot be opened is a usage problem (exit 2).
-    return { ok: false, io: read.problem !== "too-large", diagnostic: fileError(file, read.message, hint, read.found, read.expected) };
+    return {
+      ok: false,
+      io: read.problem !== "too-large",
+      diagnostic: fileError(file, read.message, hint, read.found, read.expected),
+    };
   }
   return decodeSpecBytes(file, read.bytes);
 }
 
 export function decodeSpecBytes(file: string, bytes: Uint8Array): ReadResult {
   if (bytes.includes(0)) {
-    return { ok: false, io: false, diagnostic: fileError(file, "file is binary (it contains NUL bytes), not YAML text", "name the cluster.yaml text file", "binary data", "UTF-8 YAML text") };
+    return {
+      ok: false,
+      io: false,
+      diagnostic: fileError(
+        file,
+        "file is binary (it contains NUL bytes), not YAML text",
+        "name the cluster.yaml text file",
+        "binary data",
+        "UTF-8 YAML text",
+      ),
+    };
   }
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    return { ok: false, io: false, diagnostic: fileError(file, "file is not valid UTF-8 text", "save the file as UTF-8", "invalid UTF-8 bytes", "UTF-8 YAML text") };
+    return {
+      ok: false,
+      io: false,
+      diagnostic: fileError(
+        file,
+        "file is not valid UTF-8 text",
+        "save the file as UTF-8",
+        "invalid UTF-8 bytes",
+        "UTF-8 YAML text",
+      ),
+    };
   }
   return { ok: true, text };
 }
@@ -98,7 +127,17 @@ export function parseSpecText(file: string, text: string): ParseResult {
   if (doc.contents === null || (isScalar(doc.contents) && (doc.contents.value === null || doc.contents.value === ""))) {
     return {
       ok: false,
-      diagnostics: [{ file, line: 1, column: 1, path: "", message: "the file is empty; a cluster spec is a YAML mapping", expected: "a mapping with at least `version: \"1.0\"`", hint: "start from config/dev.yaml" }],
+      diagnostics: [
+        {
+          file,
+          line: 1,
+          column: 1,
+          path: "",
+          message: "the file is empty; a cluster spec is a YAML mapping",
+          expected: 'a mapping with at least `version: "1.0"`',
+          hint: "start from config/dev.yaml",
+        },
+      ],
     };
   }
   return { ok: true, source: { file, text, lines, doc, lineCounter } };
@@ -135,7 +174,9 @@ function firstLine(message: string): string {
 }
 
 /** Converts YAML to plain data, turning alias bombs and other conversion failures into a diagnostic. */
-export function toPlainData(source: SpecSource): { ok: true; data: unknown } | { ok: false; diagnostic: SpecDiagnostic } {
+export function toPlainData(
+  source: SpecSource,
+): { ok: true; data: unknown } | { ok: false; diagnostic: SpecDiagnostic } {
   try {
     return { ok: true, data: source.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) };
   } catch (error) {
@@ -148,8 +189,12 @@ export function toPlainData(source: SpecSource): { ok: true; data: unknown } | {
         line: 1,
         column: 1,
         path: "",
-        message: aliases ? `YAML aliases expand too much (${firstLine(message)})` : `cannot read the YAML document: ${firstLine(message)}`,
-        hint: aliases ? `a spec needs few aliases; write the values out (at most ${MAX_ALIAS_COUNT} alias expansions)` : undefined,
+        message: aliases
+          ? `YAML aliases expand too much (${firstLine(message)})`
+          : `cannot read the YAML document: ${firstLine(message)}`,
+        hint: aliases
+          ? `a spec needs few aliases; write the values out (at most ${MAX_ALIAS_COUNT} alias expansions)`
+          : undefined,
       },
     };
   }
@@ -165,7 +210,7 @@ export function locate(source: SpecSource, pointer: string, atKey = false): { li
       if (!pair) break;
       const keyStart = rangeStart(pair.key);
       const valueStart = rangeStart(pair.value);
-      offset = atKey || valueStart === undefined ? keyStart ?? offset : valueStart;
+      offset = atKey || valueStart === undefined ? (keyStart ?? offset) : valueStart;
       node = pair.value;
     } else if (isSeq(node)) {
       const item = node.items[Number(segment)];

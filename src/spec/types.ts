@@ -2,7 +2,8 @@
 // schemas/cluster.schema.json is the source of truth for shapes, descriptions and defaults.
 
 /** VM roles, as the plan names them (the keys of images.roles). */
-export type VmRoleName = "slurm-controller" | "slurm-compute" | "k8s-control-plane" | "k8s-cpu-worker" | "k8s-gpu-worker";
+export type VmRoleName =
+  "slurm-controller" | "slurm-compute" | "k8s-control-plane" | "k8s-cpu-worker" | "k8s-gpu-worker";
 
 export type ClusterName = "hpc" | "cloud";
 export const CLUSTER_NAMES: readonly ClusterName[] = ["hpc", "cloud"];

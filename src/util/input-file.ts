@@ -40,11 +40,34 @@ export function readInputFile(file: string, maxBytes: number, what: string): Inp
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return { ok: false, problem: "missing", message: "file not found", hint: "check the path" };
-    if (code === "ENOTDIR") return { ok: false, problem: "missing", message: "file not found (a part of the path is not a directory)", hint: "check the path" };
-    if (code === "EACCES" || code === "EPERM") return { ok: false, problem: "denied", message: "permission denied reading the file", hint: "make the file readable by this user" };
+    if (code === "ENOTDIR")
+      return {
+        ok: false,
+        problem: "missing",
+        message: "file not found (a part of the path is not a directory)",
+        hint: "check the path",
+      };
+    if (code === "EACCES" || code === "EPERM")
+      return {
+        ok: false,
+        problem: "denied",
+        message: "permission denied reading the file",
+        hint: "make the file readable by this user",
+      };
     if (code === "EISDIR") return notAFile("a directory", what);
-    if (code === "ELOOP") return { ok: false, problem: "unreadable", message: "too many levels of symbolic links", hint: "point the path at the file itself" };
-    return { ok: false, problem: "unreadable", message: `cannot open the file (${code ?? String(error)})`, hint: "check the path and permissions" };
+    if (code === "ELOOP")
+      return {
+        ok: false,
+        problem: "unreadable",
+        message: "too many levels of symbolic links",
+        hint: "point the path at the file itself",
+      };
+    return {
+      ok: false,
+      problem: "unreadable",
+      message: `cannot open the file (${code ?? String(error)})`,
+      hint: "check the path and permissions",
+    };
   }
   try {
     const stat = fs.fstatSync(fd);
@@ -64,7 +87,12 @@ export function readInputFile(file: string, maxBytes: number, what: string): Inp
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "EISDIR") return notAFile("a directory", what);
-    return { ok: false, problem: "unreadable", message: `cannot read the file (${code ?? String(error)})`, hint: "check the file and the disk" };
+    return {
+      ok: false,
+      problem: "unreadable",
+      message: `cannot read the file (${code ?? String(error)})`,
+      hint: "check the file and the disk",
+    };
   } finally {
     fs.closeSync(fd);
   }

@@ -54,13 +54,13 @@ export function broadcastOf(cidr: Cidr): number {
 }
 
 export function cidrContains(cidr: Cidr, address: number): boolean {
-  return ((address & prefixMask(cidr.prefix)) >>> 0) === cidr.network;
+  return (address & prefixMask(cidr.prefix)) >>> 0 === cidr.network;
 }
 
 export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
   const prefix = Math.min(a.prefix, b.prefix);
   const mask = prefixMask(prefix);
-  return ((a.network & mask) >>> 0) === ((b.network & mask) >>> 0);
+  return (a.network & mask) >>> 0 === (b.network & mask) >>> 0;
 }
 
 /** The conventional gateway (first usable address), which libvirt's NAT network takes. */

@@ -29,13 +29,26 @@ export interface SshOptions {
 /** The ssh(1) arguments for one command on one host. */
 export function sshArgs(options: SshOptions, host: string, command: string): string[] {
   const hostKeys = options.knownHostsFile
-    ? ["-o", `UserKnownHostsFile=${options.knownHostsFile}`, "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null"]
+    ? [
+        "-o",
+        `UserKnownHostsFile=${options.knownHostsFile}`,
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+      ]
     : ["-o", "StrictHostKeyChecking=accept-new"];
   return [
-    "-o", "BatchMode=yes", "-o", "ConnectTimeout=15", ...hostKeys,
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ConnectTimeout=15",
+    ...hostKeys,
     ...(options.port ? ["-p", String(options.port)] : []),
     ...(options.identityFile ? ["-o", "IdentitiesOnly=yes", "-i", options.identityFile] : []),
-    `${options.user}@${host}`, "--", command,
+    `${options.user}@${host}`,
+    "--",
+    command,
   ];
 }
 

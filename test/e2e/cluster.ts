@@ -7,7 +7,14 @@ import * as crypto from "node:crypto";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { Plan } from "../../src/plan/types";
 import { makeFirewallProvider, localNftRunner, type NftRunner } from "../../src/providers/firewall";
-import { makeBaseImageProvider, makeDomainProvider, makeNetworkProvider, makePoolProvider, makeSeedIsoProvider, makeVolumeProvider } from "../../src/providers/libvirt";
+import {
+  makeBaseImageProvider,
+  makeDomainProvider,
+  makeNetworkProvider,
+  makePoolProvider,
+  makeSeedIsoProvider,
+  makeVolumeProvider,
+} from "../../src/providers/libvirt";
 import type { SshHostKey } from "../../src/render/cloud-init/ssh-host-key";
 import { firewallMarker, firewallTableName, renderFirewall } from "../../src/render/firewall";
 import { roleImage, type ImageSource, type RoleImage } from "../../src/render/images";
@@ -34,7 +41,10 @@ export interface Applied {
   outs: Record<string, unknown>;
 }
 
-type Providers = Record<"pool" | "baseImage" | "firewall" | "network" | "volume" | "seedIso" | "domain", dynamic.ResourceProvider>;
+type Providers = Record<
+  "pool" | "baseImage" | "firewall" | "network" | "volume" | "seedIso" | "domain",
+  dynamic.ResourceProvider
+>;
 
 /**
  * The providers the stack uses. nft runs through `nftPrefix` (the test's network namespace): the provider
@@ -42,7 +52,12 @@ type Providers = Record<"pool" | "baseImage" | "firewall" | "network" | "volume"
  * namespace, where no rule of the test belongs.
  */
 export function stackProviders(nftPrefix: readonly string[]): Providers {
-  const nft: NftRunner = (command, args, input) => localNftRunner(nftPrefix[0] ?? command, [...nftPrefix.slice(1), ...(nftPrefix.length ? [command] : []), ...args], input);
+  const nft: NftRunner = (command, args, input) =>
+    localNftRunner(
+      nftPrefix[0] ?? command,
+      [...nftPrefix.slice(1), ...(nftPrefix.length ? [command] : []), ...args],
+      input,
+    );
   return {
     pool: makePoolProvider(),
     baseImage: makeBaseImageProvider(),
@@ -65,15 +80,37 @@ export interface StackContext {
 }
 
 /** Inputs of every resource, in creation order; outputs of earlier ones are read through `out`. */
-export function* resourceInputs(ctx: StackContext, out: (kind: string, name: string) => Record<string, unknown>): Generator<Omit<Applied, "id" | "outs">> {
+export function* resourceInputs(
+  ctx: StackContext,
+  out: (kind: string, name: string) => Record<string, unknown>,
+): Generator<Omit<Applied, "id" | "outs">> {
   const { spec, plan, uri, stackId, secrets, providers } = ctx;
   const pool = spec.host.storage_pool;
-  yield { kind: "pool", name: pool.name, provider: providers.pool, inputs: { uri, name: pool.name, xml: renderPoolXml(pool.name, pool.path), path: pool.path, adopted: undefined } };
+  yield {
+    kind: "pool",
+    name: pool.name,
+    provider: providers.pool,
+    inputs: { uri, name: pool.name, xml: renderPoolXml(pool.name, pool.path), path: pool.path, adopted: undefined },
+  };
   // BaseImage: volumes take the pool's name and whether it was adopted from the pool's outputs.
   const poolAdopted = () => Boolean(out("pool", pool.name).adopted);
   const images = new Map<string, RoleImage>(plan.vms.map((vm) => [vm.role, roleImage(spec, vm.role)]));
   const imported = new Set<string>();
-  const importFile = (file: ImageSource, volume: string) => ({ kind: "baseImage", name: volume, provider: providers.baseImage, inputs: { uri, pool: pool.name, poolAdopted: poolAdopted(), name: volume, source: file.source, checksum: file.checksum, checksumUrl: file.checksumUrl, format: file.format } });
+  const importFile = (file: ImageSource, volume: string) => ({
+    kind: "baseImage",
+    name: volume,
+    provider: providers.baseImage,
+    inputs: {
+      uri,
+      pool: pool.name,
+      poolAdopted: poolAdopted(),
+      name: volume,
+      source: file.source,
+      checksum: file.checksum,
+      checksumUrl: file.checksumUrl,
+      format: file.format,
+    },
+  });
   for (const image of images.values()) {
     if (imported.has(image.disk.name)) continue;
     imported.add(image.disk.name);
@@ -87,28 +124,85 @@ export function* resourceInputs(ctx: StackContext, out: (kind: string, name: str
   const isolation = hostFirewallOn(spec, plan);
   if (isolation) {
     const table = firewallTableName(plan);
-    yield { kind: "firewall", name: table, provider: providers.firewall, inputs: { uri, table, marker: firewallMarker(plan), ruleset: renderFirewall(spec, plan) } };
+    yield {
+      kind: "firewall",
+      name: table,
+      provider: providers.firewall,
+      inputs: { uri, table, marker: firewallMarker(plan), ruleset: renderFirewall(spec, plan) },
+    };
   }
   for (const network of plan.networks) {
     const name = networkName(plan, network);
-    yield { kind: "network", name, provider: providers.network, inputs: { uri, name, xml: renderNetworkXml(plan, network, { hostFirewall: isolation, stackId }), bridge: network.bridge, ip: `${network.gateway}/${network.netmask}`, dhcpHosts: dhcpHostEntries(network), start: true } };
+    yield {
+      kind: "network",
+      name,
+      provider: providers.network,
+      inputs: {
+        uri,
+        name,
+        xml: renderNetworkXml(plan, network, { hostFirewall: isolation, stackId }),
+        bridge: network.bridge,
+        ip: `${network.gateway}/${network.netmask}`,
+        dhcpHosts: dhcpHostEntries(network),
+        start: true,
+      },
+    };
   }
   for (const vm of plan.vms) {
     const image = images.get(vm.role)!;
     const hostKey = secrets.hostKeys.get(vm.name);
     if (!hostKey) throw new Error(`no host key generated for ${vm.name}`);
-    if (vm.cluster !== "hpc") throw new Error(`${vm.name} is a ${vm.cluster} VM: the bring-up test builds Slurm clusters only`);
+    if (vm.cluster !== "hpc")
+      throw new Error(`${vm.name} is a ${vm.cluster} VM: the bring-up test builds Slurm clusters only`);
     const backingPath = out("baseImage", baseVolumeName(image.disk.name)).path as string;
-    yield { kind: "volume", name: diskVolumeName(vm), provider: providers.volume, inputs: { uri, pool: pool.name, poolAdopted: poolAdopted(), name: diskVolumeName(vm), xml: renderOverlayVolumeXml({ name: diskVolumeName(vm), capacityGiB: vm.diskGiB, backingPath }), capacityGiB: vm.diskGiB, backingPath, path: undefined } };
-    const files = vmSeedFiles(spec, plan, vm, { mungeKeyBase64: secrets.mungeKeyBase64, sshHostKey: hostKey }, [secrets.adminPublicKey]);
-    yield { kind: "seedIso", name: seedVolumeName(vm), provider: providers.seedIso, inputs: { uri, pool: pool.name, poolAdopted: poolAdopted(), name: seedVolumeName(vm), files } };
-    const boot = image.boot ? { kernel: out("baseImage", image.boot.kernel.name).path as string, initrd: out("baseImage", image.boot.initrd.name).path as string, cmdline: image.boot.cmdline } : undefined;
-    const rendered = renderDomain(plan, vm, { pool: pool.name, vfAddresses: {}, stackId, domainType: domainTypeOf(spec), directBoot: boot });
+    yield {
+      kind: "volume",
+      name: diskVolumeName(vm),
+      provider: providers.volume,
+      inputs: {
+        uri,
+        pool: pool.name,
+        poolAdopted: poolAdopted(),
+        name: diskVolumeName(vm),
+        xml: renderOverlayVolumeXml({ name: diskVolumeName(vm), capacityGiB: vm.diskGiB, backingPath }),
+        capacityGiB: vm.diskGiB,
+        backingPath,
+        path: undefined,
+      },
+    };
+    const files = vmSeedFiles(spec, plan, vm, { mungeKeyBase64: secrets.mungeKeyBase64, sshHostKey: hostKey }, [
+      secrets.adminPublicKey,
+    ]);
+    yield {
+      kind: "seedIso",
+      name: seedVolumeName(vm),
+      provider: providers.seedIso,
+      inputs: { uri, pool: pool.name, poolAdopted: poolAdopted(), name: seedVolumeName(vm), files },
+    };
+    const boot = image.boot
+      ? {
+          kernel: out("baseImage", image.boot.kernel.name).path as string,
+          initrd: out("baseImage", image.boot.initrd.name).path as string,
+          cmdline: image.boot.cmdline,
+        }
+      : undefined;
+    const rendered = renderDomain(plan, vm, {
+      pool: pool.name,
+      vfAddresses: {},
+      stackId,
+      domainType: domainTypeOf(spec),
+      directBoot: boot,
+    });
     const network = plan.networks.find((n) => n.name === vm.network)!;
     yield {
-      kind: "domain", name: vm.name, provider: providers.domain,
+      kind: "domain",
+      name: vm.name,
+      provider: providers.domain,
       inputs: {
-        uri, name: vm.name, xml: rendered.xml, facts: rendered.facts,
+        uri,
+        name: vm.name,
+        xml: rendered.xml,
+        facts: rendered.facts,
         networks: [out("network", networkName(plan, network)).name as string],
         disk: out("volume", diskVolumeName(vm)).path,
         devices: [],
@@ -154,7 +248,11 @@ export class AppliedStack {
         const created = await resource.provider.create(resource.inputs);
         this.resources.push({ ...resource, id: created.id, outs: created.outs as Record<string, unknown> });
       } catch (error) {
-        throw new Error(`creating ${resource.kind} ${resource.name} failed: ` + `${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        throw new Error(
+          `creating ${resource.kind} ${resource.name} failed: ` +
+            `${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
       }
       log(`created ${resource.kind} ${resource.name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     }
@@ -195,8 +293,14 @@ export class AppliedStack {
         continue;
       }
       // A domain whose definition, sizes and start flag are what it runs with changes only by the eject.
-      const ejectOnly = next.kind === "domain" && olds.running === true && olds.seedInserted === true && olds.xml === next.inputs.xml && olds.start === next.inputs.start
-        && olds.memoryMiB === (next.inputs.facts as { memoryMiB: number }).memoryMiB && olds.vcpus === (next.inputs.facts as { vcpus: number }).vcpus;
+      const ejectOnly =
+        next.kind === "domain" &&
+        olds.running === true &&
+        olds.seedInserted === true &&
+        olds.xml === next.inputs.xml &&
+        olds.start === next.inputs.start &&
+        olds.memoryMiB === (next.inputs.facts as { memoryMiB: number }).memoryMiB &&
+        olds.vcpus === (next.inputs.facts as { vcpus: number }).vcpus;
       const before = ejectOnly ? seedMedium(next.name) : null;
       const updated = await current.provider.update!(current.id, olds, next.inputs);
       current.outs = updated.outs as Record<string, unknown>;
@@ -205,8 +309,16 @@ export class AppliedStack {
         continue;
       }
       const after = seedMedium(next.name);
-      if (after !== "-") throw new Error(`${label}: the update after cloud-init should eject the seed, but domblklist still shows ${after} in ` + `sda (before: ${before})`);
-      if (current.outs.bootId !== olds.bootId || current.outs.running !== true) throw new Error(`${label}: ejecting the seed restarted or stopped the VM (boot id ${String(olds.bootId)} -> ` + `${String(current.outs.bootId)}, running ${String(current.outs.running)})`);
+      if (after !== "-")
+        throw new Error(
+          `${label}: the update after cloud-init should eject the seed, but domblklist still shows ${after} in ` +
+            `sda (before: ${before})`,
+        );
+      if (current.outs.bootId !== olds.bootId || current.outs.running !== true)
+        throw new Error(
+          `${label}: ejecting the seed restarted or stopped the VM (boot id ${String(olds.bootId)} -> ` +
+            `${String(current.outs.bootId)}, running ${String(current.outs.running)})`,
+        );
       log(`${label}: seed ejected (${before} -> ${after}), still running with boot id ${String(current.outs.bootId)}`);
       changes.push({ resource: label, what: ["eject seed"] });
     }

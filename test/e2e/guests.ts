@@ -14,7 +14,12 @@ export interface GuestAccess {
 }
 
 export function remoteFor(access: GuestAccess): Remote {
-  return sshRemote({ user: access.user, identityFile: access.identityFile, knownHostsFile: access.knownHostsFile, wrapper: access.wrapper });
+  return sshRemote({
+    user: access.user,
+    identityFile: access.identityFile,
+    knownHostsFile: access.knownHostsFile,
+    wrapper: access.wrapper,
+  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -36,7 +41,11 @@ const FAILURE_LINE = new RegExp(
 
 /** Lines of the serial log that say why a boot or cloud-init failed. */
 export function serialFailures(log: string): string[] {
-  return log.split("\n").filter((line) => FAILURE_LINE.test(line)).map((l) => l.trim()).slice(0, 10);
+  return log
+    .split("\n")
+    .filter((line) => FAILURE_LINE.test(line))
+    .map((l) => l.trim())
+    .slice(0, 10);
 }
 
 /** Modules `cloud-init status --long` lists as failed (its "errors:" and "recoverable_errors" parts). */
@@ -59,7 +68,13 @@ export interface Booted {
  * module when cloud-init reports an error; on timeout, says whether SSH ever answered and what the serial
  * log shows.
  */
-export async function waitForCloudInit(remote: Remote, vm: PlannedVm, serialLog: string, startedAt: number, timeoutMs: number): Promise<Booted> {
+export async function waitForCloudInit(
+  remote: Remote,
+  vm: PlannedVm,
+  serialLog: string,
+  startedAt: number,
+  timeoutMs: number,
+): Promise<Booted> {
   const deadline = startedAt + timeoutMs;
   let last: RemoteResult | null = null;
   let sshAnswered = false;
@@ -70,15 +85,30 @@ export async function waitForCloudInit(remote: Remote, vm: PlannedVm, serialLog:
     const status = /^status:\s*(\S+)/m.exec(last.stdout)?.[1];
     if (status === "done") return { name: vm.name, bootSeconds: (Date.now() - startedAt) / 1000 };
     if (status === "error" || (sshAnswered && last.code === 1 && /status:\s*error/.test(last.stdout))) {
-      const log = await remote.run(vm.ip, "sudo grep -E 'WARNING|ERROR|Traceback' /var/log/cloud-init.log | tail -n 20", 20_000);
+      const log = await remote.run(
+        vm.ip,
+        "sudo grep -E 'WARNING|ERROR|Traceback' /var/log/cloud-init.log | tail -n 20",
+        20_000,
+      );
       const modules = failedModules(`${last.stdout}\n${log.stdout}`);
-      throw new CloudInitFailure(`${vm.name}: cloud-init failed${modules.length ? ` in module ${modules.join(", ")}` : ""}:\n` + `${last.stdout.trim()}\n${log.stdout.trim()}`);
+      throw new CloudInitFailure(
+        `${vm.name}: cloud-init failed${modules.length ? ` in module ${modules.join(", ")}` : ""}:\n` +
+          `${last.stdout.trim()}\n${log.stdout.trim()}`,
+      );
     }
     const serial = fs.existsSync(serialLog) ? fs.readFileSync(serialLog, "utf8") : "";
-    if (/Kernel panic/.test(serial)) throw new CloudInitFailure(`${vm.name}: the kernel panicked:\n${serialFailures(serial).join("\n")}`);
+    if (/Kernel panic/.test(serial))
+      throw new CloudInitFailure(`${vm.name}: the kernel panicked:\n${serialFailures(serial).join("\n")}`);
     // A failed stage (e.g. a network-config cloud-init cannot parse) never reaches "done": stop now.
     const stage = /failed run of stage (\S+)/.exec(serial)?.[1];
-    if (stage) throw new CloudInitFailure(`${vm.name}: cloud-init stage ${stage} failed (serial log):\n${serial.split("\n").filter((l) => /\[ERROR\]|\[WARNING\]|Error:/.test(l)).slice(0, 8).join("\n")}`);
+    if (stage)
+      throw new CloudInitFailure(
+        `${vm.name}: cloud-init stage ${stage} failed (serial log):\n${serial
+          .split("\n")
+          .filter((l) => /\[ERROR\]|\[WARNING\]|Error:/.test(l))
+          .slice(0, 8)
+          .join("\n")}`,
+      );
     await sleep(5000);
   }
   const serial = fs.existsSync(serialLog) ? fs.readFileSync(serialLog, "utf8") : "";
@@ -87,5 +117,7 @@ export async function waitForCloudInit(remote: Remote, vm: PlannedVm, serialLog:
     ? `last status: ${last?.stdout.trim()}`
     : `SSH never answered (${last?.stderr.trim().split("\n").pop() ?? "no attempt"})`;
   const evidence = failures.length ? failures.join("\n") : serial.trim().split("\n").slice(-8).join("\n");
-  throw new CloudInitFailure(`${vm.name}: cloud-init not done after ${timeoutMs / 1000} s; ${ssh}; serial log ${serialLog}: ${evidence}`);
+  throw new CloudInitFailure(
+    `${vm.name}: cloud-init not done after ${timeoutMs / 1000} s; ${ssh}; serial log ${serialLog}: ${evidence}`,
+  );
 }

@@ -27,7 +27,13 @@ function must(command: string, args: readonly string[]): string {
   return result.out;
 }
 
-const MOUNTS: Record<string, string> = { "/run/libvirt": "run", "/etc/libvirt": "etc", "/var/lib/libvirt": "lib", "/var/cache/libvirt": "cache", "/var/log/libvirt": "log" };
+const MOUNTS: Record<string, string> = {
+  "/run/libvirt": "run",
+  "/etc/libvirt": "etc",
+  "/var/lib/libvirt": "lib",
+  "/var/cache/libvirt": "cache",
+  "/var/log/libvirt": "log",
+};
 
 export class LibvirtSandbox implements Sandbox {
   readonly name: string;
@@ -44,7 +50,8 @@ export class LibvirtSandbox implements Sandbox {
   }
 
   hostPath(daemonPath: string): string {
-    for (const [mount, dir] of Object.entries(MOUNTS)) if (daemonPath.startsWith(`${mount}/`)) return path.join(this.state, dir, daemonPath.slice(mount.length + 1));
+    for (const [mount, dir] of Object.entries(MOUNTS))
+      if (daemonPath.startsWith(`${mount}/`)) return path.join(this.state, dir, daemonPath.slice(mount.length + 1));
     return daemonPath;
   }
 
@@ -61,7 +68,10 @@ export class LibvirtSandbox implements Sandbox {
       if (this.daemon.exitCode !== null) break;
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
-    throw new Error(`the namespace's libvirtd did not come up within ${timeoutMs / 1000} s: ` + `${fs.readFileSync(path.join(this.state, "libvirtd.log"), "utf8").slice(-1500)}`);
+    throw new Error(
+      `the namespace's libvirtd did not come up within ${timeoutMs / 1000} s: ` +
+        `${fs.readFileSync(path.join(this.state, "libvirtd.log"), "utf8").slice(-1500)}`,
+    );
   }
 
   /** What is left of the test inside libvirt and the namespace (empty when clean). */
@@ -70,14 +80,26 @@ export class LibvirtSandbox implements Sandbox {
     const list = (what: string, args: string[]): void => {
       const result = sh("virsh", ["-q", "-c", this.uri, ...args]);
       if (result.code !== 0) left.push(`${what}: virsh ${args[0]} failed: ${result.out}`);
-      else for (const line of result.out.split("\n").map((l) => l.trim()).filter(Boolean)) left.push(`${what} ${line.split(/\s+/)[0]}`);
+      else
+        for (const line of result.out
+          .split("\n")
+          .map((l) => l.trim())
+          .filter(Boolean))
+          left.push(`${what} ${line.split(/\s+/)[0]}`);
     };
     list("libvirt domain", ["list", "--all", "--name"]);
     list("libvirt network", ["net-list", "--all", "--name"]);
     list("libvirt pool", ["pool-list", "--all", "--name"]);
-    const links = sh("ip", ["-n", this.name, "-o", "link", "show"]).out.split("\n").map((l) => l.split(":")[1]?.trim().split("@")[0]).filter((l) => l && l !== "lo");
+    const links = sh("ip", ["-n", this.name, "-o", "link", "show"])
+      .out.split("\n")
+      .map((l) => l.split(":")[1]?.trim().split("@")[0])
+      .filter((l) => l && l !== "lo");
     for (const link of links) left.push(`namespace link ${link}`);
-    const processes = sh("ip", ["netns", "pids", this.name]).out.split("\n").filter(Boolean).map((pid) => sh("ps", ["-o", "comm=", "-p", pid]).out).filter((comm) => comm && !/^(libvirtd|virtlogd)$/.test(comm));
+    const processes = sh("ip", ["netns", "pids", this.name])
+      .out.split("\n")
+      .filter(Boolean)
+      .map((pid) => sh("ps", ["-o", "comm=", "-p", pid]).out)
+      .filter((comm) => comm && !/^(libvirtd|virtlogd)$/.test(comm));
     for (const comm of processes) left.push(`namespace process ${comm}`);
     return left;
   }
@@ -88,11 +110,17 @@ export class LibvirtSandbox implements Sandbox {
     for (const pid of pids) spawnSync("kill", ["-TERM", pid]);
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && sh("ip", ["netns", "pids", this.name]).out.trim()) spawnSync("sleep", ["0.2"]);
-    for (const pid of sh("ip", ["netns", "pids", this.name]).out.split("\n").filter(Boolean)) spawnSync("kill", ["-KILL", pid]);
+    for (const pid of sh("ip", ["netns", "pids", this.name]).out.split("\n").filter(Boolean))
+      spawnSync("kill", ["-KILL", pid]);
     sh("ip", ["netns", "delete", this.name]);
     fs.rmSync(this.state, { recursive: true, force: true });
     const left: string[] = [];
-    if (sh("ip", ["netns", "list"]).out.split("\n").some((line) => line.split(" ")[0] === this.name)) left.push(`network namespace ${this.name}`);
+    if (
+      sh("ip", ["netns", "list"])
+        .out.split("\n")
+        .some((line) => line.split(" ")[0] === this.name)
+    )
+      left.push(`network namespace ${this.name}`);
     if (fs.existsSync(this.state)) left.push(`state directory ${this.state}`);
     return left;
   }

@@ -23,10 +23,20 @@ let built = false;
 export function distModule(relative: string): string {
   const target = path.join(DIST, relative);
   if (!built) {
-    const stale = !fs.existsSync(target) || fs.statSync(target).mtimeMs < Math.max(newestSource(path.join(ROOT, "src")), newestSource(path.join(ROOT, "components")), ...fs.readdirSync(path.join(ROOT, "schemas")).map((f) => fs.statSync(path.join(ROOT, "schemas", f)).mtimeMs));
+    const stale =
+      !fs.existsSync(target) ||
+      fs.statSync(target).mtimeMs <
+        Math.max(
+          newestSource(path.join(ROOT, "src")),
+          newestSource(path.join(ROOT, "components")),
+          ...fs.readdirSync(path.join(ROOT, "schemas")).map((f) => fs.statSync(path.join(ROOT, "schemas", f)).mtimeMs),
+        );
     if (stale) {
       // What `npm run build` does: compile, then the ahead-of-time cluster.yaml validator (it embeds the schema).
-      for (const step of [[path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], [path.join(ROOT, "scripts/build-validator.js")]]) {
+      for (const step of [
+        [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"],
+        [path.join(ROOT, "scripts/build-validator.js")],
+      ]) {
         const result = spawnSync(process.execPath, step, { cwd: ROOT, encoding: "utf8" });
         if (result.status !== 0) throw new Error(`building the package failed:\n${result.stdout}${result.stderr}`);
       }

@@ -36,7 +36,10 @@ export async function runContract(contract: Contract): Promise<string[]> {
     expect(read, `${label}: read finds the object`).not.toBeNull();
     await contract.verify?.(resource.visibleOutputs, inputs);
     const again = await resource.preview(inputs);
-    expect(again.kind, `${label}: after read, the same inputs diff as no change (no drift); diff was ${JSON.stringify(again.diff)}`).toBe("same");
+    expect(
+      again.kind,
+      `${label}: after read, the same inputs diff as no change (no drift); diff was ${JSON.stringify(again.diff)}`,
+    ).toBe("same");
   };
 
   expect((await resource.up(contract.inputs)).kind).toBe("create");

@@ -18,7 +18,12 @@ export class EngineResource {
   /** Outputs the engine keeps in state. */
   outputs: Props = {};
 
-  constructor(private readonly host: ProviderHost, readonly type: string, readonly name: string, private readonly providerText: string) {}
+  constructor(
+    private readonly host: ProviderHost,
+    readonly type: string,
+    readonly name: string,
+    private readonly providerText: string,
+  ) {}
 
   get urn(): string {
     return `urn:pulumi:test::hyperscaler::pulumi-nodejs:dynamic/hyperscaler:${this.type}::${this.name}`;
@@ -30,7 +35,8 @@ export class EngineResource {
 
   private async checked(news: Props): Promise<Props> {
     const { inputs, failures } = await this.host.check(this.urn, this.inputs, this.withProvider(news));
-    if (failures.length) throw new Error(`check failed: ${failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
+    if (failures.length)
+      throw new Error(`check failed: ${failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
     return inputs;
   }
 

@@ -18,7 +18,11 @@ const structproto = require("google-protobuf/google/protobuf/struct_pb");
 const emptyproto = require("google-protobuf/google/protobuf/empty_pb");
 const provproto = require("@pulumi/pulumi/proto/provider_pb");
 const provrpc = require("@pulumi/pulumi/proto/provider_grpc_pb");
-const rpc = require("@pulumi/pulumi/runtime/rpc") as { unknownValue: string; specialSigKey: string; specialSecretSig: string };
+const rpc = require("@pulumi/pulumi/runtime/rpc") as {
+  unknownValue: string;
+  specialSigKey: string;
+  specialSecretSig: string;
+};
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /** The engine's marker for a value not known during preview. */
@@ -50,7 +54,12 @@ export async function serializeProvider(provider: pulumi.dynamic.ResourceProvide
 /** The engine does not send undefined (the SDK drops it); a Struct cannot hold it. */
 function dropUndefined(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(dropUndefined);
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => [k, dropUndefined(v)]));
+  if (value && typeof value === "object")
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, dropUndefined(v)]),
+    );
   return value;
 }
 
@@ -62,17 +71,24 @@ function toStruct(props: Props): unknown {
 function unwrapSecrets(value: unknown): unknown {
   if (isSecret(value)) return unwrapSecrets(value.value);
   if (Array.isArray(value)) return value.map(unwrapSecrets);
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
+  if (value && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
   return value;
 }
 
 function secretKeys(props: Props): Set<string> {
-  return new Set(Object.entries(props).filter(([, v]) => isSecret(v)).map(([k]) => k));
+  return new Set(
+    Object.entries(props)
+      .filter(([, v]) => isSecret(v))
+      .map(([k]) => k),
+  );
 }
 
 /** Outputs whose inputs of the same name were secret stay secret (the engine's rule for such providers). */
 function markSecrets(outputs: Props, secrets: Set<string>): Props {
-  return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, secrets.has(k) && !isSecret(v) ? secret(v) : v]));
+  return Object.fromEntries(
+    Object.entries(outputs).map(([k, v]) => [k, secrets.has(k) && !isSecret(v) ? secret(v) : v]),
+  );
 }
 
 export interface DiffResult {
@@ -93,17 +109,28 @@ export class ProviderHost {
   readonly calls: CallLog[] = [];
   private acceptSecrets = true;
 
-  private constructor(private readonly child: ChildProcess, private readonly client: Record<string, (req: unknown, cb: (err: Error | null, res: unknown) => void) => void>, readonly stderr: string[]) {}
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly client: Record<string, (req: unknown, cb: (err: Error | null, res: unknown) => void) => void>,
+    readonly stderr: string[],
+  ) {}
 
   /** Starts the host as the engine does (`node <host> <engine address>`) and connects to the port it prints. */
   static async start(env: NodeJS.ProcessEnv = process.env): Promise<ProviderHost> {
     // The engine address is required on the command line; the dynamic provider host never dials it.
-    const child = spawn(process.execPath, [HOST_SCRIPT, "127.0.0.1:1"], { env, cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [HOST_SCRIPT, "127.0.0.1:1"], {
+      env,
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const stderr: string[] = [];
     child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
     const port = await new Promise<number>((resolve, reject) => {
       let out = "";
-      const timer = setTimeout(() => reject(new Error(`provider host printed no port within 30 s: ${stderr.join("")}`)), 30_000);
+      const timer = setTimeout(
+        () => reject(new Error(`provider host printed no port within 30 s: ${stderr.join("")}`)),
+        30_000,
+      );
       child.stdout.on("data", (chunk: Buffer) => {
         out += chunk.toString();
         const match = /^(\d+)\s*$/m.exec(out);
@@ -163,13 +190,23 @@ export class ProviderHost {
     return this.acceptSecrets ? props : markSecrets(props, secretKeys(inputs));
   }
 
-  async check(urn: string, olds: Props, news: Props): Promise<{ inputs: Props; failures: { property: string; reason: string }[] }> {
+  async check(
+    urn: string,
+    olds: Props,
+    news: Props,
+  ): Promise<{ inputs: Props; failures: { property: string; reason: string }[] }> {
     const req = new provproto.CheckRequest();
     req.setUrn(urn);
     req.setOlds(this.wire(olds));
     req.setNews(this.wire(news));
-    const res = await this.call<{ getInputs(): { toJavaScript(): Props }; getFailuresList(): { getProperty(): string; getReason(): string }[] }>("check", req);
-    return { inputs: this.back(res.getInputs(), news), failures: res.getFailuresList().map((f) => ({ property: f.getProperty(), reason: f.getReason() })) };
+    const res = await this.call<{
+      getInputs(): { toJavaScript(): Props };
+      getFailuresList(): { getProperty(): string; getReason(): string }[];
+    }>("check", req);
+    return {
+      inputs: this.back(res.getInputs(), news),
+      failures: res.getFailuresList().map((f) => ({ property: f.getProperty(), reason: f.getReason() })),
+    };
   }
 
   async diff(urn: string, id: string, olds: Props, news: Props): Promise<DiffResult> {
@@ -178,7 +215,13 @@ export class ProviderHost {
     req.setId(id);
     req.setOlds(this.wire(olds));
     req.setNews(this.wire(news));
-    const res = await this.call<{ getChanges(): number; getReplacesList(): string[]; getStablesList(): string[]; getDeletebeforereplace(): boolean; getDetaileddiffMap(): { toObject(): [string, unknown][] } }>("diff", req);
+    const res = await this.call<{
+      getChanges(): number;
+      getReplacesList(): string[];
+      getStablesList(): string[];
+      getDeletebeforereplace(): boolean;
+      getDetaileddiffMap(): { toObject(): [string, unknown][] };
+    }>("diff", req);
     const changes = res.getChanges();
     const kinds = provproto.DiffResponse.DiffChanges;
     return {
@@ -205,7 +248,10 @@ export class ProviderHost {
     req.setId(id);
     req.setProperties(this.wire(state));
     req.setInputs(this.wire(inputs));
-    const res = await this.call<{ getId(): string; getProperties(): { toJavaScript(): Props } | undefined }>("read", req);
+    const res = await this.call<{ getId(): string; getProperties(): { toJavaScript(): Props } | undefined }>(
+      "read",
+      req,
+    );
     return { id: res.getId(), outputs: this.back(res.getProperties(), state) };
   }
 

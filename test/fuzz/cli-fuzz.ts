@@ -27,7 +27,11 @@ export function bundleCli(): { entry: string; remove(): void } {
   const dir = fs.mkdtempSync(path.join(ROOT, "node_modules", ".cache-hs-fuzz-"));
   const entry = path.join(dir, "cli.js");
   esbuild.buildSync({
-    stdin: { contents: 'require("./src/cli/main").main(process.argv.slice(2)).then((code) => { process.exitCode = code; });', resolveDir: ROOT, loader: "ts" },
+    stdin: {
+      contents: 'require("./src/cli/main").main(process.argv.slice(2)).then((code) => { process.exitCode = code; });',
+      resolveDir: ROOT,
+      loader: "ts",
+    },
     bundle: true,
     platform: "node",
     format: "cjs",
@@ -49,21 +53,45 @@ interface Seeds {
 }
 
 function seeds(): Seeds {
-  const files = ["config/dev.yaml", "config/prod.yaml", ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`)];
-  const specs = [...files.map((f) => fs.readFileSync(path.join(ROOT, f), "utf8")), fs.readFileSync(path.join(ROOT, "test/fixtures/user-example.yaml"), "utf8")];
+  const files = [
+    "config/dev.yaml",
+    "config/prod.yaml",
+    ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`),
+  ];
+  const specs = [
+    ...files.map((f) => fs.readFileSync(path.join(ROOT, f), "utf8")),
+    fs.readFileSync(path.join(ROOT, "test/fixtures/user-example.yaml"), "utf8"),
+  ];
   const loaded = loadSpecFile(path.join(ROOT, "config/prod.yaml"));
   if (!loaded.ok) throw new Error("config/prod.yaml does not load");
   const samples = path.join(ROOT, "test/fixtures/samples");
   const snapshot: Record<string, string> = {
-    "nvidia-smi-q-x.xml": fs.readFileSync(path.join(samples, "nvidia-smi-q-x_a100-sxm4-80gb_mig-enabled_4x1g.20gb_drv535.xml"), "utf8"),
+    "nvidia-smi-q-x.xml": fs.readFileSync(
+      path.join(samples, "nvidia-smi-q-x_a100-sxm4-80gb_mig-enabled_4x1g.20gb_drv535.xml"),
+      "utf8",
+    ),
     "lspci-Dnn.txt": fs.readFileSync(path.join(samples, "lspci-nn_h100-sxm5-80gb_x4.txt"), "utf8"),
-    "nvidia-smi-mig-lgipp.txt": fs.readFileSync(path.join(samples, "nvidia-smi-mig-lgipp_h100-pcie-80gb_drv525.txt"), "utf8"),
+    "nvidia-smi-mig-lgipp.txt": fs.readFileSync(
+      path.join(samples, "nvidia-smi-mig-lgipp_h100-pcie-80gb_drv525.txt"),
+      "utf8",
+    ),
     "mdevctl-types.txt": fs.readFileSync(path.join(samples, "mdevctl-types_tesla-p4_grid-types_drv525.txt"), "utf8"),
     "proc-cpuinfo.txt": "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Xeon\nflags\t\t: fpu vmx\n\n",
     "proc-meminfo.txt": "MemTotal:       263842340 kB\n",
     "dev-kvm.txt": "present: yes\naccessible: yes\n",
-    "sysfs/.listings.json": JSON.stringify({ "bus/pci/devices": ["0000:65:00.0"], "kernel/iommu_groups": ["13"] }, null, 2),
-    "sysfs/.links.json": JSON.stringify({ "bus/pci/devices/0000:65:00.0/iommu_group": "../../../kernel/iommu_groups/13", "bus/pci/devices/0000:65:00.0/driver": "../../../bus/pci/drivers/nvidia" }, null, 2),
+    "sysfs/.listings.json": JSON.stringify(
+      { "bus/pci/devices": ["0000:65:00.0"], "kernel/iommu_groups": ["13"] },
+      null,
+      2,
+    ),
+    "sysfs/.links.json": JSON.stringify(
+      {
+        "bus/pci/devices/0000:65:00.0/iommu_group": "../../../kernel/iommu_groups/13",
+        "bus/pci/devices/0000:65:00.0/driver": "../../../bus/pci/drivers/nvidia",
+      },
+      null,
+      2,
+    ),
     "sysfs/bus/pci/devices/0000:65:00.0/vendor": "0x10de\n",
     "sysfs/bus/pci/devices/0000:65:00.0/device": "0x20b5\n",
     "snapshot.json": JSON.stringify({ capturedAt: "2026-01-01T00:00:00.000Z", files: ["lspci-Dnn.txt"] }, null, 2),
@@ -90,9 +118,41 @@ function writeTree(dir: string, files: Record<string, string>): void {
 
 /** Hostile fragments that have broken parsers before: aliases, tags, deep nesting, control characters, huge lines. */
 const HOSTILE = [
-  "*undefined_alias", "&a [*a]", "!!binary AAAA", "!!timestamp 2001-12-14", "!!js/function 'x'", ".inf", "-.inf", ".nan", "~", "null", "0x1F", "1e999",
-  "[".repeat(3000), "{".repeat(3000), "{\"a\":".repeat(2000), "- ".repeat(500), "\u0000", "\u0007\u001b[31m", "\r\n\r\n", "\t\t", "\uFEFF", "\uD800",
-  "x".repeat(200_000), "<<: *a", "? [a, b]\n: c", "--- \n...\n---", "%YAML 1.1\n---", "'", "\"", "#", "\\u0000", "\"\\ud800\"", "1.99", "-1", "99999999999999999999",
+  "*undefined_alias",
+  "&a [*a]",
+  "!!binary AAAA",
+  "!!timestamp 2001-12-14",
+  "!!js/function 'x'",
+  ".inf",
+  "-.inf",
+  ".nan",
+  "~",
+  "null",
+  "0x1F",
+  "1e999",
+  "[".repeat(3000),
+  "{".repeat(3000),
+  '{"a":'.repeat(2000),
+  "- ".repeat(500),
+  "\u0000",
+  "\u0007\u001b[31m",
+  "\r\n\r\n",
+  "\t\t",
+  "\uFEFF",
+  "\uD800",
+  "x".repeat(200_000),
+  "<<: *a",
+  "? [a, b]\n: c",
+  "--- \n...\n---",
+  "%YAML 1.1\n---",
+  "'",
+  '"',
+  "#",
+  "\\u0000",
+  '"\\ud800"',
+  "1.99",
+  "-1",
+  "99999999999999999999",
 ];
 
 const textMutation = (text: string): fc.Arbitrary<string> =>
@@ -126,7 +186,8 @@ const replacementValue: fc.Arbitrary<Json> = fc.oneof(
 function paths(value: Json, prefix: (string | number)[] = []): (string | number)[][] {
   const out: (string | number)[][] = [prefix];
   if (Array.isArray(value)) value.forEach((item, index) => out.push(...paths(item, [...prefix, index])));
-  else if (value !== null && typeof value === "object") for (const [key, item] of Object.entries(value)) out.push(...paths(item, [...prefix, key]));
+  else if (value !== null && typeof value === "object")
+    for (const [key, item] of Object.entries(value)) out.push(...paths(item, [...prefix, key]));
   return out;
 }
 
@@ -150,7 +211,11 @@ const structuralMutation = (data: Json, render: (value: Json) => string): fc.Arb
   });
 
 const mutatedText = (text: string, data: Json, render: (value: Json) => string): fc.Arbitrary<string> =>
-  fc.oneof({ weight: 3, arbitrary: textMutation(text) }, { weight: 2, arbitrary: structuralMutation(data, render) }, { weight: 1, arbitrary: fc.constant(text) });
+  fc.oneof(
+    { weight: 3, arbitrary: textMutation(text) },
+    { weight: 2, arbitrary: structuralMutation(data, render) },
+    { weight: 1, arbitrary: fc.constant(text) },
+  );
 
 // ---- cases ----
 
@@ -174,8 +239,24 @@ export function caseArbitrary(): fc.Arbitrary<FuzzCase> {
   const seed = seeds();
   const specs = seed.specs.map((text) => ({ text, data: parse(text) as Json }));
   const specCase: fc.Arbitrary<FuzzCase> = fc
-    .tuple(fc.nat(specs.length - 1), fc.constantFrom(["validate"], ["validate", "--json"], ["plan"], ["plan", "--json"], ["render", "--out", "@/out"], ["doctor", "--replay", "@/empty-snapshot", "--spec"]))
-    .chain(([which, command]) => mutatedText(specs[which].text, specs[which].data, (value) => stringify(value)).map((text) => ({ which, command, text })))
+    .tuple(
+      fc.nat(specs.length - 1),
+      fc.constantFrom(
+        ["validate"],
+        ["validate", "--json"],
+        ["plan"],
+        ["plan", "--json"],
+        ["render", "--out", "@/out"],
+        ["doctor", "--replay", "@/empty-snapshot", "--spec"],
+      ),
+    )
+    .chain(([which, command]) =>
+      mutatedText(specs[which].text, specs[which].data, (value) => stringify(value)).map((text) => ({
+        which,
+        command,
+        text,
+      })),
+    )
     .map(({ which, command, text }) => ({
       kind: "spec",
       label: `${command.join(" ")} <mutated spec ${which}, ${text.length} chars>`,
@@ -185,16 +266,28 @@ export function caseArbitrary(): fc.Arbitrary<FuzzCase> {
     }));
 
   const snapshotCase: fc.Arbitrary<FuzzCase> = fc
-    .tuple(fc.constantFrom(...Object.keys(seed.snapshot)), fc.constantFrom(["probe", "--replay", "@/snap"], ["probe", "--json", "--replay", "@/snap"], ["doctor", "--replay", "@/snap"], ["plan", PROD, "--host", "@/snap"]))
+    .tuple(
+      fc.constantFrom(...Object.keys(seed.snapshot)),
+      fc.constantFrom(
+        ["probe", "--replay", "@/snap"],
+        ["probe", "--json", "--replay", "@/snap"],
+        ["doctor", "--replay", "@/snap"],
+        ["plan", PROD, "--host", "@/snap"],
+      ),
+    )
     .chain(([file, command]) => {
       const text = seed.snapshot[file];
-      const mutated = file.endsWith(".json") ? mutatedText(text, JSON.parse(text) as Json, (value) => JSON.stringify(value, null, 2)) : textMutation(text);
+      const mutated = file.endsWith(".json")
+        ? mutatedText(text, JSON.parse(text) as Json, (value) => JSON.stringify(value, null, 2))
+        : textMutation(text);
       return mutated.map((content) => ({ file, command, content }));
     })
     .map(({ file, command, content }) => ({
       kind: "snapshot",
       label: `${command.join(" ")} <snapshot with mutated ${file}>`,
-      files: Object.fromEntries(Object.entries(seed.snapshot).map(([name, text]) => [`snap/${name}`, name === file ? content : text])),
+      files: Object.fromEntries(
+        Object.entries(seed.snapshot).map(([name, text]) => [`snap/${name}`, name === file ? content : text]),
+      ),
       specials: [],
       args: command,
     }));
@@ -208,16 +301,55 @@ export function caseArbitrary(): fc.Arbitrary<FuzzCase> {
       args: ["plan", PROD, flag, "@/input.json"],
     }));
 
-  const pathValue = fc.constantFrom("@/fifo", "@/zero", "@/dir", "@/missing", "@/dir/x/y", "@/spec.yaml", "/proc/x", "/sys/x", "", "-", "--json", "\u0000", "x".repeat(5000));
+  const pathValue = fc.constantFrom(
+    "@/fifo",
+    "@/zero",
+    "@/dir",
+    "@/missing",
+    "@/dir/x/y",
+    "@/spec.yaml",
+    "/proc/x",
+    "/sys/x",
+    "",
+    "-",
+    "--json",
+    "\u0000",
+    "x".repeat(5000),
+  );
   const argvCase: fc.Arbitrary<FuzzCase> = fc
     .tuple(
       fc.constantFrom("validate", "probe", "doctor", "plan", "render", "frobnicate", "--help", "-V"),
-      fc.array(fc.oneof(fc.constantFrom("--json", "--out", "--svg", "--host", "--previous", "--replay", "--capture", "--spec", "--uri", "--jsn", "-x"), pathValue, fc.string({ maxLength: 6 })), { maxLength: 6 }),
+      fc.array(
+        fc.oneof(
+          fc.constantFrom(
+            "--json",
+            "--out",
+            "--svg",
+            "--host",
+            "--previous",
+            "--replay",
+            "--capture",
+            "--spec",
+            "--uri",
+            "--jsn",
+            "-x",
+          ),
+          pathValue,
+          fc.string({ maxLength: 6 }),
+        ),
+        { maxLength: 6 },
+      ),
     )
     .map(([command, rest]) => {
       // Never a remote libvirt URI: --uri only ever gets a local value.
       const args = rest.map((value, index) => (rest[index - 1] === "--uri" ? "test:///default" : value));
-      return { kind: "argv" as const, label: `${command} ${args.map((a) => JSON.stringify(a.length > 20 ? a.slice(0, 20) + "..." : a)).join(" ")}`, files: { "spec.yaml": seed.specs[0] }, specials: ["fifo", "zero", "dir"] as const, args: [command, ...args] };
+      return {
+        kind: "argv" as const,
+        label: `${command} ${args.map((a) => JSON.stringify(a.length > 20 ? a.slice(0, 20) + "..." : a)).join(" ")}`,
+        files: { "spec.yaml": seed.specs[0] },
+        specials: ["fifo", "zero", "dir"] as const,
+        args: [command, ...args],
+      };
     });
 
   return fc.oneof(
@@ -242,7 +374,14 @@ export interface CaseResult {
 
 const STACK = /\n\s+at .*(:\d+:\d+\)?|\(native\))/;
 
-export function judge(_kase: FuzzCase, code: number | null, timedOut: boolean, stdout: string, stderr: string, timeoutMs = CASE_TIMEOUT_MS): string[] {
+export function judge(
+  _kase: FuzzCase,
+  code: number | null,
+  timedOut: boolean,
+  stdout: string,
+  stderr: string,
+  timeoutMs = CASE_TIMEOUT_MS,
+): string[] {
   const problems: string[] = [];
   const output = stdout + stderr;
   if (timedOut) problems.push(`did not finish within ${timeoutMs} ms`);
@@ -253,7 +392,12 @@ export function judge(_kase: FuzzCase, code: number | null, timedOut: boolean, s
   return problems;
 }
 
-export async function runCase(entry: string, kase: FuzzCase, scratch: string, timeoutMs = CASE_TIMEOUT_MS): Promise<CaseResult> {
+export async function runCase(
+  entry: string,
+  kase: FuzzCase,
+  scratch: string,
+  timeoutMs = CASE_TIMEOUT_MS,
+): Promise<CaseResult> {
   const dir = fs.mkdtempSync(path.join(scratch, "case-"));
   writeTree(dir, kase.files);
   for (const special of kase.specials) {
@@ -261,27 +405,42 @@ export async function runCase(entry: string, kase: FuzzCase, scratch: string, ti
     if (special === "zero") fs.symlinkSync("/dev/zero", path.join(dir, "zero"));
     if (special === "dir") fs.mkdirSync(path.join(dir, "dir"));
   }
-  const args = kase.args.map((arg) => (arg.startsWith("@/") ? path.join(dir, arg.slice(2)) : arg)).map((arg) => arg.replaceAll("\u0000", ""));
+  const args = kase.args
+    .map((arg) => (arg.startsWith("@/") ? path.join(dir, arg.slice(2)) : arg))
+    .map((arg) => arg.replaceAll("\u0000", ""));
   const start = process.hrtime.bigint();
-  const result = await new Promise<{ code: number | null; timedOut: boolean; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [entry, ...args], { cwd: dir, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout = (stdout + chunk.toString()).slice(-200_000)));
-    child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-200_000)));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, timedOut, stdout, stderr });
-    });
-  });
+  const result = await new Promise<{ code: number | null; timedOut: boolean; stdout: string; stderr: string }>(
+    (resolve) => {
+      const child = spawn(process.execPath, [entry, ...args], {
+        cwd: dir,
+        env: { ...process.env, NO_COLOR: "1" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => (stdout = (stdout + chunk.toString()).slice(-200_000)));
+      child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-200_000)));
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill("SIGKILL");
+      }, timeoutMs);
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code, timedOut, stdout, stderr });
+      });
+    },
+  );
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   fs.rmSync(dir, { recursive: true, force: true });
-  return { kase, code: result.code, ms, timedOut: result.timedOut, output: (result.stdout + result.stderr).slice(0, 2000), problems: judge(kase, result.code, result.timedOut, result.stdout, result.stderr, timeoutMs) };
+  return {
+    kase,
+    code: result.code,
+    ms,
+    timedOut: result.timedOut,
+    output: (result.stdout + result.stderr).slice(0, 2000),
+    problems: judge(kase, result.code, result.timedOut, result.stdout, result.stderr, timeoutMs),
+  };
 }
 
 export interface FuzzReport {
@@ -339,10 +498,15 @@ export async function runFuzz(options: { cases: number; seed: number; concurrenc
 
 export function describeReport(report: FuzzReport): string {
   return [
-    `cases run: ${report.cases} (seed ${report.seed}; ${Object.entries(report.byKind).map(([kind, n]) => `${kind} ${n}`).join(", ")})`,
-    `exit codes: ${Object.entries(report.exitCodes).map(([code, n]) => `${code}: ${n}`).join(", ")}`,
+    `cases run: ${report.cases} (seed ${report.seed}; ${Object.entries(report.byKind)
+      .map(([kind, n]) => `${kind} ${n}`)
+      .join(", ")})`,
+    `exit codes: ${Object.entries(report.exitCodes)
+      .map(([code, n]) => `${code}: ${n}`)
+      .join(", ")}`,
     `stack traces: ${report.stackTraces}; failures: ${report.failures.length}`,
-    `median case: ${report.medianMs.toFixed(0)} ms; slowest: ${report.slowest.ms.toFixed(0)} ms ` + `(${report.slowest.kase.label}, exit ${report.slowest.code})`,
+    `median case: ${report.medianMs.toFixed(0)} ms; slowest: ${report.slowest.ms.toFixed(0)} ms ` +
+      `(${report.slowest.kase.label}, exit ${report.slowest.code})`,
     `wall time: ${(report.wallMs / 1000).toFixed(1)} s`,
   ].join("\n");
 }

@@ -20,7 +20,9 @@ describe("base image download", () => {
   beforeAll(async () => {
     lab = makeLab(tempDir("hs-dl-"), fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8"));
     const image = fs.readFileSync(lab.baseFile);
-    sums = `${createHash("sha512").update(image).digest("hex")}  debian-12-generic-amd64.qcow2\n${"0".repeat(128)}  ` + `other.raw\n`;
+    sums =
+      `${createHash("sha512").update(image).digest("hex")}  debian-12-generic-amd64.qcow2\n${"0".repeat(128)}  ` +
+      `other.raw\n`;
     server = http.createServer((req, res) => {
       if (req.url === "/bookworm/latest/debian-12-generic-amd64.qcow2") return res.end(image);
       if (req.url === "/bookworm/latest/SHA512SUMS") return res.end(sums);
@@ -29,7 +31,12 @@ describe("base image download", () => {
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}/bookworm/latest`;
-    const created = await makePoolProvider().create({ uri: URI, name: lab.poolName, xml: renderPoolXml(lab.poolName, lab.poolPath), path: lab.poolPath });
+    const created = await makePoolProvider().create({
+      uri: URI,
+      name: lab.poolName,
+      xml: renderPoolXml(lab.poolName, lab.poolPath),
+      path: lab.poolPath,
+    });
     pool = { id: created.id, outs: created.outs };
   });
   afterAll(() => {
@@ -37,7 +44,15 @@ describe("base image download", () => {
     if (lab) scrub(lab.prefix);
   });
 
-  const inputs = () => ({ uri: URI, pool: lab.poolName, name: "debian-12-base.qcow2", source: `${base}/debian-12-generic-amd64.qcow2`, checksum: "", checksumUrl: `${base}/SHA512SUMS`, format: "qcow2" as const });
+  const inputs = () => ({
+    uri: URI,
+    pool: lab.poolName,
+    name: "debian-12-base.qcow2",
+    source: `${base}/debian-12-generic-amd64.qcow2`,
+    checksum: "",
+    checksumUrl: `${base}/SHA512SUMS`,
+    format: "qcow2" as const,
+  });
 
   it("downloads, verifies against SHA512SUMS and uploads into the pool", async () => {
     const provider = makeBaseImageProvider();
@@ -60,7 +75,9 @@ describe("base image download", () => {
     sums = "abc  something-else.qcow2\n";
     await expect(provider.create(inputs())).rejects.toThrow(/SHA512SUMS does not list debian-12-generic-amd64\.qcow2/);
     sums = good;
-    await expect(provider.create({ ...inputs(), source: `${base}/missing.qcow2` })).rejects.toThrow(/download of .*missing\.qcow2 failed: HTTP 404/);
+    await expect(provider.create({ ...inputs(), source: `${base}/missing.qcow2` })).rejects.toThrow(
+      /download of .*missing\.qcow2 failed: HTTP 404/,
+    );
     expect(virsh("vol-list", "--pool", lab.poolName).stdout.trim()).toBe("");
     await makePoolProvider().delete!(pool.id, pool.outs);
     expect(leftovers(lab.prefix)).toEqual([]);

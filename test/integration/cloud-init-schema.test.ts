@@ -20,7 +20,11 @@ function schemaCheck(file: string): Promise<{ code: number | null; output: strin
 }
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJq9dHsK7yYpXwqW5xB2rV0cTn8m7lQ3cZs9aE4d1f2g admin@workstation";
-const CONFIGS = ["config/dev.yaml", "config/prod.yaml", ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`)];
+const CONFIGS = [
+  "config/dev.yaml",
+  "config/prod.yaml",
+  ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`),
+];
 
 describe("cloud-init schema", () => {
   it.each(CONFIGS)("every user-data of %s is valid cloud-config", async (file) => {
@@ -30,13 +34,17 @@ describe("cloud-init schema", () => {
     if (!loaded.ok) throw new Error(file);
     const plan = buildPlan({ spec: loaded.spec });
     const dir = tempDir("hs-ci-");
-    const userData = [...renderAll(loaded.spec, plan, { layers: cloudInitLayers(loaded.spec, plan) })].filter(([name]) => name.endsWith("/user-data"));
+    const userData = [...renderAll(loaded.spec, plan, { layers: cloudInitLayers(loaded.spec, plan) })].filter(
+      ([name]) => name.endsWith("/user-data"),
+    );
     expect(userData.length).toBe(plan.vms.length);
-    const results = await Promise.all(userData.map(async ([name, content]) => {
-      const target = path.join(dir, name.replace(/\//g, "_"));
-      fs.writeFileSync(target, content);
-      return { name, ...(await schemaCheck(target)) };
-    }));
+    const results = await Promise.all(
+      userData.map(async ([name, content]) => {
+        const target = path.join(dir, name.replace(/\//g, "_"));
+        fs.writeFileSync(target, content);
+        return { name, ...(await schemaCheck(target)) };
+      }),
+    );
     for (const result of results) expect(result.code, `${result.name}: ${result.output}`).toBe(0);
   });
 });

@@ -9,7 +9,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPlan } from "../../src/plan";
-import { makeFirewallProvider, type FirewallInputs, type FirewallOutputs, type NftRunner } from "../../src/providers/firewall";
+import {
+  makeFirewallProvider,
+  type FirewallInputs,
+  type FirewallOutputs,
+  type NftRunner,
+} from "../../src/providers/firewall";
 import { firewallMarker, firewallTableName, renderFirewall } from "../../src/render/firewall";
 import { loadSpecText } from "../../src/spec/load";
 import { ROOT } from "../helpers";
@@ -19,10 +24,18 @@ const unavailable = netnsUnavailable();
 if (unavailable) console.log(`firewall provider test skipped: ${unavailable}`);
 
 function inputsFor(security: string): FirewallInputs {
-  const loaded = loadSpecText("dev.yaml", fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8") + `security:\n${security}`);
+  const loaded = loadSpecText(
+    "dev.yaml",
+    fs.readFileSync(path.join(ROOT, "config/dev.yaml"), "utf8") + `security:\n${security}`,
+  );
   if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.message).join("\n"));
   const plan = buildPlan({ spec: loaded.spec });
-  return { uri: "qemu:///system", table: firewallTableName(plan), marker: firewallMarker(plan), ruleset: renderFirewall(loaded.spec, plan) };
+  return {
+    uri: "qemu:///system",
+    table: firewallTableName(plan),
+    marker: firewallMarker(plan),
+    ruleset: renderFirewall(loaded.spec, plan),
+  };
 }
 
 describe.skipIf(unavailable !== null)("firewall provider with the real nft (in a namespace)", () => {
@@ -32,7 +45,9 @@ describe.skipIf(unavailable !== null)("firewall provider with the real nft (in a
   const base = inputsFor("  admin_user: hyperscaler\n");
   const withFlow = inputsFor('  cross_cluster_flows:\n    - { from: hpc, to: cloud, ports: ["6443/tcp"] }\n');
   const list = (table: string) => lab.exec(ns, "nft", ["list", "table", "inet", table]);
-  const OTHER = "table inet someone_else {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy " + "accept;\n\t\tip saddr 192.0.2.0/24 counter drop\n\t}\n}\n";
+  const OTHER =
+    "table inet someone_else {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy " +
+    "accept;\n\t\tip saddr 192.0.2.0/24 counter drop\n\t}\n}\n";
 
   beforeAll(() => {
     ns = lab.add("fw");
@@ -60,7 +75,9 @@ describe.skipIf(unavailable !== null)("firewall provider with the real nft (in a
   it("drift: a rule added by hand shows in read, diff asks for an update, update restores the table", async () => {
     const provider = makeFirewallProvider(nft);
     const applied = (await provider.create(base)).outs as FirewallOutputs;
-    expect(lab.exec(ns, "nft", ["add", "rule", "inet", base.table, "forward", "ip", "saddr", "192.0.2.1", "accept"]).code).toBe(0);
+    expect(
+      lab.exec(ns, "nft", ["add", "rule", "inet", base.table, "forward", "ip", "saddr", "192.0.2.1", "accept"]).code,
+    ).toBe(0);
     const refreshed = (await provider.read!(`inet/${base.table}`, applied)).props as FirewallOutputs;
     expect(refreshed.liveDigest).not.toBe(refreshed.appliedDigest);
     expect(await provider.diff!(`inet/${base.table}`, refreshed, base)).toMatchObject({ changes: true, replaces: [] });
@@ -78,7 +95,9 @@ describe.skipIf(unavailable !== null)("firewall provider with the real nft (in a
     expect(list(base.table).stdout).toContain("tcp dport 6443 accept");
     const broken = { ...withFlow, ruleset: withFlow.ruleset.replace("tcp dport 6443 accept", "tcp dport 6443 acept") };
     const listed = list(base.table).stdout;
-    await expect(provider.update!(`inet/${base.table}`, updated, broken)).rejects.toThrow(/host firewall table inet hyperscaler_hs_dev: nft -f - failed: .*syntax error/s);
+    await expect(provider.update!(`inet/${base.table}`, updated, broken)).rejects.toThrow(
+      /host firewall table inet hyperscaler_hs_dev: nft -f - failed: .*syntax error/s,
+    );
     expect(list(base.table).stdout).toBe(listed);
     await provider.update!(`inet/${base.table}`, updated, base);
   });
@@ -87,7 +106,9 @@ describe.skipIf(unavailable !== null)("firewall provider with the real nft (in a
     const provider = makeFirewallProvider(nft);
     const ours = (await provider.create(base)).outs as FirewallOutputs;
     await provider.delete!(`inet/${base.table}`, ours);
-    const foreign = `table inet ${base.table} {\n\tcomment "hand-made by ops"\n\tchain forward {\n\t\ttype filter hook forward ` + `priority filter; policy accept;\n\t}\n}\n`;
+    const foreign =
+      `table inet ${base.table} {\n\tcomment "hand-made by ops"\n\tchain forward {\n\t\ttype filter hook forward ` +
+      `priority filter; policy accept;\n\t}\n}\n`;
     expect(lab.exec(ns, "nft", ["-f", "-"], foreign).code).toBe(0);
     const listed = list(base.table).stdout;
     const refusal =
@@ -114,11 +135,15 @@ describe.skipIf(unavailable !== null)("firewall provider with the real nft (in a
     const nsName = ns;
     // The runner is serialized too: like the provider, it loads built-ins at call time.
     const inNamespace: NftRunner = (command, args, input) => {
-      const cp = (process as unknown as { getBuiltinModule(id: string): typeof import("node:child_process") }).getBuiltinModule("node:child_process");
+      const cp = (
+        process as unknown as { getBuiltinModule(id: string): typeof import("node:child_process") }
+      ).getBuiltinModule("node:child_process");
       const result = cp.spawnSync("ip", ["netns", "exec", nsName, command, ...args], { encoding: "utf8", input });
       return { code: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
     };
-    const serialized = await pulumi.runtime.serializeFunction(() => makeFirewallProvider(inNamespace), { allowSecrets: true });
+    const serialized = await pulumi.runtime.serializeFunction(() => makeFirewallProvider(inNamespace), {
+      allowSecrets: true,
+    });
     expect(serialized.text).not.toMatch(/require\(["'](?!node:)/);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hs-fw-serialize-"));
     try {
@@ -133,7 +158,10 @@ describe.skipIf(unavailable !== null)("firewall provider with the real nft (in a
           const gone = await provider.read(created.id, created.outs);
           process.stdout.write(JSON.stringify({ created, read, gone }));
         })().catch((error) => { process.stderr.write(String(error && error.stack || error)); process.exit(1); });`;
-      const result = spawnSync(process.execPath, ["-e", script, JSON.stringify(base)], { encoding: "utf8", cwd: os.tmpdir() });
+      const result = spawnSync(process.execPath, ["-e", script, JSON.stringify(base)], {
+        encoding: "utf8",
+        cwd: os.tmpdir(),
+      });
       expect(result.status, result.stderr).toBe(0);
       const { created, read, gone } = JSON.parse(result.stdout);
       expect(created.id).toBe(`inet/${base.table}`);

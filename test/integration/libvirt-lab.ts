@@ -33,8 +33,14 @@ export interface Lab {
 /** A prod-shaped plan renamed to a unique prefix, with bridges of its own so nothing collides. */
 export function makeLab(root: string, specText: string, baseSizeGiB = 1): Lab {
   const prefix = `hst${randomBytes(3).toString("hex")}`;
-  let text = specText.replace(/name: hs-prod/, `name: ${prefix}`).replace(/virbr100/, `${prefix}a`).replace(/virbr200/, `${prefix}b`);
-  text = text.replace(/name: hs-dev/, `name: ${prefix}`).replace(/virbr110/, `${prefix}a`).replace(/virbr210/, `${prefix}b`);
+  let text = specText
+    .replace(/name: hs-prod/, `name: ${prefix}`)
+    .replace(/virbr100/, `${prefix}a`)
+    .replace(/virbr200/, `${prefix}b`);
+  text = text
+    .replace(/name: hs-dev/, `name: ${prefix}`)
+    .replace(/virbr110/, `${prefix}a`)
+    .replace(/virbr210/, `${prefix}b`);
   const loaded = loadSpecText("lab.yaml", text);
   if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.message).join("\n"));
   // QEMU runs as libvirt-qemu: it must traverse the lab's directories to reach the pool and the backing file.
@@ -44,7 +50,9 @@ export function makeLab(root: string, specText: string, baseSizeGiB = 1): Lab {
   const baseDir = fs.mkdtempSync(path.join(root, `${prefix}-base-`));
   fs.chmodSync(baseDir, 0o755);
   const baseFile = path.join(baseDir, "base.qcow2");
-  const made = spawnSync("qemu-img", ["create", "-q", "-f", "qcow2", baseFile, `${baseSizeGiB}G`], { encoding: "utf8" });
+  const made = spawnSync("qemu-img", ["create", "-q", "-f", "qcow2", baseFile, `${baseSizeGiB}G`], {
+    encoding: "utf8",
+  });
   if (made.status !== 0) throw new Error(`qemu-img create failed: ${made.stderr}`);
   return {
     prefix,
@@ -59,24 +67,46 @@ export function makeLab(root: string, specText: string, baseSizeGiB = 1): Lab {
 
 /** Everything libvirt holds whose name starts with the prefix. */
 export function leftovers(prefix: string): string[] {
-  const names = (args: string[]): string[] => virsh(...args).stdout.split("\n").map((l) => l.trim().split(/\s+/)[0]).filter((n) => n && n.startsWith(prefix));
+  const names = (args: string[]): string[] =>
+    virsh(...args)
+      .stdout.split("\n")
+      .map((l) => l.trim().split(/\s+/)[0])
+      .filter((n) => n && n.startsWith(prefix));
   const pools = names(["pool-list", "--all", "--name"]);
   const volumes = pools.flatMap((pool) => names(["vol-list", "--pool", pool]).map((v) => `${pool}/${v}`));
-  return [...names(["list", "--all", "--name"]).map((n) => `domain ${n}`), ...names(["net-list", "--all", "--name"]).map((n) => `network ${n}`), ...pools.map((p) => `pool ${p}`), ...volumes.map((v) => `volume ${v}`)];
+  return [
+    ...names(["list", "--all", "--name"]).map((n) => `domain ${n}`),
+    ...names(["net-list", "--all", "--name"]).map((n) => `network ${n}`),
+    ...pools.map((p) => `pool ${p}`),
+    ...volumes.map((v) => `volume ${v}`),
+  ];
 }
 
 /** Removes whatever a failed test left (best effort), so one failure does not poison the next run. */
 export function scrub(prefix: string): void {
-  for (const name of virsh("list", "--all", "--name").stdout.split("\n").map((l) => l.trim()).filter((n) => n.startsWith(prefix))) {
+  for (const name of virsh("list", "--all", "--name")
+    .stdout.split("\n")
+    .map((l) => l.trim())
+    .filter((n) => n.startsWith(prefix))) {
     virsh("destroy", name);
     virsh("undefine", name);
   }
-  for (const name of virsh("net-list", "--all", "--name").stdout.split("\n").map((l) => l.trim()).filter((n) => n.startsWith(prefix))) {
+  for (const name of virsh("net-list", "--all", "--name")
+    .stdout.split("\n")
+    .map((l) => l.trim())
+    .filter((n) => n.startsWith(prefix))) {
     virsh("net-destroy", name);
     virsh("net-undefine", name);
   }
-  for (const pool of virsh("pool-list", "--all", "--name").stdout.split("\n").map((l) => l.trim()).filter((n) => n.startsWith(prefix))) {
-    for (const volume of virsh("vol-list", "--pool", pool).stdout.split("\n").map((l) => l.trim().split(/\s+/)[0]).filter(Boolean)) virsh("vol-delete", "--pool", pool, volume);
+  for (const pool of virsh("pool-list", "--all", "--name")
+    .stdout.split("\n")
+    .map((l) => l.trim())
+    .filter((n) => n.startsWith(prefix))) {
+    for (const volume of virsh("vol-list", "--pool", pool)
+      .stdout.split("\n")
+      .map((l) => l.trim().split(/\s+/)[0])
+      .filter(Boolean))
+      virsh("vol-delete", "--pool", pool, volume);
     virsh("pool-destroy", pool);
     virsh("pool-undefine", pool);
   }

@@ -6,7 +6,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { localRunner, makeDomainProvider, makePoolProvider, makeSeedIsoProvider, makeVolumeProvider, type Runner } from "../../src/providers/libvirt";
+import {
+  localRunner,
+  makeDomainProvider,
+  makePoolProvider,
+  makeSeedIsoProvider,
+  makeVolumeProvider,
+  type Runner,
+} from "../../src/providers/libvirt";
 import { seedFiles } from "../../src/render/cloud-init/nocloud";
 import { renderDomain } from "../../src/render/libvirt/domain";
 import { diskVolumeName, seedVolumeName } from "../../src/render/libvirt/names";
@@ -22,8 +29,15 @@ function agentSays(status: "done" | "running"): Runner & { asked: number } {
     if (command === "virsh" && args.includes("qemu-agent-command")) {
       runner.asked++;
       const request = JSON.parse(args[args.length - 1]) as { execute: string };
-      if (request.execute === "guest-exec") return { code: 0, stdout: JSON.stringify({ return: { pid: 4242 } }), stderr: "" };
-      return { code: 0, stdout: JSON.stringify({ return: { exited: true, exitcode: 0, "out-data": Buffer.from(`\nstatus: ${status}\n`).toString("base64") } }), stderr: "" };
+      if (request.execute === "guest-exec")
+        return { code: 0, stdout: JSON.stringify({ return: { pid: 4242 } }), stderr: "" };
+      return {
+        code: 0,
+        stdout: JSON.stringify({
+          return: { exited: true, exitcode: 0, "out-data": Buffer.from(`\nstatus: ${status}\n`).toString("base64") },
+        }),
+        stderr: "",
+      };
     }
     return localRunner(command, args, input);
   }) as Runner & { asked: number };
@@ -46,24 +60,60 @@ describe.skipIf(!reachable)("the seed leaves the running VM after cloud-init (re
   });
 
   it("ejects the seed once cloud-init is done, keeps it for the next boot, ejects again after it", async () => {
-    const pool = await makePoolProvider().create({ uri: URI, name: lab.poolName, xml: renderPoolXml(lab.poolName, lab.poolPath), path: lab.poolPath });
+    const pool = await makePoolProvider().create({
+      uri: URI,
+      name: lab.poolName,
+      xml: renderPoolXml(lab.poolName, lab.poolPath),
+      path: lab.poolPath,
+    });
     const vm = { ...lab.plan.vms.find((v) => v.gpus.length === 0)!, memoryMiB: 128, vcpus: 1 };
-    const disk = await makeVolumeProvider().create({ uri: URI, pool: lab.poolName, poolAdopted: false, name: diskVolumeName(vm), xml: renderOverlayVolumeXml({ name: diskVolumeName(vm), capacityGiB: 1, backingPath: lab.baseFile }), capacityGiB: 1, backingPath: lab.baseFile });
-    const seed = await makeSeedIsoProvider().create({ uri: URI, pool: lab.poolName, poolAdopted: false, name: seedVolumeName(vm), files: seedFiles(lab.spec, lab.plan, vm) });
+    const disk = await makeVolumeProvider().create({
+      uri: URI,
+      pool: lab.poolName,
+      poolAdopted: false,
+      name: diskVolumeName(vm),
+      xml: renderOverlayVolumeXml({ name: diskVolumeName(vm), capacityGiB: 1, backingPath: lab.baseFile }),
+      capacityGiB: 1,
+      backingPath: lab.baseFile,
+    });
+    const seed = await makeSeedIsoProvider().create({
+      uri: URI,
+      pool: lab.poolName,
+      poolAdopted: false,
+      name: seedVolumeName(vm),
+      files: seedFiles(lab.spec, lab.plan, vm),
+    });
     const { xml, facts } = renderDomain(lab.plan, vm, { pool: lab.poolName, domainType: "qemu" });
-    const inputs = { uri: URI, name: vm.name, xml: xml.replace(/<interface[\s\S]*?<\/interface>\s*/, "").replace(/<cpu [^>]*\/>/, `<cpu mode="maximum"/>`), facts: { ...facts, interfaces: [] }, start: true, seedSha256: String(seed.outs.contentSha256) };
+    const inputs = {
+      uri: URI,
+      name: vm.name,
+      xml: xml.replace(/<interface[\s\S]*?<\/interface>\s*/, "").replace(/<cpu [^>]*\/>/, `<cpu mode="maximum"/>`),
+      facts: { ...facts, interfaces: [] },
+      start: true,
+      seedSha256: String(seed.outs.contentSha256),
+    };
     // domblklist names the medium (the volume, or its path once running) or "-" when the drive is empty.
     const seedNames = [seedVolumeName(vm), path.join(lab.poolPath, seedVolumeName(vm))];
     const holdsSeed = (medium: string | undefined) => seedNames.includes(medium ?? "");
-    const live = () => virsh("domblklist", vm.name).stdout.split("\n").map((l) => l.trim().split(/\s+/)).find((c) => c[0] === "sda")?.[1];
-    const defined = () => virsh("domblklist", vm.name, "--inactive").stdout.split("\n").map((l) => l.trim().split(/\s+/)).find((c) => c[0] === "sda")?.[1];
+    const live = () =>
+      virsh("domblklist", vm.name)
+        .stdout.split("\n")
+        .map((l) => l.trim().split(/\s+/))
+        .find((c) => c[0] === "sda")?.[1];
+    const defined = () =>
+      virsh("domblklist", vm.name, "--inactive")
+        .stdout.split("\n")
+        .map((l) => l.trim().split(/\s+/))
+        .find((c) => c[0] === "sda")?.[1];
     try {
       const created = await makeDomainProvider().create(inputs);
       expect(created.outs).toMatchObject({ running: true, seedInserted: true });
       expect(holdsSeed(live())).toBe(true);
       // No agent answer (this guest boots nothing) or cloud-init still running: the seed stays.
       expect((await makeDomainProvider().diff!(vm.name, created.outs as never, inputs as never)).changes).toBe(false);
-      expect((await makeDomainProvider(agentSays("running")).diff!(vm.name, created.outs as never, inputs as never)).changes).toBe(false);
+      expect(
+        (await makeDomainProvider(agentSays("running")).diff!(vm.name, created.outs as never, inputs as never)).changes,
+      ).toBe(false);
       // cloud-init done: an in-place update ejects it from the running VM only.
       const done = agentSays("done");
       const diff = await makeDomainProvider(done).diff!(vm.name, created.outs as never, inputs);
@@ -72,7 +122,9 @@ describe.skipIf(!reachable)("the seed leaves the running VM after cloud-init (re
       expect(live()).toBe("-");
       expect(holdsSeed(defined())).toBe(true);
       expect(updated.outs).toMatchObject({ running: true, seedInserted: false, restartRequired: false });
-      expect((await makeDomainProvider(done).diff!(vm.name, updated.outs as never, inputs as never)).changes).toBe(false);
+      expect((await makeDomainProvider(done).diff!(vm.name, updated.outs as never, inputs as never)).changes).toBe(
+        false,
+      );
       // The next boot reads the seed again (a new configuration reaches the VM) ...
       expect(virsh("destroy", vm.name).code).toBe(0);
       expect(virsh("start", vm.name).code).toBe(0);

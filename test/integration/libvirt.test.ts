@@ -4,7 +4,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  localRunner, makeBaseImageProvider, makeDomainProvider, makeNetworkProvider, makePoolProvider, makeSeedIsoProvider, makeVolumeProvider, type Runner,
+  localRunner,
+  makeBaseImageProvider,
+  makeDomainProvider,
+  makeNetworkProvider,
+  makePoolProvider,
+  makeSeedIsoProvider,
+  makeVolumeProvider,
+  type Runner,
 } from "../../src/providers/libvirt";
 import { seedFiles } from "../../src/render/cloud-init/nocloud";
 import { renderDomain } from "../../src/render/libvirt/domain";
@@ -33,17 +40,38 @@ describe.skipIf(!reachable)("libvirt providers against a real libvirtd", () => {
 
   it("creates pool, base image, overlays, seed ISOs, networks and domains for every prod VM", async () => {
     const pools = makePoolProvider();
-    const pool = await pools.create({ uri: URI, name: lab.poolName, xml: renderPoolXml(lab.poolName, lab.poolPath), path: lab.poolPath });
+    const pool = await pools.create({
+      uri: URI,
+      name: lab.poolName,
+      xml: renderPoolXml(lab.poolName, lab.poolPath),
+      path: lab.poolPath,
+    });
     created.push({ provider: pools, id: pool.id, outs: pool.outs });
 
     const images = makeBaseImageProvider();
-    const base = await images.create({ uri: URI, pool: lab.poolName, name: baseVolumeName("debian-12"), source: lab.baseFile, checksum: `sha256:${lab.baseSha256}`, checksumUrl: "", format: "qcow2" });
+    const base = await images.create({
+      uri: URI,
+      pool: lab.poolName,
+      name: baseVolumeName("debian-12"),
+      source: lab.baseFile,
+      checksum: `sha256:${lab.baseSha256}`,
+      checksumUrl: "",
+      format: "qcow2",
+    });
     expect(base.outs.verified).toBe(`sha256:${lab.baseSha256}`);
     created.push({ provider: images, id: base.id, outs: base.outs });
 
     const networks = makeNetworkProvider();
     for (const network of lab.plan.networks) {
-      const result = await networks.create({ uri: URI, name: networkName(lab.plan, network), xml: renderNetworkXml(lab.plan, network), bridge: network.bridge, ip: `${network.gateway}/${network.netmask}`, dhcpHosts: dhcpHostEntries(network), start: false });
+      const result = await networks.create({
+        uri: URI,
+        name: networkName(lab.plan, network),
+        xml: renderNetworkXml(lab.plan, network),
+        bridge: network.bridge,
+        ip: `${network.gateway}/${network.netmask}`,
+        dhcpHosts: dhcpHostEntries(network),
+        start: false,
+      });
       created.push({ provider: networks, id: result.id, outs: result.outs });
     }
 
@@ -51,9 +79,25 @@ describe.skipIf(!reachable)("libvirt providers against a real libvirtd", () => {
     const seeds = makeSeedIsoProvider();
     const domains = makeDomainProvider();
     for (const vm of lab.plan.vms) {
-      const disk = await volumes.create({ uri: URI, pool: lab.poolName, name: diskVolumeName(vm), xml: renderOverlayVolumeXml({ name: diskVolumeName(vm), capacityGiB: vm.diskGiB, backingPath: base.outs.path as string }), capacityGiB: vm.diskGiB, backingPath: base.outs.path });
+      const disk = await volumes.create({
+        uri: URI,
+        pool: lab.poolName,
+        name: diskVolumeName(vm),
+        xml: renderOverlayVolumeXml({
+          name: diskVolumeName(vm),
+          capacityGiB: vm.diskGiB,
+          backingPath: base.outs.path as string,
+        }),
+        capacityGiB: vm.diskGiB,
+        backingPath: base.outs.path,
+      });
       created.push({ provider: volumes, id: disk.id, outs: disk.outs });
-      const seed = await seeds.create({ uri: URI, pool: lab.poolName, name: seedVolumeName(vm), files: seedFiles(lab.spec, lab.plan, vm) });
+      const seed = await seeds.create({
+        uri: URI,
+        pool: lab.poolName,
+        name: seedVolumeName(vm),
+        files: seedFiles(lab.spec, lab.plan, vm),
+      });
       expect(JSON.stringify(seed.outs)).not.toContain("#cloud-config"); // content stays out of state
       // The seed carries the munge key or the join token: only its owner (libvirt/qemu) may read it.
       expect((fs.statSync(seed.outs.path as string).mode & 0o077).toString(8), `${seed.outs.path} mode`).toBe("0");
@@ -72,7 +116,19 @@ describe.skipIf(!reachable)("libvirt providers against a real libvirtd", () => {
     for (const { provider, id, outs } of created) {
       const read = await provider.read!(id, outs);
       expect(read.id, `read ${id}`).toBe(id);
-      for (const key of ["memoryMiB", "vcpus", "disks", "hostdevs", "interfaces", "bridge", "ip", "dhcpHosts", "path", "capacityGiB", "backingPath"]) {
+      for (const key of [
+        "memoryMiB",
+        "vcpus",
+        "disks",
+        "hostdevs",
+        "interfaces",
+        "bridge",
+        "ip",
+        "dhcpHosts",
+        "path",
+        "capacityGiB",
+        "backingPath",
+      ]) {
         if (key in outs) expect(read.props?.[key], `${id} ${key}`).toEqual(outs[key]);
       }
     }
@@ -91,34 +147,58 @@ describe.skipIf(!reachable)("libvirt providers against a real libvirtd", () => {
     const read = await provider.read!(vm.name, domain.outs);
     expect(read.props?.memoryMiB).toBe(1024);
     const { xml, facts } = renderDomain(lab.plan, vm, { pool: lab.poolName });
-    const diff = await provider.diff!(vm.name, read.props as never, { uri: URI, name: vm.name, xml, facts, start: false });
+    const diff = await provider.diff!(vm.name, read.props as never, {
+      uri: URI,
+      name: vm.name,
+      xml,
+      facts,
+      start: false,
+    });
     expect(diff).toMatchObject({ changes: true, replaces: [] });
-    const updated = await provider.update!(vm.name, read.props as never, { uri: URI, name: vm.name, xml, facts, start: false });
+    const updated = await provider.update!(vm.name, read.props as never, {
+      uri: URI,
+      name: vm.name,
+      xml,
+      facts,
+      start: false,
+    });
     expect(updated.outs?.memoryMiB).toBe(vm.memoryMiB);
     expect((await provider.read!(vm.name, updated.outs as never)).props?.memoryMiB).toBe(vm.memoryMiB);
   });
 
-  it("a changed seed (new cloud-init configuration) leaves " + "the domain alone; a stopped VM booted with no seed yet", async () => {
-    const vm = lab.plan.vms[1];
-    const domain = created.find((c) => c.id === vm.name)!;
-    const { xml, facts } = renderDomain(lab.plan, vm, { pool: lab.poolName });
-    const provider = makeDomainProvider();
-    const olds = { ...(domain.outs as object), seedSha256: "a".repeat(64) } as never;
-    const news = { uri: URI, name: vm.name, xml, facts, start: false, seedSha256: "b".repeat(64) };
-    // The seed is not the domain's: a new one waits for the VM's next boot (the VM compares digests).
-    expect(await provider.diff!(vm.name, olds, news)).toMatchObject({ changes: false, replaces: [] });
-    const updated = await provider.update!(vm.name, olds, news);
-    expect(updated.outs).toMatchObject({ restartRequired: false, bootedSeedSha256: null, running: false });
-  });
+  it(
+    "a changed seed (new cloud-init configuration) leaves " + "the domain alone; a stopped VM booted with no seed yet",
+    async () => {
+      const vm = lab.plan.vms[1];
+      const domain = created.find((c) => c.id === vm.name)!;
+      const { xml, facts } = renderDomain(lab.plan, vm, { pool: lab.poolName });
+      const provider = makeDomainProvider();
+      const olds = { ...(domain.outs as object), seedSha256: "a".repeat(64) } as never;
+      const news = { uri: URI, name: vm.name, xml, facts, start: false, seedSha256: "b".repeat(64) };
+      // The seed is not the domain's: a new one waits for the VM's next boot (the VM compares digests).
+      expect(await provider.diff!(vm.name, olds, news)).toMatchObject({ changes: false, replaces: [] });
+      const updated = await provider.update!(vm.name, olds, news);
+      expect(updated.outs).toMatchObject({ restartRequired: false, bootedSeedSha256: null, running: false });
+    },
+  );
 
   it("a changed GPU assignment or base image means replacement", async () => {
     const vm = lab.plan.vms.find((v) => v.gpus.length > 0)!;
     const domain = created.find((c) => c.id === vm.name)!;
     const { xml, facts } = renderDomain(lab.plan, { ...vm, gpus: [] }, { pool: lab.poolName });
-    const diff = await makeDomainProvider().diff!(vm.name, domain.outs, { uri: URI, name: vm.name, xml, facts, start: false });
+    const diff = await makeDomainProvider().diff!(vm.name, domain.outs, {
+      uri: URI,
+      name: vm.name,
+      xml,
+      facts,
+      start: false,
+    });
     expect(diff.replaces).toEqual(["hostdevs"]);
     const disk = created.find((c) => c.id === `${lab.poolName}/${diskVolumeName(vm)}`)!;
-    const volumeDiff = await makeVolumeProvider().diff!(disk.id, disk.outs, { ...(disk.outs as object), backingPath: "/elsewhere/base.qcow2" });
+    const volumeDiff = await makeVolumeProvider().diff!(disk.id, disk.outs, {
+      ...(disk.outs as object),
+      backingPath: "/elsewhere/base.qcow2",
+    });
     expect(volumeDiff.replaces).toEqual(["backingPath"]);
   });
 
@@ -147,7 +227,8 @@ describe.skipIf(!reachable)("failures leave nothing behind", () => {
   /** A runner whose n-th virsh call fails like virsh does. */
   function failingAt(n: number): Runner & { calls: number } {
     const runner = ((command: string, args: readonly string[], input?: string) => {
-      if (command === "virsh" && ++runner.calls === n) return { code: 1, stdout: "", stderr: `error: injected failure at call ${n}` };
+      if (command === "virsh" && ++runner.calls === n)
+        return { code: 1, stdout: "", stderr: `error: injected failure at call ${n}` };
       return localRunner(command, args, input);
     }) as Runner & { calls: number };
     runner.calls = 0;
@@ -160,33 +241,80 @@ describe.skipIf(!reachable)("failures leave nothing behind", () => {
     const inputs = { uri: URI, name: vm.name, xml, facts, start: true };
     // Count the calls of a create that gets as far as starting (which fails for real here: no pool).
     const counter = failingAt(Infinity);
-    await expect(makeDomainProvider(counter).create(inputs)).rejects.toThrow(new RegExp(`libvirt domain ${vm.name}: virsh start failed`));
+    await expect(makeDomainProvider(counter).create(inputs)).rejects.toThrow(
+      new RegExp(`libvirt domain ${vm.name}: virsh start failed`),
+    );
     expect(leftovers(lab.prefix)).toEqual([]);
     expect(counter.calls).toBeGreaterThanOrEqual(3);
     for (let step = 1; step <= counter.calls; step++) {
-      await expect(makeDomainProvider(failingAt(step)).create(inputs), `step ${step}`).rejects.toThrow(new RegExp(`libvirt domain ${vm.name}`));
+      await expect(makeDomainProvider(failingAt(step)).create(inputs), `step ${step}`).rejects.toThrow(
+        new RegExp(`libvirt domain ${vm.name}`),
+      );
       expect(leftovers(lab.prefix), `after a failure at step ${step}`).toEqual([]);
     }
   });
 
   it("a seed ISO whose upload fails is removed; a network whose start fails is undefined", async () => {
     const pools = makePoolProvider();
-    const pool = await pools.create({ uri: URI, name: lab.poolName, xml: renderPoolXml(lab.poolName, lab.poolPath), path: lab.poolPath });
+    const pool = await pools.create({
+      uri: URI,
+      name: lab.poolName,
+      xml: renderPoolXml(lab.poolName, lab.poolPath),
+      path: lab.poolPath,
+    });
     const vm = lab.plan.vms[0];
-    const uploadFails: Runner = (command, args, input) => (command === "virsh" && args.includes("vol-upload") ? { code: 1, stdout: "", stderr: "error: injected upload failure" } : localRunner(command, args, input));
-    await expect(makeSeedIsoProvider(uploadFails).create({ uri: URI, pool: lab.poolName, name: seedVolumeName(vm), files: seedFiles(lab.spec, lab.plan, vm) })).rejects.toThrow(/seed ISO .*: virsh vol-upload failed: error: injected upload failure/);
+    const uploadFails: Runner = (command, args, input) =>
+      command === "virsh" && args.includes("vol-upload")
+        ? { code: 1, stdout: "", stderr: "error: injected upload failure" }
+        : localRunner(command, args, input);
+    await expect(
+      makeSeedIsoProvider(uploadFails).create({
+        uri: URI,
+        pool: lab.poolName,
+        name: seedVolumeName(vm),
+        files: seedFiles(lab.spec, lab.plan, vm),
+      }),
+    ).rejects.toThrow(/seed ISO .*: virsh vol-upload failed: error: injected upload failure/);
     expect(virsh("vol-list", "--pool", lab.poolName).stdout.trim()).toBe("");
     const network = lab.plan.networks[0];
-    const startFails: Runner = (command, args, input) => (command === "virsh" && args.includes("net-start") ? { code: 1, stdout: "", stderr: "error: injected start failure" } : localRunner(command, args, input));
-    await expect(makeNetworkProvider(startFails).create({ uri: URI, name: networkName(lab.plan, network), xml: renderNetworkXml(lab.plan, network), bridge: network.bridge, ip: `${network.gateway}/${network.netmask}`, dhcpHosts: dhcpHostEntries(network), start: true })).rejects.toThrow(/libvirt network .*: virsh net-start failed: error: injected start failure/);
+    const startFails: Runner = (command, args, input) =>
+      command === "virsh" && args.includes("net-start")
+        ? { code: 1, stdout: "", stderr: "error: injected start failure" }
+        : localRunner(command, args, input);
+    await expect(
+      makeNetworkProvider(startFails).create({
+        uri: URI,
+        name: networkName(lab.plan, network),
+        xml: renderNetworkXml(lab.plan, network),
+        bridge: network.bridge,
+        ip: `${network.gateway}/${network.netmask}`,
+        dhcpHosts: dhcpHostEntries(network),
+        start: true,
+      }),
+    ).rejects.toThrow(/libvirt network .*: virsh net-start failed: error: injected start failure/);
     await pools.delete!(pool.id, pool.outs as never);
     expect(leftovers(lab.prefix)).toEqual([]);
   });
 
   it("a base image with the wrong checksum is refused and not left in the pool", async () => {
     const pools = makePoolProvider();
-    const pool = await pools.create({ uri: URI, name: lab.poolName, xml: renderPoolXml(lab.poolName, lab.poolPath), path: lab.poolPath });
-    await expect(makeBaseImageProvider().create({ uri: URI, pool: lab.poolName, name: "bad-base.qcow2", source: lab.baseFile, checksum: `sha256:${"0".repeat(64)}`, checksumUrl: "", format: "qcow2" })).rejects.toThrow(/sha256 mismatch/);
+    const pool = await pools.create({
+      uri: URI,
+      name: lab.poolName,
+      xml: renderPoolXml(lab.poolName, lab.poolPath),
+      path: lab.poolPath,
+    });
+    await expect(
+      makeBaseImageProvider().create({
+        uri: URI,
+        pool: lab.poolName,
+        name: "bad-base.qcow2",
+        source: lab.baseFile,
+        checksum: `sha256:${"0".repeat(64)}`,
+        checksumUrl: "",
+        format: "qcow2",
+      }),
+    ).rejects.toThrow(/sha256 mismatch/);
     expect(virsh("vol-list", "--pool", lab.poolName).stdout.trim()).toBe("");
     await pools.delete!(pool.id, pool.outs as never);
   });

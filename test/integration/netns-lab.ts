@@ -11,23 +11,31 @@ export interface Run {
 
 export function run(command: string, args: readonly string[], input?: string, timeoutMs = 20_000): Run {
   const result = spawnSync(command, [...args], { encoding: "utf8", input, timeout: timeoutMs });
-  return { code: result.error ? null : result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? String(result.error?.message ?? "") };
+  return {
+    code: result.error ? null : result.status,
+    stdout: result.stdout ?? "",
+    stderr: result.stderr ?? String(result.error?.message ?? ""),
+  };
 }
 
 function must(command: string, args: readonly string[], input?: string): string {
   const result = run(command, args, input);
-  if (result.code !== 0) throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr.trim() || result.stdout.trim()}`);
+  if (result.code !== 0)
+    throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr.trim() || result.stdout.trim()}`);
   return result.stdout;
 }
 
 /** Why namespace firewall tests cannot run here, or null when they can. */
 export function netnsUnavailable(): string | null {
   if (process.getuid?.() !== 0) return "needs root (ip netns, nft)";
-  for (const tool of ["nft", "ip", "socat"]) if (run("sh", ["-c", `command -v ${tool}`]).code !== 0) return `${tool} is not installed (Debian packages nftables, iproute2, socat)`;
+  for (const tool of ["nft", "ip", "socat"])
+    if (run("sh", ["-c", `command -v ${tool}`]).code !== 0)
+      return `${tool} is not installed (Debian packages nftables, iproute2, socat)`;
   const probe = `hsprobe${randomBytes(3).toString("hex")}`;
   if (run("ip", ["netns", "add", probe]).code !== 0) return "cannot create network namespaces (ip netns add failed)";
   try {
-    if (run("ip", ["netns", "exec", probe, "nft", "list", "ruleset"]).code !== 0) return "nft cannot talk to netfilter inside a namespace";
+    if (run("ip", ["netns", "exec", probe, "nft", "list", "ruleset"]).code !== 0)
+      return "nft cannot talk to netfilter inside a namespace";
   } finally {
     run("ip", ["netns", "del", probe]);
   }
@@ -63,7 +71,14 @@ export class NetnsLab {
   }
 
   /** A veth from `router` (named `routerSide`) to `ns` (named eth0), addresses set, links up. */
-  link(router: string, routerSide: string, ns: string, nsAddress: string, gateway: string, options: { bridge?: string; routerAddress?: string } = {}): void {
+  link(
+    router: string,
+    routerSide: string,
+    ns: string,
+    nsAddress: string,
+    gateway: string,
+    options: { bridge?: string; routerAddress?: string } = {},
+  ): void {
     this.ip(router, "link", "add", routerSide, "type", "veth", "peer", "name", "eth0", "netns", ns);
     if (options.bridge) this.ip(router, "link", "set", routerSide, "master", options.bridge);
     if (options.routerAddress) this.ip(router, "addr", "add", options.routerAddress, "dev", routerSide);
@@ -75,22 +90,36 @@ export class NetnsLab {
 
   /** A TCP listener in `ns` that answers each connection with the peer address it sees. */
   listen(ns: string, port: number): void {
-    const child = spawn("ip", ["netns", "exec", ns, "socat", `TCP-LISTEN:${port},reuseaddr,fork`, "SYSTEM:echo $SOCAT_PEERADDR"], { stdio: "ignore" });
+    const child = spawn(
+      "ip",
+      ["netns", "exec", ns, "socat", `TCP-LISTEN:${port},reuseaddr,fork`, "SYSTEM:echo $SOCAT_PEERADDR"],
+      { stdio: "ignore" },
+    );
     this.processes.push(child);
   }
 
   /** A UDP receiver in `ns`; the returned function gives every payload received so far. */
   receiveUdp(ns: string, port: number): () => string {
-    const child = spawn("ip", ["netns", "exec", ns, "socat", "-u", `UDP-RECV:${port}`, "STDOUT"], { stdio: ["ignore", "pipe", "ignore"] });
+    const child = spawn("ip", ["netns", "exec", ns, "socat", "-u", `UDP-RECV:${port}`, "STDOUT"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     this.processes.push(child);
     let received = "";
-    child.stdout.on("data", (chunk: Buffer) => { received += chunk.toString("utf8"); });
+    child.stdout.on("data", (chunk: Buffer) => {
+      received += chunk.toString("utf8");
+    });
     return () => received;
   }
 
   /** Sends one UDP datagram from `ns` (optionally from a given source address). */
   sendUdp(ns: string, address: string, port: number, payload: string, bind?: string): void {
-    const result = this.exec(ns, "socat", ["-u", "-", `UDP:${address}:${port}${bind ? `,bind=${bind}` : ""}`], payload, 5_000);
+    const result = this.exec(
+      ns,
+      "socat",
+      ["-u", "-", `UDP:${address}:${port}${bind ? `,bind=${bind}` : ""}`],
+      payload,
+      5_000,
+    );
     if (result.code !== 0) throw new Error(`sending UDP from ${ns}: ${result.stderr}`);
   }
 
@@ -114,6 +143,8 @@ export class NetnsLab {
   destroy(): string[] {
     for (const child of this.processes) child.kill("SIGKILL");
     for (const ns of this.namespaces) run("ip", ["netns", "del", ns]);
-    return run("ip", ["netns", "list"]).stdout.split("\n").filter((line) => line.startsWith(this.prefix));
+    return run("ip", ["netns", "list"])
+      .stdout.split("\n")
+      .filter((line) => line.startsWith(this.prefix));
   }
 }

@@ -29,8 +29,10 @@ const ALLOWED = { cidr: "203.0.113.0/24", router: "203.0.113.1", host: "203.0.11
 const DENIED = { router: "198.51.100.1", host: "198.51.100.10" };
 
 function prodWithIsolation(): { spec: ClusterSpec; plan: Plan } {
-  const text = fs.readFileSync(path.join(ROOT, "config/prod.yaml"), "utf8") +
-    `\nsecurity:\n  allowed_cidrs: ["${ALLOWED.cidr}"]\n  cross_cluster_flows:\n    - { from: hpc, to: cloud, ` + `ports: ["6443/tcp"] }\n`;
+  const text =
+    fs.readFileSync(path.join(ROOT, "config/prod.yaml"), "utf8") +
+    `\nsecurity:\n  allowed_cidrs: ["${ALLOWED.cidr}"]\n  cross_cluster_flows:\n    - { from: hpc, to: cloud, ` +
+    `ports: ["6443/tcp"] }\n`;
   const loaded = loadSpecText("prod-isolated.yaml", text);
   if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.message).join("\n"));
   return { spec: loaded.spec, plan: buildPlan({ spec: loaded.spec }) };
@@ -54,7 +56,8 @@ describe.skipIf(unavailable !== null)("network isolation between the clusters an
   const udpArrives = async (bind?: string): Promise<boolean> => {
     const payload = `datagram-${++datagrams}\n`;
     lab.sendUdp(ns.hpc, cloudVm.ip, 9999, payload, bind);
-    for (let waited = 0; waited < 1000 && !received().includes(payload); waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let waited = 0; waited < 1000 && !received().includes(payload); waited += 50)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     return received().includes(payload);
   };
 
@@ -63,14 +66,56 @@ describe.skipIf(unavailable !== null)("network isolation between the clusters an
     { name: "hpc -> cloud 6443/tcp (declared flow)", from: ns.hpc, to: cloudVm.ip, port: 6443, expect: hpcVm.ip },
     { name: "hpc -> cloud 5432/tcp (undeclared port)", from: ns.hpc, to: cloudVm.ip, port: 5432, expect: null },
     { name: "cloud -> hpc 6817/tcp (undeclared direction)", from: ns.cloud, to: hpcVm.ip, port: 6817, expect: null },
-    { name: `${ALLOWED.host} (allowed_cidrs) -> cloud 6443/tcp`, from: ns.allowed, to: cloudVm.ip, port: 6443, expect: ALLOWED.host },
-    { name: `${ALLOWED.host} (allowed_cidrs) -> cloud 30080/tcp (NodePort)`, from: ns.allowed, to: cloudVm.ip, port: 30080, expect: ALLOWED.host },
-    { name: `${ALLOWED.host} (allowed_cidrs) -> hpc 22/tcp`, from: ns.allowed, to: hpcVm.ip, port: 22, expect: ALLOWED.host },
-    { name: `${ALLOWED.host} (allowed_cidrs) -> hpc 6817/tcp (port not open)`, from: ns.allowed, to: hpcVm.ip, port: 6817, expect: null },
-    { name: `${DENIED.host} (not allowed) -> cloud 6443/tcp`, from: ns.denied, to: cloudVm.ip, port: 6443, expect: null },
+    {
+      name: `${ALLOWED.host} (allowed_cidrs) -> cloud 6443/tcp`,
+      from: ns.allowed,
+      to: cloudVm.ip,
+      port: 6443,
+      expect: ALLOWED.host,
+    },
+    {
+      name: `${ALLOWED.host} (allowed_cidrs) -> cloud 30080/tcp (NodePort)`,
+      from: ns.allowed,
+      to: cloudVm.ip,
+      port: 30080,
+      expect: ALLOWED.host,
+    },
+    {
+      name: `${ALLOWED.host} (allowed_cidrs) -> hpc 22/tcp`,
+      from: ns.allowed,
+      to: hpcVm.ip,
+      port: 22,
+      expect: ALLOWED.host,
+    },
+    {
+      name: `${ALLOWED.host} (allowed_cidrs) -> hpc 6817/tcp (port not open)`,
+      from: ns.allowed,
+      to: hpcVm.ip,
+      port: 6817,
+      expect: null,
+    },
+    {
+      name: `${DENIED.host} (not allowed) -> cloud 6443/tcp`,
+      from: ns.denied,
+      to: cloudVm.ip,
+      port: 6443,
+      expect: null,
+    },
     { name: `${DENIED.host} (not allowed) -> hpc 22/tcp`, from: ns.denied, to: hpcVm.ip, port: 22, expect: null },
-    { name: "hpc -> outside 8080/tcp (egress, masqueraded)", from: ns.hpc, to: ALLOWED.host, port: 8080, expect: ALLOWED.router },
-    { name: "cloud -> outside 8080/tcp (egress, masqueraded)", from: ns.cloud, to: DENIED.host, port: 8080, expect: DENIED.router },
+    {
+      name: "hpc -> outside 8080/tcp (egress, masqueraded)",
+      from: ns.hpc,
+      to: ALLOWED.host,
+      port: 8080,
+      expect: ALLOWED.router,
+    },
+    {
+      name: "cloud -> outside 8080/tcp (egress, masqueraded)",
+      from: ns.cloud,
+      to: DENIED.host,
+      port: 8080,
+      expect: DENIED.router,
+    },
   ];
 
   beforeAll(() => {
@@ -81,16 +126,27 @@ describe.skipIf(unavailable !== null)("network isolation between the clusters an
     ns.denied = lab.add("out-no");
     // Forwarding only inside the router namespace; reverse-path filtering off so that only the
     // ruleset can stop a spoofed source.
-    for (const setting of ["net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"]) lab.sysctl(ns.router, setting);
+    for (const setting of [
+      "net.ipv4.ip_forward=1",
+      "net.ipv4.conf.all.rp_filter=0",
+      "net.ipv4.conf.default.rp_filter=0",
+    ])
+      lab.sysctl(ns.router, setting);
     for (const network of [hpcNet, cloudNet]) {
       lab.ip(ns.router, "link", "add", network.bridge, "type", "bridge");
       lab.ip(ns.router, "addr", "add", `${network.gateway}/${network.prefix}`, "dev", network.bridge);
       lab.ip(ns.router, "link", "set", network.bridge, "up");
     }
     lab.link(ns.router, "vm-hpc", ns.hpc, `${hpcVm.ip}/${hpcNet.prefix}`, hpcNet.gateway, { bridge: hpcNet.bridge });
-    lab.link(ns.router, "vm-cloud", ns.cloud, `${cloudVm.ip}/${cloudNet.prefix}`, cloudNet.gateway, { bridge: cloudNet.bridge });
-    lab.link(ns.router, "up-ok", ns.allowed, `${ALLOWED.host}/24`, ALLOWED.router, { routerAddress: `${ALLOWED.router}/24` });
-    lab.link(ns.router, "up-no", ns.denied, `${DENIED.host}/24`, DENIED.router, { routerAddress: `${DENIED.router}/24` });
+    lab.link(ns.router, "vm-cloud", ns.cloud, `${cloudVm.ip}/${cloudNet.prefix}`, cloudNet.gateway, {
+      bridge: cloudNet.bridge,
+    });
+    lab.link(ns.router, "up-ok", ns.allowed, `${ALLOWED.host}/24`, ALLOWED.router, {
+      routerAddress: `${ALLOWED.router}/24`,
+    });
+    lab.link(ns.router, "up-no", ns.denied, `${DENIED.host}/24`, DENIED.router, {
+      routerAddress: `${DENIED.router}/24`,
+    });
     // A guest that configures an address of the other network on its NIC (what a spoofer does).
     lab.ip(ns.hpc, "addr", "add", `${spoofedSource}/32`, "dev", "eth0");
     for (const vmNs of [ns.hpc, ns.cloud]) for (const port of [22, 5432, 6443, 6817, 30080]) lab.listen(vmNs, port);
@@ -112,18 +168,38 @@ describe.skipIf(unavailable !== null)("network isolation between the clusters an
   const libvirtRules = (mode: "nat" | "route"): string => {
     const filter = [hpcNet, cloudNet].flatMap((n) => [
       `-A LIBVIRT_FWX -i ${n.bridge} -o ${n.bridge} -j ACCEPT`,
-      mode === "nat" ? `-A LIBVIRT_FWI -d ${n.subnet} -o ${n.bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT` : `-A LIBVIRT_FWI -d ${n.subnet} -o ${n.bridge} -j ACCEPT`,
+      mode === "nat"
+        ? `-A LIBVIRT_FWI -d ${n.subnet} -o ${n.bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`
+        : `-A LIBVIRT_FWI -d ${n.subnet} -o ${n.bridge} -j ACCEPT`,
       `-A LIBVIRT_FWI -o ${n.bridge} -j REJECT --reject-with icmp-port-unreachable`,
       `-A LIBVIRT_FWO -s ${n.subnet} -i ${n.bridge} -j ACCEPT`,
       `-A LIBVIRT_FWO -i ${n.bridge} -j REJECT --reject-with icmp-port-unreachable`,
     ]);
-    const nat = mode === "nat" ? [hpcNet, cloudNet].flatMap((n) => [
-      `-A LIBVIRT_PRT -s ${n.subnet} -d 224.0.0.0/24 -j RETURN`,
-      `-A LIBVIRT_PRT -s ${n.subnet} -d 255.255.255.255/32 -j RETURN`,
-      `-A LIBVIRT_PRT -s ${n.subnet} ! -d ${n.subnet} -j MASQUERADE`,
-    ]) : [];
-    return ["*filter", ":LIBVIRT_FWX - [0:0]", ":LIBVIRT_FWI - [0:0]", ":LIBVIRT_FWO - [0:0]", "-A FORWARD -j LIBVIRT_FWX", "-A FORWARD -j LIBVIRT_FWI", "-A FORWARD -j LIBVIRT_FWO", ...filter, "COMMIT",
-      "*nat", ":LIBVIRT_PRT - [0:0]", "-A POSTROUTING -j LIBVIRT_PRT", ...nat, "COMMIT", ""].join("\n");
+    const nat =
+      mode === "nat"
+        ? [hpcNet, cloudNet].flatMap((n) => [
+            `-A LIBVIRT_PRT -s ${n.subnet} -d 224.0.0.0/24 -j RETURN`,
+            `-A LIBVIRT_PRT -s ${n.subnet} -d 255.255.255.255/32 -j RETURN`,
+            `-A LIBVIRT_PRT -s ${n.subnet} ! -d ${n.subnet} -j MASQUERADE`,
+          ])
+        : [];
+    return [
+      "*filter",
+      ":LIBVIRT_FWX - [0:0]",
+      ":LIBVIRT_FWI - [0:0]",
+      ":LIBVIRT_FWO - [0:0]",
+      "-A FORWARD -j LIBVIRT_FWX",
+      "-A FORWARD -j LIBVIRT_FWI",
+      "-A FORWARD -j LIBVIRT_FWO",
+      ...filter,
+      "COMMIT",
+      "*nat",
+      ":LIBVIRT_PRT - [0:0]",
+      "-A POSTROUTING -j LIBVIRT_PRT",
+      ...nat,
+      "COMMIT",
+      "",
+    ].join("\n");
   };
   const loadLibvirtRules = (mode: "nat" | "route"): void => {
     const loaded = lab.exec(ns.router, "iptables-restore", [], libvirtRules(mode));
@@ -135,7 +211,9 @@ describe.skipIf(unavailable !== null)("network isolation between the clusters an
 
   afterAll(() => {
     const left = lab.destroy();
-    console.log(`network isolation test: ${((Date.now() - started) / 1000).toFixed(1)} s; namespaces left: ${left.length}`);
+    console.log(
+      `network isolation test: ${((Date.now() - started) / 1000).toFixed(1)} s; namespaces left: ${left.length}`,
+    );
     expect(left).toEqual([]);
   });
 
@@ -147,17 +225,34 @@ describe.skipIf(unavailable !== null)("network isolation between the clusters an
     expect(seen.find((s) => s.flow.startsWith("hpc -> outside"))!.peer).toBe(hpcVm.ip);
   });
 
-  it("without the table a datagram from the hpc VM reaches " + "the cloud VM, with its own or a spoofed cloud source", async () => {
-    expect(await udpArrives()).toBe(true);
-    expect(await udpArrives(spoofedSource)).toBe(true);
-  });
+  it(
+    "without the table a datagram from the hpc VM reaches " + "the cloud VM, with its own or a spoofed cloud source",
+    async () => {
+      expect(await udpArrives()).toBe(true);
+      expect(await udpArrives(spoofedSource)).toBe(true);
+    },
+  );
 
   it("with the table: the declared flow, allowed_cidrs and egress connect; everything else is blocked", async () => {
-    const inputs = { uri: "qemu:///system", table: firewallTableName(plan), marker: firewallMarker(plan), ruleset: renderFirewall(spec, plan) };
+    const inputs = {
+      uri: "qemu:///system",
+      table: firewallTableName(plan),
+      marker: firewallMarker(plan),
+      ruleset: renderFirewall(spec, plan),
+    };
     state = (await provider.create(inputs)).outs as FirewallOutputs;
-    const results = flows().map((flow) => ({ flow: flow.name, expected: flow.expect, seen: lab.connect(flow.from, flow.to, flow.port) }));
-    console.log("network isolation flows with the table:\n" + results.map((r) => `  ${r.seen === null ? "blocked" : `allowed (peer ${r.seen})`}: ${r.flow}`).join("\n"));
-    expect(results.map((r) => ({ flow: r.flow, seen: r.seen }))).toEqual(results.map((r) => ({ flow: r.flow, seen: r.expected })));
+    const results = flows().map((flow) => ({
+      flow: flow.name,
+      expected: flow.expect,
+      seen: lab.connect(flow.from, flow.to, flow.port),
+    }));
+    console.log(
+      "network isolation flows with the table:\n" +
+        results.map((r) => `  ${r.seen === null ? "blocked" : `allowed (peer ${r.seen})`}: ${r.flow}`).join("\n"),
+    );
+    expect(results.map((r) => ({ flow: r.flow, seen: r.seen }))).toEqual(
+      results.map((r) => ({ flow: r.flow, seen: r.expected })),
+    );
     // The drops were the table's: its counters saw the blocked packets.
     const listed = lab.exec(ns.router, "nft", ["list", "table", "inet", inputs.table]).stdout;
     for (const comment of ["between clusters: not declared", "inbound: source not in allowed_cidrs or port not open"]) {
@@ -166,13 +261,17 @@ describe.skipIf(unavailable !== null)("network isolation between the clusters an
     }
   });
 
-  it("with the table a datagram from the hpc bridge with a cloud source is dropped (the table's rule for traffic " + "inside the cloud network would pass it)", async () => {
-    expect(await udpArrives(spoofedSource)).toBe(false);
-    expect(await udpArrives()).toBe(false); // and the real source is an undeclared cross-cluster flow
-    const listed = lab.exec(ns.router, "nft", ["list", "table", "inet", state.table]).stdout;
-    const line = listed.split("\n").find((l) => l.includes('comment "spoofed source on hpc_network"'))!;
-    expect(Number(/packets (\d+)/.exec(line)![1])).toBeGreaterThan(0);
-  });
+  it(
+    "with the table a datagram from the hpc bridge with a cloud source is dropped (the table's rule for traffic " +
+      "inside the cloud network would pass it)",
+    async () => {
+      expect(await udpArrives(spoofedSource)).toBe(false);
+      expect(await udpArrives()).toBe(false); // and the real source is an undeclared cross-cluster flow
+      const listed = lab.exec(ns.router, "nft", ["list", "table", "inet", state.table]).stdout;
+      const line = listed.split("\n").find((l) => l.includes('comment "spoofed source on hpc_network"'))!;
+      expect(Number(/packets (\d+)/.exec(line)![1])).toBeGreaterThan(0);
+    },
+  );
 
   it("deleting the table restores the unfiltered state; deleting again is a no-op", async () => {
     await provider.delete!(state.appliedDigest, state);
@@ -181,29 +280,42 @@ describe.skipIf(unavailable !== null)("network isolation between the clusters an
     expect(lab.connect(ns.denied, cloudVm.ip, 6443)).toBe(DENIED.host);
   });
 
-  it.skipIf(!iptablesRestore)("libvirt's own NAT-mode rules reject the declared flow and allowed_cidrs: why the stack has libvirt route instead", () => {
-    loadLibvirtRules("nat");
-    try {
-      expect(lab.connect(ns.hpc, cloudVm.ip, 6443)).toBeNull();
-      expect(lab.connect(ns.allowed, cloudVm.ip, 6443)).toBeNull();
-      expect(lab.connect(ns.hpc, ALLOWED.host, 8080)).toBe(ALLOWED.router); // libvirt's masquerade
-    } finally {
-      removeLibvirtRules();
-    }
-  });
+  it.skipIf(!iptablesRestore)(
+    "libvirt's own NAT-mode rules reject the declared flow and allowed_cidrs: why the stack has libvirt route instead",
+    () => {
+      loadLibvirtRules("nat");
+      try {
+        expect(lab.connect(ns.hpc, cloudVm.ip, 6443)).toBeNull();
+        expect(lab.connect(ns.allowed, cloudVm.ip, 6443)).toBeNull();
+        expect(lab.connect(ns.hpc, ALLOWED.host, 8080)).toBe(ALLOWED.router); // libvirt's masquerade
+      } finally {
+        removeLibvirtRules();
+      }
+    },
+  );
 
-  it.skipIf(!iptablesRestore)("with libvirt's route-mode rules in place too, the table decides exactly as alone", async () => {
-    loadLibvirtRules("route");
-    const created = (await provider.create({ uri: "qemu:///system", table: firewallTableName(plan), marker: firewallMarker(plan), ruleset: renderFirewall(spec, plan) })).outs as FirewallOutputs;
-    try {
-      const results = flows().map((flow) => ({ flow: flow.name, seen: lab.connect(flow.from, flow.to, flow.port) }));
-      expect(results).toEqual(flows().map((flow) => ({ flow: flow.name, seen: flow.expect })));
-      expect(await udpArrives(spoofedSource)).toBe(false);
-    } finally {
-      await provider.delete!(created.appliedDigest, created);
-      removeLibvirtRules();
-    }
-  });
+  it.skipIf(!iptablesRestore)(
+    "with libvirt's route-mode rules in place too, the table decides exactly as alone",
+    async () => {
+      loadLibvirtRules("route");
+      const created = (
+        await provider.create({
+          uri: "qemu:///system",
+          table: firewallTableName(plan),
+          marker: firewallMarker(plan),
+          ruleset: renderFirewall(spec, plan),
+        })
+      ).outs as FirewallOutputs;
+      try {
+        const results = flows().map((flow) => ({ flow: flow.name, seen: lab.connect(flow.from, flow.to, flow.port) }));
+        expect(results).toEqual(flows().map((flow) => ({ flow: flow.name, seen: flow.expect })));
+        expect(await udpArrives(spoofedSource)).toBe(false);
+      } finally {
+        await provider.delete!(created.appliedDigest, created);
+        removeLibvirtRules();
+      }
+    },
+  );
 });
 
 describe.skipIf(!libvirtReachable())("libvirt keeps clean-traffic on every NIC (real libvirtd, define only)", () => {
@@ -220,7 +332,13 @@ describe.skipIf(!libvirtReachable())("libvirt keeps clean-traffic on every NIC (
         const name = `hsfw${suffix}-${vm.name}`;
         const file = path.join(dir, `${name}.xml`);
         // A fresh name and no UUID: nothing of another test or stack is touched.
-        fs.writeFileSync(file, renderDomainXml(plan, { ...vm, name }, { pool: "hs-dev", domainType: "qemu" }).replace(/<uuid>[^<]*<\/uuid>/, ""));
+        fs.writeFileSync(
+          file,
+          renderDomainXml(plan, { ...vm, name }, { pool: "hs-dev", domainType: "qemu" }).replace(
+            /<uuid>[^<]*<\/uuid>/,
+            "",
+          ),
+        );
         expect(virsh("define", file).code, name).toBe(0);
         defined.push(name);
         const xml = virsh("dumpxml", "--inactive", name).stdout;

@@ -37,7 +37,14 @@ async function serialize(name: string, provider: pulumi.dynamic.ResourceProvider
 }
 
 /** Runs create, read, delete of a serialized provider in a fresh process; returns what each returned. */
-function crudInFreshProcess(file: string, inputs: unknown): { created: { id: string; outs: Record<string, unknown> }; read: { id: string; props: Record<string, unknown> }; readAfterDelete: { id: string } } {
+function crudInFreshProcess(
+  file: string,
+  inputs: unknown,
+): {
+  created: { id: string; outs: Record<string, unknown> };
+  read: { id: string; props: Record<string, unknown> };
+  readAfterDelete: { id: string };
+} {
   const script = `
     const provider = require(${JSON.stringify(file)}).handler();
     (async () => {
@@ -49,14 +56,24 @@ function crudInFreshProcess(file: string, inputs: unknown): { created: { id: str
       process.stdout.write(JSON.stringify({ created, read, readAfterDelete }));
     })().catch((error) => { process.stderr.write(String(error && error.stack || error)); process.exit(1); });`;
   // A fresh process with nothing of ours loaded: only what the serialized text itself requires.
-  const result = spawnSync(process.execPath, ["-e", script, JSON.stringify(inputs)], { encoding: "utf8", cwd: os.tmpdir() });
+  const result = spawnSync(process.execPath, ["-e", script, JSON.stringify(inputs)], {
+    encoding: "utf8",
+    cwd: os.tmpdir(),
+  });
   if (result.status !== 0) throw new Error(`fresh process failed: ${result.stderr}`);
   return JSON.parse(result.stdout);
 }
 
 describe.skipIf(!reachable)("provider serialization (built package)", () => {
   it("serialized text captures no module imports", async () => {
-    for (const [name, provider] of Object.entries({ pool: makePoolProvider(), network: makeNetworkProvider(), volume: makeVolumeProvider(), image: makeBaseImageProvider(), seed: makeSeedIsoProvider(), domain: makeDomainProvider() })) {
+    for (const [name, provider] of Object.entries({
+      pool: makePoolProvider(),
+      network: makeNetworkProvider(),
+      volume: makeVolumeProvider(),
+      image: makeBaseImageProvider(),
+      seed: makeSeedIsoProvider(),
+      domain: makeDomainProvider(),
+    })) {
       const text = fs.readFileSync(await serialize(`check-${name}`, provider), "utf8");
       expect(text, name).not.toMatch(/require\(["'](?!node:)/);
       expect(text, name).toContain("getBuiltinModule");
@@ -68,29 +85,77 @@ describe.skipIf(!reachable)("provider serialization (built package)", () => {
     const network = lab.plan.networks[0];
     // The pool stays for the volumes; it is created and removed through its own serialized provider too.
     const poolFile = await serialize("pool", makePoolProvider());
-    const poolInputs = { uri: URI, name: lab.poolName, xml: renderPoolXml(lab.poolName, lab.poolPath), path: lab.poolPath };
+    const poolInputs = {
+      uri: URI,
+      name: lab.poolName,
+      xml: renderPoolXml(lab.poolName, lab.poolPath),
+      path: lab.poolPath,
+    };
     // Loads the serialized module from its file, as the engine's provider process does.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const poolProvider = require(poolFile).handler() as pulumi.dynamic.ResourceProvider;
     const pool = await poolProvider.create(poolInputs);
 
-    const image = crudInFreshProcess(await serialize("image", makeBaseImageProvider()), { uri: URI, pool: lab.poolName, name: "base.qcow2", source: lab.baseFile, checksum: `sha256:${lab.baseSha256}`, checksumUrl: "", format: "qcow2" });
+    const image = crudInFreshProcess(await serialize("image", makeBaseImageProvider()), {
+      uri: URI,
+      pool: lab.poolName,
+      name: "base.qcow2",
+      source: lab.baseFile,
+      checksum: `sha256:${lab.baseSha256}`,
+      checksumUrl: "",
+      format: "qcow2",
+    });
     expect(image.created.outs.verified).toBe(`sha256:${lab.baseSha256}`);
     expect(image.read.id).toBe(image.created.id);
     expect(image.readAfterDelete.id).toBe("");
 
-    const volume = crudInFreshProcess(await serialize("volume", makeVolumeProvider()), { uri: URI, pool: lab.poolName, name: diskVolumeName(vm), xml: renderOverlayVolumeXml({ name: diskVolumeName(vm), capacityGiB: 20, backingPath: lab.baseFile }), capacityGiB: 20, backingPath: lab.baseFile });
+    const volume = crudInFreshProcess(await serialize("volume", makeVolumeProvider()), {
+      uri: URI,
+      pool: lab.poolName,
+      name: diskVolumeName(vm),
+      xml: renderOverlayVolumeXml({ name: diskVolumeName(vm), capacityGiB: 20, backingPath: lab.baseFile }),
+      capacityGiB: 20,
+      backingPath: lab.baseFile,
+    });
     expect(volume.read.props).toMatchObject({ capacityGiB: 20, backingPath: lab.baseFile });
 
-    const seed = crudInFreshProcess(await serialize("seed", makeSeedIsoProvider()), { uri: URI, pool: lab.poolName, name: seedVolumeName(vm), files: seedFiles(lab.spec, lab.plan, vm) });
+    const seed = crudInFreshProcess(await serialize("seed", makeSeedIsoProvider()), {
+      uri: URI,
+      pool: lab.poolName,
+      name: seedVolumeName(vm),
+      files: seedFiles(lab.spec, lab.plan, vm),
+    });
     expect(seed.read.props.contentSha256).toMatch(/^[0-9a-f]{64}$/);
 
-    const net = crudInFreshProcess(await serialize("network", makeNetworkProvider()), { uri: URI, name: networkName(lab.plan, network), xml: renderNetworkXml(lab.plan, network), bridge: network.bridge, ip: `${network.gateway}/${network.netmask}`, dhcpHosts: dhcpHostEntries(network), start: false });
-    expect(net.read.props).toMatchObject({ bridge: network.bridge, active: false, dhcpHosts: dhcpHostEntries(network) });
+    const net = crudInFreshProcess(await serialize("network", makeNetworkProvider()), {
+      uri: URI,
+      name: networkName(lab.plan, network),
+      xml: renderNetworkXml(lab.plan, network),
+      bridge: network.bridge,
+      ip: `${network.gateway}/${network.netmask}`,
+      dhcpHosts: dhcpHostEntries(network),
+      start: false,
+    });
+    expect(net.read.props).toMatchObject({
+      bridge: network.bridge,
+      active: false,
+      dhcpHosts: dhcpHostEntries(network),
+    });
 
     const { xml, facts } = renderDomain(lab.plan, vm, { pool: lab.poolName });
-    const domain = crudInFreshProcess(await serialize("domain", makeDomainProvider()), { uri: URI, name: vm.name, xml, facts, start: false });
-    expect(domain.read.props).toMatchObject({ memoryMiB: facts.memoryMiB, vcpus: facts.vcpus, hostdevs: facts.hostdevs, running: false });
+    const domain = crudInFreshProcess(await serialize("domain", makeDomainProvider()), {
+      uri: URI,
+      name: vm.name,
+      xml,
+      facts,
+      start: false,
+    });
+    expect(domain.read.props).toMatchObject({
+      memoryMiB: facts.memoryMiB,
+      vcpus: facts.vcpus,
+      hostdevs: facts.hostdevs,
+      running: false,
+    });
     expect(domain.readAfterDelete.id).toBe("");
 
     await poolProvider.delete!(pool.id, pool.outs);

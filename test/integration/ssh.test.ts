@@ -24,7 +24,10 @@ async function listening(port: number, ms = 10_000): Promise<boolean> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, "127.0.0.1", () => { socket.end(); resolve(true); });
+      const socket = net.connect(port, "127.0.0.1", () => {
+        socket.end();
+        resolve(true);
+      });
       socket.on("error", () => resolve(false));
     });
     if (open) return true;
@@ -45,31 +48,51 @@ describe("verify's SSH against a real sshd with the stack's pinned host key", ()
     expect(fs.existsSync(SSHD), `${SSHD} is missing: .ci/run installs openssh-server`).toBe(true);
     const hostKey = keygen(path.join(dir, "host_ed25519"));
     keygen(path.join(dir, "user_ed25519"));
-    fs.writeFileSync(path.join(dir, "authorized_keys"), fs.readFileSync(path.join(dir, "user_ed25519.pub")), { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, "authorized_keys"), fs.readFileSync(path.join(dir, "user_ed25519.pub")), {
+      mode: 0o600,
+    });
     // The line the stack outputs, moved to the test's port: ssh looks up a non-22 port as "[addr]:port".
     port = await freePort();
     const line = knownHostsLine(plan, vm, hostKey.publicKey);
     expect(line).toMatch(/^hs-test-node-01,hs-test-node-01\.hpc\.hs-test\.internal,127\.0\.0\.1 ssh-ed25519 AAAA\S+$/);
     fs.writeFileSync(path.join(dir, "known_hosts"), line.replace(",127.0.0.1 ", `,[127.0.0.1]:${port} `) + "\n");
     fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
-    fs.writeFileSync(path.join(dir, "sshd_config"), [
-      `Port ${port}`, "ListenAddress 127.0.0.1", `HostKey ${path.join(dir, "host_ed25519")}`,
-      `AuthorizedKeysFile ${path.join(dir, "authorized_keys")}`, `PidFile ${path.join(dir, "sshd.pid")}`,
-      "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no",
-      "PermitRootLogin prohibit-password",
-    ].join("\n") + "\n");
+    fs.writeFileSync(
+      path.join(dir, "sshd_config"),
+      [
+        `Port ${port}`,
+        "ListenAddress 127.0.0.1",
+        `HostKey ${path.join(dir, "host_ed25519")}`,
+        `AuthorizedKeysFile ${path.join(dir, "authorized_keys")}`,
+        `PidFile ${path.join(dir, "sshd.pid")}`,
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UsePAM no",
+        "StrictModes no",
+        "PermitRootLogin prohibit-password",
+      ].join("\n") + "\n",
+    );
     sshd = spawn(SSHD, ["-D", "-e", "-f", path.join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
     let log = "";
     sshd.stderr!.on("data", (d) => (log += d));
     expect(await listening(port), `sshd did not listen on 127.0.0.1:${port}: ${log}`).toBe(true);
-    options = { user: os.userInfo().username, identityFile: path.join(dir, "user_ed25519"), knownHostsFile: path.join(dir, "known_hosts"), port };
+    options = {
+      user: os.userInfo().username,
+      identityFile: path.join(dir, "user_ed25519"),
+      knownHostsFile: path.join(dir, "known_hosts"),
+      port,
+    };
   });
   afterAll(() => {
     sshd?.kill("SIGTERM");
   });
 
   it("connects with the pinned key checked strictly, and a command with quotes and a pipe arrives intact", async () => {
-    const result = await sshRemote(options).run("127.0.0.1", `printf '%s\\n' "a b" 'c"d' | wc -l; echo "$((6 * 7))"`, 20_000);
+    const result = await sshRemote(options).run(
+      "127.0.0.1",
+      `printf '%s\\n' "a b" 'c"d' | wc -l; echo "$((6 * 7))"`,
+      20_000,
+    );
     expect(result.stderr).not.toMatch(/Warning|Permanently added/);
     expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 0, stdout: "2\n42\n" });
   });
@@ -77,7 +100,10 @@ describe("verify's SSH against a real sshd with the stack's pinned host key", ()
   it("refuses a VM that answers with another host key (a stale or forged VM), and says so", async () => {
     const other = keygen(path.join(dir, "other_ed25519"));
     const forged = path.join(dir, "known_hosts_forged");
-    fs.writeFileSync(forged, knownHostsLine(plan, vm, other.publicKey).replace(",127.0.0.1 ", `,[127.0.0.1]:${port} `) + "\n");
+    fs.writeFileSync(
+      forged,
+      knownHostsLine(plan, vm, other.publicKey).replace(",127.0.0.1 ", `,[127.0.0.1]:${port} `) + "\n",
+    );
     const result = await sshRemote({ ...options, knownHostsFile: forged }).run("127.0.0.1", "true", 20_000);
     expect(result.code).toBe(255);
     expect(result.stderr).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);

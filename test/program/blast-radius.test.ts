@@ -27,7 +27,8 @@ function edit(text: string, from: string | RegExp, to: string): string {
   return next;
 }
 
-const SLURM_NODES = 'count: 4, cpu_cores: 8, memory_gb: 16, disk_gb: 200, gpu_enabled: true, ip_range: "192.168.100.11-14"';
+const SLURM_NODES =
+  'count: 4, cpu_cores: 8, memory_gb: 16, disk_gb: 200, gpu_enabled: true, ip_range: "192.168.100.11-14"';
 const K8S_GPU = 'count: 4, cpu_cores: 8, memory_gb: 16, disk_gb: 200, gpu_enabled: true, ip_range: "192.168.200.12-15"';
 
 const SLURM = ["slurm-ctl", "slurm-node-01", "slurm-node-02", "slurm-node-03", "slurm-node-04"];
@@ -41,20 +42,63 @@ const TOUCHED: Record<string, { domains: string[]; restart: string[] }> = {
   // Only the VM on the re-carved slice.
   "one GPU's MIG layout / one VM's vGPU type": { domains: ["slurm-node-04"], restart: ["slurm-node-04"] },
   "a network's subnet": { domains: SLURM, restart: SLURM },
-  "the Slurm roles' golden image (rolled back to an older version)": { domains: [...SLURM].sort(), restart: [...SLURM].sort() },
+  "the Slurm roles' golden image (rolled back to an older version)": {
+    domains: [...SLURM].sort(),
+    restart: [...SLURM].sort(),
+  },
   "the SSH key": { domains: [], restart: [] },
   "one service": { domains: [], restart: [] },
 };
 
 const EDITS: Record<string, { spec?: string; settings?: Partial<StackSettings> }> = {
-  "one VM's memory": { spec: edit(PROD, 'controller:    { cpu_cores: 4, memory_gb: 8', "controller:    { cpu_cores: 4, memory_gb: 12") },
+  "one VM's memory": {
+    spec: edit(PROD, "controller:    { cpu_cores: 4, memory_gb: 8", "controller:    { cpu_cores: 4, memory_gb: 12"),
+  },
   // prod's A100 is fully carved: the new Slurm node takes a slice from the Kubernetes GPU workers.
-  "add a Slurm compute node": { spec: edit(edit(edit(PROD, SLURM_NODES, SLURM_NODES.replace("count: 4", "count: 5").replace("11-14", "11-15")), "mig_slices: { hpc: 4, cloud: 3 }", "mig_slices: { hpc: 5, cloud: 2 }"), K8S_GPU, K8S_GPU.replace("count: 4", "count: 3").replace("12-15", "12-14")) },
-  "remove a Slurm compute node": { spec: edit(edit(PROD, SLURM_NODES, SLURM_NODES.replace("count: 4", "count: 3").replace("11-14", "11-13")), "mig_slices: { hpc: 4, cloud: 3 }", "mig_slices: { hpc: 3, cloud: 3 }") },
+  "add a Slurm compute node": {
+    spec: edit(
+      edit(
+        edit(PROD, SLURM_NODES, SLURM_NODES.replace("count: 4", "count: 5").replace("11-14", "11-15")),
+        "mig_slices: { hpc: 4, cloud: 3 }",
+        "mig_slices: { hpc: 5, cloud: 2 }",
+      ),
+      K8S_GPU,
+      K8S_GPU.replace("count: 4", "count: 3").replace("12-15", "12-14"),
+    ),
+  },
+  "remove a Slurm compute node": {
+    spec: edit(
+      edit(PROD, SLURM_NODES, SLURM_NODES.replace("count: 4", "count: 3").replace("11-14", "11-13")),
+      "mig_slices: { hpc: 4, cloud: 3 }",
+      "mig_slices: { hpc: 3, cloud: 3 }",
+    ),
+  },
   // On a MIG-backed vGPU GPU one VM's vGPU type is its MIG profile: this changes both the layout and the type.
-  "one GPU's MIG layout / one VM's vGPU type": { spec: edit(edit(PROD, 'allowed_mig_profiles: ["1g.10gb",', 'allowed_mig_profiles: ["1g.10gb", "1g.20gb",'), "mig_slices: { hpc: 4, cloud: 3 }", 'mig_slices: { hpc: [{ profile: "1g.20gb", count: 1 }, { profile: "1g.10gb", count: 3 }], cloud: 3 }') },
-  "a network's subnet": { spec: edit(edit(edit(PROD, 'subnet: "192.168.100.0/24"', 'subnet: "192.168.110.0/24"'), 'ip_address: "192.168.100.10"', 'ip_address: "192.168.110.10"'), 'ip_range: "192.168.100.11-14"', 'ip_range: "192.168.110.11-14"') },
-  "the Slurm roles' golden image (rolled back to an older version)": { spec: edit(PROD, "services:", "images: { roles: { slurm-controller: hpc@00000000000000a0, slurm-compute: hpc@00000000000000a0 } }\nservices:") },
+  "one GPU's MIG layout / one VM's vGPU type": {
+    spec: edit(
+      edit(PROD, 'allowed_mig_profiles: ["1g.10gb",', 'allowed_mig_profiles: ["1g.10gb", "1g.20gb",'),
+      "mig_slices: { hpc: 4, cloud: 3 }",
+      'mig_slices: { hpc: [{ profile: "1g.20gb", count: 1 }, { profile: "1g.10gb", count: 3 }], cloud: 3 }',
+    ),
+  },
+  "a network's subnet": {
+    spec: edit(
+      edit(
+        edit(PROD, 'subnet: "192.168.100.0/24"', 'subnet: "192.168.110.0/24"'),
+        'ip_address: "192.168.100.10"',
+        'ip_address: "192.168.110.10"',
+      ),
+      'ip_range: "192.168.100.11-14"',
+      'ip_range: "192.168.110.11-14"',
+    ),
+  },
+  "the Slurm roles' golden image (rolled back to an older version)": {
+    spec: edit(
+      PROD,
+      "services:",
+      "images: { roles: { slurm-controller: hpc@00000000000000a0, slurm-compute: hpc@00000000000000a0 } }\nservices:",
+    ),
+  },
   "the SSH key": { settings: { sshPublicKey: KEY_B } },
   "one service": { spec: edit(PROD, "monitoring: { storage_gb: 50 }", "monitoring: { enabled: false }") },
 };
@@ -65,7 +109,14 @@ function write(name: string, text: string): string {
   return file;
 }
 
-const baseSettings = (clusterFile: string, extra: Partial<StackSettings> = {}): StackSettings => ({ stack: "test", clusterFile, hostSnapshot: HOST, start: true, sshPublicKey: KEY_A, ...extra });
+const baseSettings = (clusterFile: string, extra: Partial<StackSettings> = {}): StackSettings => ({
+  stack: "test",
+  clusterFile,
+  hostSnapshot: HOST,
+  start: true,
+  sshPublicKey: KEY_A,
+  ...extra,
+});
 
 function viewOf(text: string, extraKeys: string[], previous?: ReturnType<typeof buildPlan>): StackView {
   const loaded = loadSpecText("prod.yaml", text);
@@ -87,8 +138,18 @@ describe("preview blast radius of config/prod.yaml", () => {
 
   afterAll(() => {
     const short = (names: string[]) => (names.length ? names.map((n) => n.replace(/^hs-prod-/, "")).join(", ") : "-");
-    const rows = [...results].map(([change, r]) => `| ${change} | ${r.create.length} | ${r.update.length} | ${r.replace.length} | ${r.delete.length} | ` + `${short(r.restart)} | ${short(r.nextBoot)} |`);
-    console.log(["| change | created | updated | replaced | deleted | VMs restarted | new seed at next boot |", "|---|---|---|---|---|---|---|", ...rows].join("\n"));
+    const rows = [...results].map(
+      ([change, r]) =>
+        `| ${change} | ${r.create.length} | ${r.update.length} | ${r.replace.length} | ${r.delete.length} | ` +
+        `${short(r.restart)} | ${short(r.nextBoot)} |`,
+    );
+    console.log(
+      [
+        "| change | created | updated | replaced | deleted | VMs restarted | new seed at next boot |",
+        "|---|---|---|---|---|---|---|",
+        ...rows,
+      ].join("\n"),
+    );
   });
 
   it.each(Object.keys(EDITS))("%s", async (change) => {
@@ -98,15 +159,21 @@ describe("preview blast radius of config/prod.yaml", () => {
     results.set(change, preview.radius);
     expect(preview.radius).toMatchSnapshot();
     const short = (names: string[]) => names.map((n) => n.replace(/^hs-prod-/, ""));
-    const domains = short([...preview.radius.update, ...preview.radius.replace].filter((n) => n.endsWith("-domain")).map((n) => n.replace(/-domain$/, ""))).sort();
+    const domains = short(
+      [...preview.radius.update, ...preview.radius.replace]
+        .filter((n) => n.endsWith("-domain"))
+        .map((n) => n.replace(/-domain$/, "")),
+    ).sort();
     expect({ domains, restart: short(preview.radius.restart) }).toEqual(TOUCHED[change]);
     {
       // The same rules from the two sides (what plan --previous uses), for the libvirt and GPU resources.
       const fromPlans = planBlastRadius(before, viewOf(spec ?? PROD, [settings?.sshPublicKey ?? KEY_A], before.plan));
-      const planned = (names: string[]) => names.filter((n) => /-(domain|disk|seed|network|mig|vgpu-[0-9a-f]{8})$|^base-/.test(n));
+      const planned = (names: string[]) =>
+        names.filter((n) => /-(domain|disk|seed|network|mig|vgpu-[0-9a-f]{8})$|^base-/.test(n));
       expect(fromPlans.restart, "VMs restarted").toEqual(preview.radius.restart);
       expect(fromPlans.nextBoot, "VMs with a new seed").toEqual(preview.radius.nextBoot);
-      for (const kind of ["create", "delete", "replace"] as const) expect(planned(fromPlans[kind]), kind).toEqual(planned(preview.radius[kind]));
+      for (const kind of ["create", "delete", "replace"] as const)
+        expect(planned(fromPlans[kind]), kind).toEqual(planned(preview.radius[kind]));
     }
   });
 });
@@ -120,7 +187,9 @@ describe("hyperscaler plan --previous", () => {
     const change = EDITS["one GPU's MIG layout / one VM's vGPU type"].spec!;
     const io = captureIO();
     expect(runPlan(write("cli-edit.yaml", change), { previous, host: HOST }, io)).toBe(0);
-    const expected = blastRadiusText(planBlastRadius({ spec: viewOf(change, []).spec, plan: before.plan }, viewOf(change, [], before.plan)));
+    const expected = blastRadiusText(
+      planBlastRadius({ spec: viewOf(change, []).spec, plan: before.plan }, viewOf(change, [], before.plan)),
+    );
     expect(io.stdout.join("\n")).toContain(expected);
     expect(expected).toContain("restart   hs-prod-slurm-node-04");
   });

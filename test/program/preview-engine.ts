@@ -13,7 +13,11 @@ import { computed, installMocks, lastRequest, resetRecorded, settled } from "../
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const output = require("@pulumi/pulumi/output") as { unknown: unknown; isUnknown(v: unknown): boolean };
-const rpc = require("@pulumi/pulumi/runtime/rpc") as { unknownValue: string; specialSigKey: string; specialSecretSig: string };
+const rpc = require("@pulumi/pulumi/runtime/rpc") as {
+  unknownValue: string;
+  specialSigKey: string;
+  specialSecretSig: string;
+};
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 interface State {
@@ -39,9 +43,19 @@ const DYNAMIC: Record<string, () => pulumi.dynamic.ResourceProvider> = {
 /** Values as the engine hands them to a provider: secrets unwrapped, unknowns as the sentinel string. */
 function wire(value: unknown): unknown {
   if (output.isUnknown(value)) return rpc.unknownValue;
-  if (value && typeof value === "object" && (value as Record<string, unknown>)[rpc.specialSigKey] === rpc.specialSecretSig) return wire((value as { value: unknown }).value);
+  if (
+    value &&
+    typeof value === "object" &&
+    (value as Record<string, unknown>)[rpc.specialSigKey] === rpc.specialSecretSig
+  )
+    return wire((value as { value: unknown }).value);
   if (Array.isArray(value)) return value.map(wire);
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).filter(([k]) => k !== "__provider").map(([k, v]) => [k, wire(v)]));
+  if (value && typeof value === "object")
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([k]) => k !== "__provider")
+        .map(([k, v]) => [k, wire(v)]),
+    );
   return value;
 }
 
@@ -65,16 +79,25 @@ function atNextBoot(old: State, news: Record<string, unknown>): boolean {
   return old.outputs.memoryMiB !== facts.memoryMiB || old.outputs.vcpus !== facts.vcpus;
 }
 
-async function runProgram(settings: StackSettings, dryRun: boolean, register: (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown> | Promise<Record<string, unknown>>): Promise<void> {
+async function runProgram(
+  settings: StackSettings,
+  dryRun: boolean,
+  register: (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown> | Promise<Record<string, unknown>>,
+): Promise<void> {
   resetRecorded();
-  await pulumi.runtime.setMocks({
-    async newResource(args) {
-      return { id: `${args.name}-id`, state: await register(args) };
+  await pulumi.runtime.setMocks(
+    {
+      async newResource(args) {
+        return { id: `${args.name}-id`, state: await register(args) };
+      },
+      call(args) {
+        throw new Error(`unexpected invoke ${args.token}`);
+      },
     },
-    call(args) {
-      throw new Error(`unexpected invoke ${args.token}`);
-    },
-  }, "hyperscaler", "test", dryRun);
+    "hyperscaler",
+    "test",
+    dryRun,
+  );
   await buildStack(settings);
   await settled();
 }
@@ -92,7 +115,12 @@ export async function upState(settings: StackSettings): Promise<StackState> {
   try {
     await runProgram(settings, false, (args) => {
       const outputs = { ...args.inputs, ...computed(args.type, args.name, args.inputs) };
-      if (args.custom) state.set(args.name, { type: args.type, inputs: args.inputs, outputs: wire(outputs) as Record<string, unknown> });
+      if (args.custom)
+        state.set(args.name, {
+          type: args.type,
+          inputs: args.inputs,
+          outputs: wire(outputs) as Record<string, unknown>,
+        });
       return outputs;
     });
     return state;
@@ -111,10 +139,19 @@ export async function previewChange(state: StackState, after: StackSettings): Pr
     await runProgram(after, true, async (args) => {
       seen.add(args.name);
       const extra = computed(args.type, args.name, args.inputs);
-      const unknownExtras = Object.fromEntries(Object.keys(extra).filter((k) => !(k in args.inputs)).map((k) => [k, output.unknown]));
+      const unknownExtras = Object.fromEntries(
+        Object.keys(extra)
+          .filter((k) => !(k in args.inputs))
+          .map((k) => [k, output.unknown]),
+      );
       if (!args.custom) return args.inputs;
       const old = state.get(args.name);
-      const role = kindOf(args.type) === "LibvirtDomain" ? { vm: String((args.inputs as { name: unknown }).name) } : kindOf(args.type) === "SeedIso" ? { seedOf: args.name.replace(/-seed$/, "") } : {};
+      const role =
+        kindOf(args.type) === "LibvirtDomain"
+          ? { vm: String((args.inputs as { name: unknown }).name) }
+          : kindOf(args.type) === "SeedIso"
+            ? { seedOf: args.name.replace(/-seed$/, "") }
+            : {};
       if (!old) {
         steps.push({ name: args.name, kind: "create", ...role });
         return { ...args.inputs, ...unknownExtras };
@@ -127,7 +164,12 @@ export async function previewChange(state: StackState, after: StackSettings): Pr
       }
       const kind = await step(args.type, old, news);
       const isDomain = kindOf(args.type) === "LibvirtDomain";
-      steps.push({ name: args.name, kind, ...role, ...(isDomain ? { atNextBoot: kind === "update" && atNextBoot(old, news) } : {}) });
+      steps.push({
+        name: args.name,
+        kind,
+        ...role,
+        ...(isDomain ? { atNextBoot: kind === "update" && atNextBoot(old, news) } : {}),
+      });
       if (kind === "same") return old.outputs;
       if (kind === "replace" && DYNAMIC[kindOf(args.type)]) {
         const diff = await DYNAMIC[kindOf(args.type)]().diff!("id", old.outputs, news);

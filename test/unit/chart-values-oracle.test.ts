@@ -14,14 +14,28 @@ import { loadSpecText } from "../../src/spec/load";
 import { checkValues, FREE_FORM_BY_CHART, FREE_FORM_EVERYWHERE, helmMerge, loadChartReference } from "../chart-oracle";
 import { joinedPattern, ROOT } from "../helpers";
 
-const SPECS = ["config/prod.yaml", "config/dev.yaml", ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`)];
+const SPECS = [
+  "config/prod.yaml",
+  "config/dev.yaml",
+  ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`),
+];
 
 /**
  * MIG carved in the guest (the GPU Operator's mig-manager config) and services sized above the charts' default limits.
  */
 function variants(file: string, text: string): string[] {
   if (file !== "config/dev.yaml") return [text];
-  const migInGuest = text.replace("attach: mig-vgpu", "attach: mig-in-guest").replace("mig_slices: { hpc: 1, cloud: 1 }", "mig_slices: { cloud: [{ profile: 3g.40gb }, { profile: 2g.20gb }] }").replace("compute_nodes: { count: 1, cpu_cores: 4, memory_gb: 8, disk_gb: 40, gpu_enabled: true,", "compute_nodes: { count: 1, cpu_cores: 4, memory_gb: 8, disk_gb: 40, gpu_enabled: false,").replace('partitions: ["gpu", "debug"], default_partition: debug', 'partitions: ["debug"], default_partition: debug');
+  const migInGuest = text
+    .replace("attach: mig-vgpu", "attach: mig-in-guest")
+    .replace("mig_slices: { hpc: 1, cloud: 1 }", "mig_slices: { cloud: [{ profile: 3g.40gb }, { profile: 2g.20gb }] }")
+    .replace(
+      "compute_nodes: { count: 1, cpu_cores: 4, memory_gb: 8, disk_gb: 40, gpu_enabled: true,",
+      "compute_nodes: { count: 1, cpu_cores: 4, memory_gb: 8, disk_gb: 40, gpu_enabled: false,",
+    )
+    .replace(
+      'partitions: ["gpu", "debug"], default_partition: debug',
+      'partitions: ["debug"], default_partition: debug',
+    );
   return [text, migInGuest, bigServices(text)];
 }
 
@@ -38,10 +52,14 @@ function releasesOf(text: string, file: string): HelmReleaseItem[] {
   const loaded = loadSpecText(file, text);
   if (!loaded.ok) throw new Error(`${file}: ${loaded.errors.map((e) => e.message).join("; ")}`);
   const plan = buildPlan({ spec: loaded.spec });
-  return kubernetesWorkloads(loaded.spec, plan, MLOPS_SECRET_PLACEHOLDERS).filter((i): i is HelmReleaseItem => i.type === "helm");
+  return kubernetesWorkloads(loaded.spec, plan, MLOPS_SECRET_PLACEHOLDERS).filter(
+    (i): i is HelmReleaseItem => i.type === "helm",
+  );
 }
 
-const ALL = SPECS.flatMap((file) => variants(file, fs.readFileSync(path.join(ROOT, file), "utf8")).flatMap((text) => releasesOf(text, file)));
+const ALL = SPECS.flatMap((file) =>
+  variants(file, fs.readFileSync(path.join(ROOT, file), "utf8")).flatMap((text) => releasesOf(text, file)),
+);
 const figures: string[] = [];
 
 afterAll(() => {
@@ -53,17 +71,31 @@ afterAll(() => {
 function quantity(text: string | number): number {
   const match = /^([0-9.]+)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(String(text));
   if (!match) throw new Error(`not a quantity: ${text}`);
-  const scale: Record<string, number> = { m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+  const scale: Record<string, number> = {
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+  };
   return Number(match[1]) * (match[2] ? scale[match[2]] : 1);
 }
 
-function resourceBlocks(values: unknown, at = ""): { path: string; requests: Record<string, string>; limits: Record<string, string> }[] {
+function resourceBlocks(
+  values: unknown,
+  at = "",
+): { path: string; requests: Record<string, string>; limits: Record<string, string> }[] {
   if (typeof values !== "object" || values === null) return [];
   const out: { path: string; requests: Record<string, string>; limits: Record<string, string> }[] = [];
   for (const [key, child] of Object.entries(values)) {
     const here = at ? `${at}.${key}` : key;
     const block = child as { requests?: Record<string, string>; limits?: Record<string, string> } | null;
-    if (key === "resources" && block && block.requests && block.limits) out.push({ path: here, requests: block.requests, limits: block.limits });
+    if (key === "resources" && block && block.requests && block.limits)
+      out.push({ path: here, requests: block.requests, limits: block.limits });
     else out.push(...resourceBlocks(child, here));
   }
   return out;
@@ -77,40 +109,60 @@ describe("chart values oracle (reference/charts at the pinned versions)", () => 
   });
 
   for (const key of Object.keys(CHARTS) as ChartKey[]) {
-    it(`${CHARTS[key].chart} ${CHARTS[key].version}: every key we set exists in the chart's defaults or is a ` + `listed free-form map`, () => {
-      const pin = CHARTS[key];
-      const reference = loadChartReference(pin);
-      if (reference.chartVersion) expect(reference.chartVersion, `${reference.dir}/Chart.yaml`).toBe(pin.version);
-      const name = pin.chart.split("/").pop()!;
-      const exceptions = [...FREE_FORM_EVERYWHERE, ...(FREE_FORM_BY_CHART[name] ?? [])];
-      const checked = new Set<string>();
-      const freeForm = new Map<string, string>();
-      for (const release of ALL.filter((r) => r.chart === key)) {
-        const result = checkValues(release.values, reference.defaults, reference.schema, exceptions, reference.subcharts);
-        expect(result.missing, `${name}: keys not in ${reference.dir}/values.yaml`).toEqual([]);
-        for (const p of result.checked) checked.add(p);
-        for (const f of result.freeForm) freeForm.set(f.path, f.exception);
-        if (reference.schema) {
-          // The chart's own schema, as `helm install` applies it to the coalesced values.
-          const ajv = new Ajv({ strict: false, allErrors: true });
-          const validate = ajv.compile(reference.schema);
-          const merged = helmMerge(reference.defaults, release.values);
-          expect(validate(merged) ? [] : validate.errors, `${name}: values.schema.json`).toEqual([]);
+    it(
+      `${CHARTS[key].chart} ${CHARTS[key].version}: every key we set exists in the chart's defaults or is a ` +
+        `listed free-form map`,
+      () => {
+        const pin = CHARTS[key];
+        const reference = loadChartReference(pin);
+        if (reference.chartVersion) expect(reference.chartVersion, `${reference.dir}/Chart.yaml`).toBe(pin.version);
+        const name = pin.chart.split("/").pop()!;
+        const exceptions = [...FREE_FORM_EVERYWHERE, ...(FREE_FORM_BY_CHART[name] ?? [])];
+        const checked = new Set<string>();
+        const freeForm = new Map<string, string>();
+        for (const release of ALL.filter((r) => r.chart === key)) {
+          const result = checkValues(
+            release.values,
+            reference.defaults,
+            reference.schema,
+            exceptions,
+            reference.subcharts,
+          );
+          expect(result.missing, `${name}: keys not in ${reference.dir}/values.yaml`).toEqual([]);
+          for (const p of result.checked) checked.add(p);
+          for (const f of result.freeForm) freeForm.set(f.path, f.exception);
+          if (reference.schema) {
+            // The chart's own schema, as `helm install` applies it to the coalesced values.
+            const ajv = new Ajv({ strict: false, allErrors: true });
+            const validate = ajv.compile(reference.schema);
+            const merged = helmMerge(reference.defaults, release.values);
+            expect(validate(merged) ? [] : validate.errors, `${name}: values.schema.json`).toEqual([]);
+          }
         }
-      }
-      const used = [...new Set(freeForm.values())];
-      figures.push(`${name} ${pin.version}: ${checked.size} keys checked, ${freeForm.size} under free-form exceptions ` + `(${used.join(", ") || "none"})`);
-      // An exception that covers nothing is stale: keep the list exactly what is needed.
-      for (const exception of FREE_FORM_BY_CHART[name] ?? []) expect(used, `${name}: exception ${exception.pattern} is unused`).toContain(exception.pattern);
-    });
+        const used = [...new Set(freeForm.values())];
+        figures.push(
+          `${name} ${pin.version}: ${checked.size} keys checked, ${freeForm.size} under free-form exceptions ` +
+            `(${used.join(", ") || "none"})`,
+        );
+        // An exception that covers nothing is stale: keep the list exactly what is needed.
+        for (const exception of FREE_FORM_BY_CHART[name] ?? [])
+          expect(used, `${name}: exception ${exception.pattern} is unused`).toContain(exception.pattern);
+      },
+    );
   }
 
   it("a key the chart does not read is caught (gpu-operator daemonsets.nodeSelector, bug 8)", () => {
     const reference = loadChartReference(CHARTS.gpuOperator);
-    const result = checkValues({ daemonsets: { nodeSelector: computeLabel("gpu") } }, reference.defaults, undefined, FREE_FORM_EVERYWHERE.filter((e) => e.pattern !== "**.nodeSelector"));
+    const result = checkValues(
+      { daemonsets: { nodeSelector: computeLabel("gpu") } },
+      reference.defaults,
+      undefined,
+      FREE_FORM_EVERYWHERE.filter((e) => e.pattern !== "**.nodeSelector"),
+    );
     expect(result.missing).toEqual(["daemonsets.nodeSelector"]);
     // And the project no longer sets it.
-    for (const release of ALL.filter((r) => r.chart === "gpuOperator")) expect(release.values).not.toHaveProperty("daemonsets");
+    for (const release of ALL.filter((r) => r.chart === "gpuOperator"))
+      expect(release.values).not.toHaveProperty("daemonsets");
   });
 
   it("bumping a chart version without its reference fails with what to add", () => {
@@ -130,12 +182,19 @@ describe("chart values oracle (reference/charts at the pinned versions)", () => 
       for (const block of resourceBlocks(merged)) {
         for (const resource of Object.keys(block.requests).filter((r) => r in block.limits)) {
           blocks++;
-          expect(quantity(block.requests[resource]), `${release.release} ${block.path}.${resource}: request ${block.requests[resource]} > limit ` + `${block.limits[resource]}`).toBeLessThanOrEqual(quantity(block.limits[resource]));
+          expect(
+            quantity(block.requests[resource]),
+            `${release.release} ${block.path}.${resource}: request ${block.requests[resource]} > limit ` +
+              `${block.limits[resource]}`,
+          ).toBeLessThanOrEqual(quantity(block.limits[resource]));
         }
       }
     }
     expect(blocks).toBeGreaterThan(0);
     const kserve = ALL.find((r) => r.chart === "kserve" && JSON.stringify(r.values).includes("500m"))!;
-    expect((kserve.values as { kserve: { controller: { resources: unknown } } }).kserve.controller.resources).toEqual({ requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "500m", memory: "1Gi" } });
+    expect((kserve.values as { kserve: { controller: { resources: unknown } } }).kserve.controller.resources).toEqual({
+      requests: { cpu: "500m", memory: "1Gi" },
+      limits: { cpu: "500m", memory: "1Gi" },
+    });
   });
 });

@@ -55,32 +55,46 @@ export function violations(name: string, text: string): string[] {
   const workflow = parse(text) as Workflow;
   const on = triggers(workflow);
   const problems: string[] = [];
-  if ("pull_request_target" in on) problems.push(`${name}: uses pull_request_target (PR code with the base repository's secrets)`);
+  if ("pull_request_target" in on)
+    problems.push(`${name}: uses pull_request_target (PR code with the base repository's secrets)`);
   const runsPrCode = "pull_request" in on || "pull_request_target" in on;
   for (const [jobName, job] of Object.entries(workflow.jobs ?? {})) {
     const where = `${name}: job ${jobName}`;
     const steps = job.steps ?? [];
     if (runsPrCode) {
-      if (holdsSecrets(workflow, job)) problems.push(`${where} runs PR code and references a secret or the state passphrase`);
-      if (selfHosted(job)) problems.push(`${where} runs PR code on a self-hosted runner (the workstation's libvirt and state)`);
+      if (holdsSecrets(workflow, job))
+        problems.push(`${where} runs PR code and references a secret or the state passphrase`);
+      if (selfHosted(job))
+        problems.push(`${where} runs PR code on a self-hosted runner (the workstation's libvirt and state)`);
       for (const step of steps) {
         const run = step.run ?? "";
-        if (/\bnpm (ci|install|i)\b/.test(run) && !/--ignore-scripts/.test(run)) problems.push(`${where} installs dependencies without --ignore-scripts: ${run.trim().split("\n")[0]}`);
-        if (/qemu:\/\/\/system|virsh|pulumi (preview|up)/.test(run) || /pulumi\/actions/.test(step.uses ?? "")) problems.push(`${where} touches libvirt or the Pulumi state`);
+        if (/\bnpm (ci|install|i)\b/.test(run) && !/--ignore-scripts/.test(run))
+          problems.push(`${where} installs dependencies without --ignore-scripts: ${run.trim().split("\n")[0]}`);
+        if (/qemu:\/\/\/system|virsh|pulumi (preview|up)/.test(run) || /pulumi\/actions/.test(step.uses ?? ""))
+          problems.push(`${where} touches libvirt or the Pulumi state`);
       }
     }
     if ("workflow_run" in on) {
       for (const step of steps) {
-        if (/actions\/checkout/.test(step.uses ?? "")) problems.push(`${where} (workflow_run, trusted context) checks out code`);
-        if (/\b(npm|npx|node|bash \S+\.sh)\b/.test(step.run ?? "")) problems.push(`${where} (workflow_run, trusted context) runs code: ${(step.run ?? "").trim().split("\n")[0]}`);
+        if (/actions\/checkout/.test(step.uses ?? ""))
+          problems.push(`${where} (workflow_run, trusted context) checks out code`);
+        if (/\b(npm|npx|node|bash \S+\.sh)\b/.test(step.run ?? ""))
+          problems.push(
+            `${where} (workflow_run, trusted context) runs code: ${(step.run ?? "").trim().split("\n")[0]}`,
+          );
       }
     }
     if (holdsSecrets(workflow, job) || selfHosted(job)) {
       const allowed = Object.keys(on).every((trigger) => trigger === "push" || trigger === "workflow_dispatch");
       const pushBranches = (on.push as { branches?: string[] } | null | undefined)?.branches;
-      if (!allowed) problems.push(`${where} holds secrets or the workstation but its workflow is triggered by ${Object.keys(on).join(", ")}`);
-      if ("push" in on && JSON.stringify(pushBranches) !== JSON.stringify(["main"])) problems.push(`${where} holds secrets but runs on pushes to ${JSON.stringify(pushBranches ?? "any branch")}`);
-      if (!/github\.ref == 'refs\/heads\/main'/.test(job.if ?? "")) problems.push(`${where} holds secrets without if: github.ref == 'refs/heads/main'`);
+      if (!allowed)
+        problems.push(
+          `${where} holds secrets or the workstation but its workflow is triggered by ${Object.keys(on).join(", ")}`,
+        );
+      if ("push" in on && JSON.stringify(pushBranches) !== JSON.stringify(["main"]))
+        problems.push(`${where} holds secrets but runs on pushes to ${JSON.stringify(pushBranches ?? "any branch")}`);
+      if (!/github\.ref == 'refs\/heads\/main'/.test(job.if ?? ""))
+        problems.push(`${where} holds secrets without if: github.ref == 'refs/heads/main'`);
       if (!job.environment) problems.push(`${where} holds secrets without an environment (required reviewers)`);
     }
   }
@@ -109,21 +123,32 @@ describe("CI trust model", () => {
   it("rejects the workflow issue 17 found (PR code with the passphrase on the workstation)", () => {
     const before = fs.readFileSync(path.join(ROOT, "test/fixtures/workflows/pull-request-issue17.yml"), "utf8");
     const found = violations("before.yml", before);
-    expect(found).toEqual(expect.arrayContaining([
-      "before.yml: job preview runs PR code and references a secret or the state passphrase",
-      "before.yml: job preview runs PR code on a self-hosted runner (the workstation's libvirt and state)",
-      "before.yml: job preview installs dependencies without --ignore-scripts: npm install --no-audit --no-fund",
-      "before.yml: job preview touches libvirt or the Pulumi state",
-      "before.yml: job preview holds secrets or the workstation but its workflow is triggered by pull_request",
-    ]));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        "before.yml: job preview runs PR code and references a secret or the state passphrase",
+        "before.yml: job preview runs PR code on a self-hosted runner (the workstation's libvirt and state)",
+        "before.yml: job preview installs dependencies without --ignore-scripts: npm install --no-audit --no-fund",
+        "before.yml: job preview touches libvirt or the Pulumi state",
+        "before.yml: job preview holds secrets or the workstation but its workflow is triggered by pull_request",
+      ]),
+    );
   });
 
   it("rejects other ways around the model", () => {
     const target = "on: pull_request_target\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps: [{ run: echo }]\n";
-    expect(violations("t.yml", target)).toContain("t.yml: uses pull_request_target (PR code with the base repository's secrets)");
-    const comment = "on: { workflow_run: { workflows: [x] } }\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps: [{ uses: " + "actions/checkout@v4 }, { run: npm test }]\n";
-    expect(violations("c.yml", comment)).toEqual(["c.yml: job a (workflow_run, trusted context) checks out code", "c.yml: job a (workflow_run, trusted context) runs code: npm test"]);
-    const anyBranch = "on: { push: {} }\njobs:\n  a:\n    runs-on: [self-hosted]\n    env: { K: '${{ secrets.KEY }}' }\n    " + "steps: [{ run: make }]\n";
+    expect(violations("t.yml", target)).toContain(
+      "t.yml: uses pull_request_target (PR code with the base repository's secrets)",
+    );
+    const comment =
+      "on: { workflow_run: { workflows: [x] } }\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps: [{ uses: " +
+      "actions/checkout@v4 }, { run: npm test }]\n";
+    expect(violations("c.yml", comment)).toEqual([
+      "c.yml: job a (workflow_run, trusted context) checks out code",
+      "c.yml: job a (workflow_run, trusted context) runs code: npm test",
+    ]);
+    const anyBranch =
+      "on: { push: {} }\njobs:\n  a:\n    runs-on: [self-hosted]\n    env: { K: '${{ secrets.KEY }}' }\n    " +
+      "steps: [{ run: make }]\n";
     expect(violations("p.yml", anyBranch)).toEqual([
       'p.yml: job a holds secrets but runs on pushes to "any branch"',
       "p.yml: job a holds secrets without if: github.ref == 'refs/heads/main'",

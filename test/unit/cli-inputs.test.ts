@@ -38,11 +38,23 @@ describe("only regular files are read", () => {
   fs.symlinkSync("/dev/zero", zero);
 
   const cases: [string, string[], RegExp][] = [
-    ["a FIFO as the spec", ["validate", fifo], /is a named pipe \(FIFO\), not a regular file; a cluster spec is read only from a regular file/],
+    [
+      "a FIFO as the spec",
+      ["validate", fifo],
+      /is a named pipe \(FIFO\), not a regular file; a cluster spec is read only from a regular file/,
+    ],
     ["a symlink to /dev/zero as the spec", ["plan", zero], /zero\.yaml: is a character device, not a regular file/],
     ["a FIFO as --host", ["plan", PROD, "--host", fifo], /host inventory .*pipe\.yaml: is a named pipe \(FIFO\)/],
-    ["/dev/zero as --previous", ["plan", PROD, "--previous", zero], /previous plan .*zero\.yaml: is a character device/],
-    ["a directory as --previous", ["plan", PROD, "--previous", dir], /previous plan .*: is a directory, not a regular file/],
+    [
+      "/dev/zero as --previous",
+      ["plan", PROD, "--previous", zero],
+      /previous plan .*zero\.yaml: is a character device/,
+    ],
+    [
+      "a directory as --previous",
+      ["plan", PROD, "--previous", dir],
+      /previous plan .*: is a directory, not a regular file/,
+    ],
     ["a FIFO as doctor --spec", ["doctor", "--spec", fifo], /pipe\.yaml: is a named pipe/],
   ];
   it.each(cases)("refuses %s with exit 2 and no stack", async (_name, args, message) => {
@@ -86,12 +98,22 @@ describe("JSON inputs are checked against their schemas, with positions", () => 
     const file = write("inventory-type.json", JSON.stringify(inventory, null, 2));
     const result = await run(["plan", PROD, "--host", file]);
     expect(result.code).toBe(2);
-    const line = fs.readFileSync(file, "utf8").split("\n").findIndex((l) => l.includes('"lots"')) + 1;
-    expect(result.stderr).toMatch(new RegExp(`inventory-type\\.json:${line}:\\d+: error: totalMiB must be an integer or null, found a string "lots"`));
+    const line =
+      fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .findIndex((l) => l.includes('"lots"')) + 1;
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `inventory-type\\.json:${line}:\\d+: error: totalMiB must be an integer or null, found a string "lots"`,
+      ),
+    );
   });
 
   it("--previous plan JSON: the const and an unknown key are placed", async () => {
-    const plan = (await run(["plan", PROD, "--json"])).stdout.replace('"planVersion": 1', '"planVersion": 7').replace('"feasible": true', '"feasible": true,\n  "feasable": true');
+    const plan = (await run(["plan", PROD, "--json"])).stdout
+      .replace('"planVersion": 1', '"planVersion": 7')
+      .replace('"feasible": true', '"feasible": true,\n  "feasable": true');
     const file = write("previous.json", plan);
     const result = await run(["plan", PROD, "--previous", file]);
     expect(result.code).toBe(2);
@@ -100,10 +122,26 @@ describe("JSON inputs are checked against their schemas, with positions", () => 
   });
 
   const snapshotCases: [string, Record<string, string>, RegExp][] = [
-    ["sysfs/.listings.json not JSON", { "sysfs/.listings.json": '{"bus/pci/devices": ["0000:65:00.0"' }, /\.listings\.json:1:36: error: JSON syntax error: '\]' was expected/],
-    ["sysfs/.listings.json of the wrong shape", { "sysfs/.listings.json": '{\n  "bus/pci/devices": "0000:65:00.0"\n}' }, /\.listings\.json:2:22: error: bus\/pci\/devices must be a list, found a string "0000:65:00\.0"/],
-    ["sysfs/.links.json with a number", { "sysfs/.links.json": '{"a": 1}' }, /\.links\.json:1:7: error: a must be a string, found an integer 1/],
-    ["snapshot.json with capturedAt a number", { "snapshot.json": '{\n "capturedAt": 5\n}' }, /snapshot\.json:2:16: error: capturedAt must be a string/],
+    [
+      "sysfs/.listings.json not JSON",
+      { "sysfs/.listings.json": '{"bus/pci/devices": ["0000:65:00.0"' },
+      /\.listings\.json:1:36: error: JSON syntax error: '\]' was expected/,
+    ],
+    [
+      "sysfs/.listings.json of the wrong shape",
+      { "sysfs/.listings.json": '{\n  "bus/pci/devices": "0000:65:00.0"\n}' },
+      /\.listings\.json:2:22: error: bus\/pci\/devices must be a list, found a string "0000:65:00\.0"/,
+    ],
+    [
+      "sysfs/.links.json with a number",
+      { "sysfs/.links.json": '{"a": 1}' },
+      /\.links\.json:1:7: error: a must be a string, found an integer 1/,
+    ],
+    [
+      "snapshot.json with capturedAt a number",
+      { "snapshot.json": '{\n "capturedAt": 5\n}' },
+      /snapshot\.json:2:16: error: capturedAt must be a string/,
+    ],
   ];
   it.each(snapshotCases)("a snapshot with %s is refused with a positioned error", async (_name, files, message) => {
     const snapshot = snapshotDir({});
@@ -111,10 +149,15 @@ describe("JSON inputs are checked against their schemas, with positions", () => 
       fs.mkdirSync(path.dirname(path.join(snapshot, name)), { recursive: true });
       fs.writeFileSync(path.join(snapshot, name), content);
     }
-    for (const args of [["probe", "--replay", snapshot], ["plan", PROD, "--host", snapshot]]) {
+    for (const args of [
+      ["probe", "--replay", snapshot],
+      ["plan", PROD, "--host", snapshot],
+    ]) {
       const result = await run(args);
       expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(/is not a valid snapshot .*capture the snapshot again with `hyperscaler probe --capture DIR`/);
+      expect(result.stderr).toMatch(
+        /is not a valid snapshot .*capture the snapshot again with `hyperscaler probe --capture DIR`/,
+      );
       expect(result.stderr).toMatch(message);
       expect(result.stderr).not.toMatch(NO_STACK);
     }
@@ -125,11 +168,27 @@ describe("JSON inputs are checked against their schemas, with positions", () => 
 describe("output paths are checked before any work starts", () => {
   const file = write("plain-file", "x");
   const cases: [string, string[], RegExp][] = [
-    ["--svg into a missing directory", ["plan", PROD, "--svg", path.join(dir, "missing", "plan.svg")], /--svg .*: the directory .*missing does not exist; create it first/],
-    ["--svg naming a directory", ["plan", PROD, "--svg", dir], /--svg .*: is a directory; give a path for a new or regular file/],
+    [
+      "--svg into a missing directory",
+      ["plan", PROD, "--svg", path.join(dir, "missing", "plan.svg")],
+      /--svg .*: the directory .*missing does not exist; create it first/,
+    ],
+    [
+      "--svg naming a directory",
+      ["plan", PROD, "--svg", dir],
+      /--svg .*: is a directory; give a path for a new or regular file/,
+    ],
     ["--out naming a file", ["render", PROD, "--out", file], /--out .*plain-file: is a file, not a directory/],
-    ["--out below a file", ["render", PROD, "--out", path.join(file, "sub")], /plain-file\/sub: a part of this path is a file, not a directory/],
-    ["--out in /proc (not writable, even for root)", ["render", PROD, "--out", "/proc/hs-render"], /--out \/proc\/hs-render: the directory \/proc cannot be written/],
+    [
+      "--out below a file",
+      ["render", PROD, "--out", path.join(file, "sub")],
+      /plain-file\/sub: a part of this path is a file, not a directory/,
+    ],
+    [
+      "--out in /proc (not writable, even for root)",
+      ["render", PROD, "--out", "/proc/hs-render"],
+      /--out \/proc\/hs-render: the directory \/proc cannot be written/,
+    ],
     ["--capture naming a file", ["probe", "--capture", file], /--capture .*plain-file: is a file, not a directory/],
   ];
   it.each(cases)("refuses %s with exit 2, writing nothing", async (_name, args, message) => {
@@ -159,12 +218,18 @@ describe("duplicate keys", () => {
     const result = loadSpecText("dup.yaml", 'version: "1.0"\nmetadata:\n  name: a\n  description: x\n  name: b\n');
     expect(result.ok).toBe(false);
     expect(!result.ok && result.errors).toEqual([
-      expect.objectContaining({ line: 5, column: 3, message: 'duplicate key "name": already defined at line 3, column 3' }),
+      expect.objectContaining({
+        line: 5,
+        column: 3,
+        message: 'duplicate key "name": already defined at line 3, column 3',
+      }),
     ]);
   });
 
-  it("compare keys by type and value (1 and \"1\" differ, like YAML does)", () => {
+  it('compare keys by type and value (1 and "1" differ, like YAML does)', () => {
     const result = loadSpecText("keys.yaml", 'version: "1.0"\nmetadata: { name: a }\nx: { 1: a, "1": b, 1: c }\n');
-    expect(!result.ok && result.errors.map((e) => e.message)).toEqual(['duplicate key 1: already defined at line 3, column 6']);
+    expect(!result.ok && result.errors.map((e) => e.message)).toEqual([
+      "duplicate key 1: already defined at line 3, column 6",
+    ]);
   });
 });

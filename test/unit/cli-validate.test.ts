@@ -21,7 +21,11 @@ function write(name: string, content: string | Uint8Array): string {
 
 describe("hyperscaler validate", () => {
   it("accepts every shipped config", async () => {
-    const files = ["config/dev.yaml", "config/prod.yaml", ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`)].map((f) => path.join(ROOT, f));
+    const files = [
+      "config/dev.yaml",
+      "config/prod.yaml",
+      ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`),
+    ].map((f) => path.join(ROOT, f));
     expect(files.length).toBeGreaterThanOrEqual(5);
     const result = await run(["validate", ...files]);
     expect(result.stderr).toContain(`${files.length} spec(s) valid`);
@@ -29,14 +33,26 @@ describe("hyperscaler validate", () => {
   });
 
   it("prints FILE:LINE:COL, the source line with a caret and a hint", async () => {
-    const file = write("typo.yaml", fixture("user-example.yaml").replace("cpu_cores: 4, memory_gb: 8, disk_gb: 100, ip_address: \"192.168.100.10\"", "cpu_core: 4, memory_gb: 8, disk_gb: 100, ip_address: \"192.168.100.10\""));
+    const file = write(
+      "typo.yaml",
+      fixture("user-example.yaml").replace(
+        'cpu_cores: 4, memory_gb: 8, disk_gb: 100, ip_address: "192.168.100.10"',
+        'cpu_core: 4, memory_gb: 8, disk_gb: 100, ip_address: "192.168.100.10"',
+      ),
+    );
     const result = await run(["validate", file]);
     expect(result.code).toBe(1);
     expect(result.stdout.replaceAll(dir, "<dir>")).toMatchSnapshot();
   });
 
   it("reports several errors of one file in order", async () => {
-    const file = write("several.yaml", fixture("user-example.yaml").replace('"1g.10gb", "2g.20gb"', '"1g.10g", "2g.20gb"').replace('ip_range: "192.168.100.11-14"', 'ip_range: "192.168.100.11-13"').replace('max_job_time: "24:00:00"', 'max_job_time: "24h"'));
+    const file = write(
+      "several.yaml",
+      fixture("user-example.yaml")
+        .replace('"1g.10gb", "2g.20gb"', '"1g.10g", "2g.20gb"')
+        .replace('ip_range: "192.168.100.11-14"', 'ip_range: "192.168.100.11-13"')
+        .replace('max_job_time: "24:00:00"', 'max_job_time: "24h"'),
+    );
     const result = await run(["validate", file]);
     expect(result.code).toBe(1);
     expect(result.stdout.replaceAll(dir, "<dir>")).toMatchSnapshot();
@@ -49,18 +65,62 @@ describe("hyperscaler validate", () => {
     const report = JSON.parse(result.stdout);
     expect(report.valid).toBe(false);
     expect(report.errors).toEqual([
-      { file, line: 12, column: 15, path: "/global/gpu_allocation/strategy", message: 'strategy must be one of mig, whole, hybrid; found "hybird"', found: "hybird", expected: "one of mig, whole, hybrid", hint: 'did you mean "hybrid"?' },
+      {
+        file,
+        line: 12,
+        column: 15,
+        path: "/global/gpu_allocation/strategy",
+        message: 'strategy must be one of mig, whole, hybrid; found "hybird"',
+        found: "hybird",
+        expected: "one of mig, whole, hybrid",
+        hint: 'did you mean "hybrid"?',
+      },
     ]);
   });
 
   const hostile: [string, () => string, number, RegExp][] = [
     ["an empty file", () => write("empty.yaml", ""), 1, /the file is empty/],
-    ["a YAML syntax error", () => write("syntax.yaml", 'version: "1.0"\nclusters:\n  hpc: [\n'), 1, /YAML syntax error/],
-    ["a binary file", () => write("binary.yaml", Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 0xff])), 1, /file is binary/],
-    ["invalid UTF-8", () => write("latin1.yaml", Uint8Array.from([0x76, 0x3a, 0x20, 0xe9, 0xe8, 0x0a])), 1, /not valid UTF-8/],
-    ["a 50 MB file", () => write("huge.yaml", "# " + "x".repeat(50 * 1024 * 1024)), 1, /file is 50\.0 MiB; a cluster spec is at most 4 MiB/],
-    ["a YAML alias bomb", () => write("bomb.yaml", 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c ' + '[*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n'), 1, /aliases expand too much/],
-    ["a list instead of a mapping", () => write("list.yaml", "- a\n- b\n"), 1, /a cluster spec is a YAML mapping, found a list/],
+    [
+      "a YAML syntax error",
+      () => write("syntax.yaml", 'version: "1.0"\nclusters:\n  hpc: [\n'),
+      1,
+      /YAML syntax error/,
+    ],
+    [
+      "a binary file",
+      () => write("binary.yaml", Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 0xff])),
+      1,
+      /file is binary/,
+    ],
+    [
+      "invalid UTF-8",
+      () => write("latin1.yaml", Uint8Array.from([0x76, 0x3a, 0x20, 0xe9, 0xe8, 0x0a])),
+      1,
+      /not valid UTF-8/,
+    ],
+    [
+      "a 50 MB file",
+      () => write("huge.yaml", "# " + "x".repeat(50 * 1024 * 1024)),
+      1,
+      /file is 50\.0 MiB; a cluster spec is at most 4 MiB/,
+    ],
+    [
+      "a YAML alias bomb",
+      () =>
+        write(
+          "bomb.yaml",
+          'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c ' +
+            "[*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n",
+        ),
+      1,
+      /aliases expand too much/,
+    ],
+    [
+      "a list instead of a mapping",
+      () => write("list.yaml", "- a\n- b\n"),
+      1,
+      /a cluster spec is a YAML mapping, found a list/,
+    ],
     ["a missing file", () => path.join(dir, "nope.yaml"), 2, /nope\.yaml: error: file not found/],
     ["a directory", () => dir, 2, /is a directory/],
   ];
@@ -91,7 +151,11 @@ describe("the built CLI (ahead-of-time compiled validator)", () => {
     ];
     for (const [index, text] of variants.entries()) {
       const file = write(`built-${index}.yaml`, text);
-      const child = spawnSync(process.execPath, [path.join(ROOT, "bin", "hyperscaler.js"), "validate", "--json", file], { encoding: "utf8" });
+      const child = spawnSync(
+        process.execPath,
+        [path.join(ROOT, "bin", "hyperscaler.js"), "validate", "--json", file],
+        { encoding: "utf8" },
+      );
       expect(child.status, child.stderr).toBe(1);
       const inProcess = await run(["validate", "--json", file]);
       expect(JSON.parse(child.stdout)).toEqual(JSON.parse(inProcess.stdout));

@@ -13,8 +13,20 @@ function spec(edit: (text: string) => string = (t) => t): ClusterSpec {
   return result.spec;
 }
 
-const A100 = (fields: Partial<HostGpu> = {}): HostGpu => hostGpu({ pciAddress: "0000:65:00.0", name: "NVIDIA A100 80GB PCIe", pciDeviceId: "10de:20b5", ...fields });
-const RTX = (fields: Partial<HostGpu> = {}): HostGpu => hostGpu({ pciAddress: "0000:ca:00.0", name: "NVIDIA RTX 6000", index: 1, boundDriver: "vfio-pci", iommuGroup: 40, migCapable: false, migMode: null, vgpu: { framework: null, types: [] }, ...fields });
+const A100 = (fields: Partial<HostGpu> = {}): HostGpu =>
+  hostGpu({ pciAddress: "0000:65:00.0", name: "NVIDIA A100 80GB PCIe", pciDeviceId: "10de:20b5", ...fields });
+const RTX = (fields: Partial<HostGpu> = {}): HostGpu =>
+  hostGpu({
+    pciAddress: "0000:ca:00.0",
+    name: "NVIDIA RTX 6000",
+    index: 1,
+    boundDriver: "vfio-pci",
+    iommuGroup: 40,
+    migCapable: false,
+    migMode: null,
+    vgpu: { framework: null, types: [] },
+    ...fields,
+  });
 const healthy = (): HostInventory => healthyInventory([A100(), RTX()]);
 
 type Case = [id: string, status: CheckStatus, host: HostInventory, withSpec?: ClusterSpec];
@@ -23,9 +35,19 @@ const with_ = (fields: Partial<HostInventory>): HostInventory => ({ ...healthy()
 const CASES: Case[] = [
   ["cpu-virtualization", "PASS", healthy()],
   ["cpu-virtualization", "FAIL", with_({ cpu: { ...healthy().cpu, virtualization: null } })],
-  ["cpu-virtualization", "WARN", with_({ cpu: { ...healthy().cpu, virtualization: null } }), spec((t) => `${t}\nhost:\n  virtualization: emulated\n`)],
+  [
+    "cpu-virtualization",
+    "WARN",
+    with_({ cpu: { ...healthy().cpu, virtualization: null } }),
+    spec((t) => `${t}\nhost:\n  virtualization: emulated\n`),
+  ],
   ["kvm", "PASS", healthy()],
-  ["kvm", "WARN", with_({ kvm: { device: false, accessible: false } }), spec((t) => `${t}\nhost:\n  virtualization: emulated\n`)],
+  [
+    "kvm",
+    "WARN",
+    with_({ kvm: { device: false, accessible: false } }),
+    spec((t) => `${t}\nhost:\n  virtualization: emulated\n`),
+  ],
   ["kvm", "FAIL", with_({ kvm: { device: false, accessible: false } })],
   ["kvm", "FAIL", with_({ kvm: { device: true, accessible: false } })],
   ["virtualization", "PASS", healthy()],
@@ -34,7 +56,12 @@ const CASES: Case[] = [
   // PVM: /dev/kvm without vmx/svm. Without a spec: a warning naming the cause; a kvm spec fails; emulated passes.
   ["virtualization", "WARN", with_({ cpu: { ...healthy().cpu, virtualization: null } })],
   ["virtualization", "FAIL", with_({ cpu: { ...healthy().cpu, virtualization: null } }), spec()],
-  ["virtualization", "PASS", with_({ kvm: { device: false, accessible: false } }), spec((t) => `${t}\nhost:\n  virtualization: emulated\n`)],
+  [
+    "virtualization",
+    "PASS",
+    with_({ kvm: { device: false, accessible: false } }),
+    spec((t) => `${t}\nhost:\n  virtualization: emulated\n`),
+  ],
   ["iommu", "PASS", healthy()],
   ["iommu", "FAIL", with_({ iommu: { enabled: false, groups: [] } })],
   ["iommu", "WARN", with_({ iommu: { enabled: null, groups: [] } })],
@@ -58,7 +85,15 @@ const CASES: Case[] = [
   ["gpu-GPU-0-mig", "WARN", healthyInventory([A100({ migMode: { current: false, pending: false } }), RTX()]), spec()],
   ["gpu-GPU-0-mig", "FAIL", healthyInventory([A100({ migCapable: false }), RTX()]), spec()],
   ["gpu-GPU-0-reset", "WARN", healthyInventory([A100({ migMode: { current: false, pending: true } }), RTX()]), spec()],
-  ["gpu-GPU-0-reset", "FAIL", { ...healthyInventory([A100({ migMode: { current: false, pending: true } }), RTX()]), resetBlockers: ["nvidia_drm module loaded"] }, spec()],
+  [
+    "gpu-GPU-0-reset",
+    "FAIL",
+    {
+      ...healthyInventory([A100({ migMode: { current: false, pending: true } }), RTX()]),
+      resetBlockers: ["nvidia_drm module loaded"],
+    },
+    spec(),
+  ],
   ["gpu-GPU-0-vgpu", "PASS", healthy(), spec()],
   ["gpu-GPU-0-vgpu", "FAIL", healthyInventory([A100({ vgpu: { framework: null, types: [] } }), RTX()]), spec()],
   ["capacity-memory", "PASS", healthy(), spec()],
@@ -71,7 +106,9 @@ const CASES: Case[] = [
 ];
 
 describe("doctor checks", () => {
-  it.each(CASES.map(([id, status, host, withSpec], n) => [`${id} ${status} #${n}`, id, status, host, withSpec] as const))("%s", (_name, id, status, host, withSpec) => {
+  it.each(
+    CASES.map(([id, status, host, withSpec], n) => [`${id} ${status} #${n}`, id, status, host, withSpec] as const),
+  )("%s", (_name, id, status, host, withSpec) => {
     const checks = runDoctor(host, withSpec);
     const check = checks.find((c) => c.id === id);
     expect(check, `checks: ${checks.map((c) => `${c.id}=${c.status}`).join(", ")}`).toBeDefined();

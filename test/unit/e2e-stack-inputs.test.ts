@@ -18,14 +18,38 @@ function context(isolation: boolean): StackContext {
   const loaded = loadSpecFile(path.join(ROOT, "config/examples/e2e-cpu-emulated.yaml"));
   if (!loaded.ok) throw new Error("the e2e spec does not load");
   // The fixture image store stands in for built golden images (only paths and checksums are read).
-  const spec: ClusterSpec = { ...loaded.spec, images: { ...loaded.spec.images, golden_dir: path.join(ROOT, "test/fixtures/image-store") }, security: { ...loaded.spec.security, network_isolation: isolation } };
+  const spec: ClusterSpec = {
+    ...loaded.spec,
+    images: { ...loaded.spec.images, golden_dir: path.join(ROOT, "test/fixtures/image-store") },
+    security: { ...loaded.spec.security, network_isolation: isolation },
+  };
   const plan = buildPlan({ spec });
-  const hostKeys = new Map(plan.vms.map((vm) => [vm.name, { privateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\n${vm.name}\n-----END OPENSSH PRIVATE KEY-----`, publicKey: `ssh-ed25519 AAAA${vm.name}` }]));
-  return { spec, plan, uri: "qemu:///system", stackId: STACK_ID, secrets: { mungeKeyBase64: "a2V5".repeat(20), hostKeys, adminPublicKey: ADMIN_KEY }, providers: stackProviders([]) };
+  const hostKeys = new Map(
+    plan.vms.map((vm) => [
+      vm.name,
+      {
+        privateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\n${vm.name}\n-----END OPENSSH PRIVATE KEY-----`,
+        publicKey: `ssh-ed25519 AAAA${vm.name}`,
+      },
+    ]),
+  );
+  return {
+    spec,
+    plan,
+    uri: "qemu:///system",
+    stackId: STACK_ID,
+    secrets: { mungeKeyBase64: "a2V5".repeat(20), hostKeys, adminPublicKey: ADMIN_KEY },
+    providers: stackProviders([]),
+  };
 }
 
 /** Outputs as the providers return them: each resource's name, path and digest, distinct per resource. */
-const out = (kind: string, name: string): Record<string, unknown> => ({ name, path: `/pool/${kind}/${name}`, contentSha256: `sha-${name}`, adopted: false });
+const out = (kind: string, name: string): Record<string, unknown> => ({
+  name,
+  path: `/pool/${kind}/${name}`,
+  contentSha256: `sha-${name}`,
+  adopted: false,
+});
 
 describe("the bring-up test's resource inputs", () => {
   it("follow the stack's order and wiring, with the host firewall and route mode under network isolation", () => {
@@ -41,10 +65,19 @@ describe("the bring-up test's resource inputs", () => {
     expect(network.inputs.xml).toMatch(/<forward mode="route"\s*\/>/);
     for (const vm of ctx.plan.vms) {
       const domain = resources.find((r) => r.kind === "domain" && r.name === vm.name)!;
-      expect(domain.inputs).toMatchObject({ networks: [network.name], disk: expect.stringMatching(/^\/pool\/volume\//), devices: [], start: true, seedSha256: expect.stringMatching(/^sha-.*seed/) });
+      expect(domain.inputs).toMatchObject({
+        networks: [network.name],
+        disk: expect.stringMatching(/^\/pool\/volume\//),
+        devices: [],
+        start: true,
+        seedSha256: expect.stringMatching(/^sha-.*seed/),
+      });
       expect(domain.inputs.xml).toContain(`<uuid>${domainUuid(ctx.plan, vm, STACK_ID)}</uuid>`);
       expect(domain.inputs.xml).toContain(`<parameter name="IP" value="${vm.ip}"`);
-      for (const kind of ["volume", "seedIso"]) expect(resources.find((r) => r.kind === kind && String(r.name).startsWith(vm.name))!.inputs.poolAdopted).toBe(false);
+      for (const kind of ["volume", "seedIso"])
+        expect(resources.find((r) => r.kind === kind && String(r.name).startsWith(vm.name))!.inputs.poolAdopted).toBe(
+          false,
+        );
     }
   });
 

@@ -25,13 +25,23 @@ function standIns(payload: string) {
   const bin = path.join(dir, "bin");
   const log = path.join(dir, "calls.log");
   fs.mkdirSync(bin);
-  const record = (name: string, extra = "") => fs.writeFileSync(path.join(bin, name), `#!/bin/sh\necho "${name} $*" | sed "s#[^ ]*/tmp\\.[A-Za-z0-9]*#TMP#" >> ${log}\n${extra}\n`, { mode: 0o755 });
+  const record = (name: string, extra = "") =>
+    fs.writeFileSync(
+      path.join(bin, name),
+      `#!/bin/sh\necho "${name} $*" | sed "s#[^ ]*/tmp\\.[A-Za-z0-9]*#TMP#" >> ${log}\n${extra}\n`,
+      { mode: 0o755 },
+    );
   record("apt-get");
   record("systemctl");
   record("curl", `printf '%s' '${payload}' > "$3"`);
   fs.writeFileSync(path.join(bin, "uname"), `#!/bin/sh\necho ${KERNEL}\n`, { mode: 0o755 });
   fs.writeFileSync(path.join(bin, "nvidia-smi"), "#!/bin/sh\nexit 1\n", { mode: 0o755 });
-  fs.writeFileSync(path.join(bin, "sh"), `#!/bin/bash\ncase "$1" in */nvidia-guest-driver.run) echo "RAN $1" | sed "s#[^ ` + `]*/tmp\\.[A-Za-z0-9]*#TMP#" >> ${log}; exit 0 ;; esac\nexec /bin/sh "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    path.join(bin, "sh"),
+    `#!/bin/bash\ncase "$1" in */nvidia-guest-driver.run) echo "RAN $1" | sed "s#[^ ` +
+      `]*/tmp\\.[A-Za-z0-9]*#TMP#" >> ${log}; exit 0 ;; esac\nexec /bin/sh "$@"\n`,
+    { mode: 0o755 },
+  );
   const env = { ...process.env, PATH: `${bin}:/usr/bin:/bin`, HYPERSCALER_STATE_DIR: path.join(dir, "state") };
   const calls = (): string[] => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : []);
   return { dir, env, calls };
@@ -48,7 +58,9 @@ describe("guest GPU driver (issue 15 bug 3, issue 17 checksum)", () => {
     const tools = standIns("");
     const run = spawnSync(install[0], install.slice(1), { env: tools.env, encoding: "utf8" });
     expect(run.status, run.stderr).toBe(0);
-    expect(tools.calls()).toEqual([`apt-get install -y linux-headers-${KERNEL} nvidia-driver firmware-misc-nonfree nvidia-smi`]);
+    expect(tools.calls()).toEqual([
+      `apt-get install -y linux-headers-${KERNEL} nvidia-driver firmware-misc-nonfree nvidia-smi`,
+    ]);
   });
 
   it("bug 3: the vGPU driver script asks for the running kernel's headers", () => {
@@ -60,7 +72,13 @@ describe("guest GPU driver (issue 15 bug 3, issue 17 checksum)", () => {
   it("a download whose SHA-256 differs from the spec's is never run, and the script fails", () => {
     const tools = standIns("tampered driver");
     const script = path.join(tools.dir, "driver.sh");
-    fs.writeFileSync(script, vgpuDriverScript("https://mirror.example/NVIDIA-grid.run", createHash("sha256").update("genuine driver").digest("hex")));
+    fs.writeFileSync(
+      script,
+      vgpuDriverScript(
+        "https://mirror.example/NVIDIA-grid.run",
+        createHash("sha256").update("genuine driver").digest("hex"),
+      ),
+    );
     const run = spawnSync("/bin/sh", [script], { env: tools.env, encoding: "utf8" });
     expect(run.status).toBe(1);
     expect(run.stderr).toContain("does not have the SHA-256 in cluster.yaml");
@@ -71,7 +89,13 @@ describe("guest GPU driver (issue 15 bug 3, issue 17 checksum)", () => {
   it("a download with the spec's SHA-256 is run", () => {
     const tools = standIns("genuine driver");
     const script = path.join(tools.dir, "driver.sh");
-    fs.writeFileSync(script, vgpuDriverScript("https://mirror.example/NVIDIA-grid.run", createHash("sha256").update("genuine driver").digest("hex")));
+    fs.writeFileSync(
+      script,
+      vgpuDriverScript(
+        "https://mirror.example/NVIDIA-grid.run",
+        createHash("sha256").update("genuine driver").digest("hex"),
+      ),
+    );
     const run = spawnSync("/bin/sh", [script], { env: tools.env, encoding: "utf8" });
     expect(run.status, run.stderr).toBe(0);
     expect(tools.calls()).toContain("RAN TMP/nvidia-guest-driver.run");
@@ -80,7 +104,10 @@ describe("guest GPU driver (issue 15 bug 3, issue 17 checksum)", () => {
   it("the spec refuses a driver URL without a checksum, and a malformed checksum, with positions", () => {
     const file = "config/examples/l40s-vgpu.yaml";
     const text = fs.readFileSync(path.join(ROOT, file), "utf8");
-    const withUrl = text.replace(/^(\s+)vgpu_shares:/m, '$1vgpu_guest_driver_url: "https://mirror.example/grid.run"\n$1vgpu_shares:');
+    const withUrl = text.replace(
+      /^(\s+)vgpu_shares:/m,
+      '$1vgpu_guest_driver_url: "https://mirror.example/grid.run"\n$1vgpu_shares:',
+    );
     expect(withUrl).not.toBe(text);
     const missing = loadSpecText(file, withUrl);
     expect(missing.ok).toBe(false);
@@ -89,11 +116,17 @@ describe("guest GPU driver (issue 15 bug 3, issue 17 checksum)", () => {
     expect(error.message).toContain("no vgpu_guest_driver_sha256");
     expect(error.line).toBeGreaterThan(0);
     expect(error.hint).toContain("sha256sum");
-    const malformed = loadSpecText(file, withUrl.replace(/^(\s+)vgpu_shares:/m, "$1vgpu_guest_driver_sha256: abc123\n$1vgpu_shares:"));
+    const malformed = loadSpecText(
+      file,
+      withUrl.replace(/^(\s+)vgpu_shares:/m, "$1vgpu_guest_driver_sha256: abc123\n$1vgpu_shares:"),
+    );
     expect(malformed.ok).toBe(false);
     if (malformed.ok) return;
     expect(malformed.errors.map((e) => e.path)).toContain("/global/gpu_allocation/vgpu_guest_driver_sha256");
-    const good = loadSpecText(file, withUrl.replace(/^(\s+)vgpu_shares:/m, `$1vgpu_guest_driver_sha256: ${"a".repeat(64)}\n$1vgpu_shares:`));
+    const good = loadSpecText(
+      file,
+      withUrl.replace(/^(\s+)vgpu_shares:/m, `$1vgpu_guest_driver_sha256: ${"a".repeat(64)}\n$1vgpu_shares:`),
+    );
     expect(good.ok).toBe(true);
   });
 });

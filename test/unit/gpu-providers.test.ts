@@ -7,7 +7,13 @@ import type { ExecResult } from "../../src/util/exec";
 import { sample } from "../fixtures/host";
 import { tempDir } from "../helpers";
 
-interface FakeInstance { gi: number; profileId: number; profile: string; start: number; size: number }
+interface FakeInstance {
+  gi: number;
+  profileId: number;
+  profile: string;
+  start: number;
+  size: number;
+}
 
 /** Just enough nvidia-smi for the MIG layout provider: mode changes need a reset; GIs must not overlap. */
 class FakeNvidiaSmi {
@@ -35,8 +41,12 @@ class FakeNvidiaSmi {
       const mig = args[0].includes("mig.mode") ? `, ${onOff(this.migCurrent)}, ${onOff(this.migPending)}` : "";
       return ok(`00000000:65:00.0, 0${mig}\n`);
     }
-    if (args[0].startsWith("--query-compute-apps")) return ok(Array.from({ length: this.processes }, (_, i) => `00000000:65:00.0, ${1000 + i}`).join("\n"));
-    if (args[0] === "-i" && args[2] === "-mig") { this.migPending = args[3] === "1"; return ok(); }
+    if (args[0].startsWith("--query-compute-apps"))
+      return ok(Array.from({ length: this.processes }, (_, i) => `00000000:65:00.0, ${1000 + i}`).join("\n"));
+    if (args[0] === "-i" && args[2] === "-mig") {
+      this.migPending = args[3] === "1";
+      return ok();
+    }
     if (args[0] === "-i" && args[2] === "-r") {
       if (this.resetBlockedBy) return fail(`Unable to reset GPU: in use by ${this.resetBlockedBy}`);
       this.migCurrent = this.migPending;
@@ -44,7 +54,15 @@ class FakeNvidiaSmi {
     }
     if (args[0] === "mig" && args.includes("-lgi")) {
       if (this.instances.length === 0) return { code: 6, stdout: "No GPU instances found", stderr: "" };
-      return ok(this.instances.map((i) => `|   0  MIG ${i.profile.padEnd(12)} ${String(i.profileId).padStart(6)} ` + `${String(i.gi).padStart(8)}          ${i.start}:${i.size}     |`).join("\n"));
+      return ok(
+        this.instances
+          .map(
+            (i) =>
+              `|   0  MIG ${i.profile.padEnd(12)} ${String(i.profileId).padStart(6)} ` +
+              `${String(i.gi).padStart(8)}          ${i.start}:${i.size}     |`,
+          )
+          .join("\n"),
+      );
     }
     if (args[0] === "mig" && args.includes("-cgi")) {
       if (!this.migCurrent) return fail("MIG mode is not enabled");
@@ -52,8 +70,15 @@ class FakeNvidiaSmi {
       const profile = this.profiles[id];
       if (!profile || !profile.starts.includes(Number(start))) return fail("Invalid placement");
       const mask = (s: number, n: number) => ((1 << n) - 1) << s;
-      if (this.instances.some((i) => (mask(i.start, i.size) & mask(Number(start), profile.size)) !== 0)) return fail("Insufficient resources");
-      this.instances.push({ gi: this.nextGi++, profileId: profile.id, profile: profile.name, start: Number(start), size: profile.size });
+      if (this.instances.some((i) => (mask(i.start, i.size) & mask(Number(start), profile.size)) !== 0))
+        return fail("Insufficient resources");
+      this.instances.push({
+        gi: this.nextGi++,
+        profileId: profile.id,
+        profile: profile.name,
+        start: Number(start),
+        size: profile.size,
+      });
       return ok();
     }
     if (args[0] === "mig" && args.includes("-dci")) return ok();
@@ -66,7 +91,13 @@ class FakeNvidiaSmi {
   };
 }
 
-const layout = (instances: { profile: string; profileId: number; start: number; size: number }[], force = false) => ({ gpu: "GPU-0", pciAddress: "0000:65:00.0", migEnabled: true, instances, force });
+const layout = (instances: { profile: string; profileId: number; start: number; size: number }[], force = false) => ({
+  gpu: "GPU-0",
+  pciAddress: "0000:65:00.0",
+  migEnabled: true,
+  instances,
+  force,
+});
 const oneG = (start: number) => ({ profile: "1g.10gb", profileId: 19, start, size: 1 });
 const threeG = (start: number) => ({ profile: "3g.40gb", profileId: 9, start, size: 4 });
 
@@ -75,8 +106,14 @@ describe("MIG layout provider", () => {
     const smi = new FakeNvidiaSmi();
     const result = await makeMigLayoutProvider(smi.run).create(layout([oneG(6), threeG(0)]));
     expect(smi.migCurrent).toBe(true);
-    expect(smi.calls.filter((c) => c.includes("-cgi"))).toEqual(["nvidia-smi mig -i 0 -cgi 9:0 -C", "nvidia-smi mig -i 0 -cgi 19:6 -C"]);
-    expect(result.outs.liveInstances.map((i: FakeInstance) => `${i.profile}@${i.start}`)).toEqual(["3g.40gb@0", "1g.10gb@6"]);
+    expect(smi.calls.filter((c) => c.includes("-cgi"))).toEqual([
+      "nvidia-smi mig -i 0 -cgi 9:0 -C",
+      "nvidia-smi mig -i 0 -cgi 19:6 -C",
+    ]);
+    expect(result.outs.liveInstances.map((i: FakeInstance) => `${i.profile}@${i.start}`)).toEqual([
+      "3g.40gb@0",
+      "1g.10gb@6",
+    ]);
   });
 
   it("read reports what the GPU really holds (drift after a reboot)", async () => {
@@ -174,11 +211,24 @@ function sysTree(): string {
 describe("vGPU device provider", () => {
   it("mdev: defines and starts the device on the parent that offers the type", async () => {
     const calls: string[] = [];
-    const mdevctl: GpuRunner = (command, args) => (calls.push([command, ...args].join(" ")), { code: 0, stdout: args[0] === "list" ? "u-1 0000:65:00.0 nvidia-700 auto (active)" : "", stderr: "" });
+    const mdevctl: GpuRunner = (command, args) => (
+      calls.push([command, ...args].join(" ")),
+      { code: 0, stdout: args[0] === "list" ? "u-1 0000:65:00.0 nvidia-700 auto (active)" : "", stderr: "" }
+    );
     const provider = makeVgpuDeviceProvider(mdevctl);
-    const inputs = { uuid: "u-1", gpu: "GPU-0", parentPciAddress: "0000:65:00.0", vgpuType: "A100D-1-10C", path: "mdev" as const, sysRoot: sysTree() };
+    const inputs = {
+      uuid: "u-1",
+      gpu: "GPU-0",
+      parentPciAddress: "0000:65:00.0",
+      vgpuType: "A100D-1-10C",
+      path: "mdev" as const,
+      sysRoot: sysTree(),
+    };
     const created = await provider.create(inputs);
-    expect(calls).toEqual(["mdevctl define --uuid u-1 --parent 0000:65:00.0 --type nvidia-700 --auto", "mdevctl start --uuid u-1"]);
+    expect(calls).toEqual([
+      "mdevctl define --uuid u-1 --parent 0000:65:00.0 --type nvidia-700 --auto",
+      "mdevctl start --uuid u-1",
+    ]);
     expect((await provider.read!("u-1", created.outs)).id).toBe("u-1");
     await provider.delete!("u-1", created.outs);
     expect(calls.slice(-2)).toEqual(["mdevctl stop --uuid u-1", "mdevctl undefine --uuid u-1"]);
@@ -186,22 +236,44 @@ describe("vGPU device provider", () => {
 
   it("mdev: a failed start is rolled back, and a missing type is explained", async () => {
     const calls: string[] = [];
-    const failing: GpuRunner = (_command, args) => (calls.push(args[0]), args[0] === "start" ? { code: 1, stdout: "", stderr: "vfio error" } : { code: 0, stdout: "", stderr: "" });
-    const inputs = { uuid: "u-2", gpu: "GPU-0", parentPciAddress: "0000:65:00.0", vgpuType: "A100D-1-10C", path: "mdev" as const, sysRoot: sysTree() };
+    const failing: GpuRunner = (_command, args) => (
+      calls.push(args[0]),
+      args[0] === "start" ? { code: 1, stdout: "", stderr: "vfio error" } : { code: 0, stdout: "", stderr: "" }
+    );
+    const inputs = {
+      uuid: "u-2",
+      gpu: "GPU-0",
+      parentPciAddress: "0000:65:00.0",
+      vgpuType: "A100D-1-10C",
+      path: "mdev" as const,
+      sysRoot: sysTree(),
+    };
     await expect(makeVgpuDeviceProvider(failing).create(inputs)).rejects.toThrow(/mdevctl start failed: vfio error/);
     expect(calls).toEqual(["define", "start", "undefine"]);
-    await expect(makeVgpuDeviceProvider(failing).create({ ...inputs, vgpuType: "A100D-7-80C" })).rejects.toThrow(/no mdev parent of 0000:65:00\.0 offers A100D-7-80C/);
+    await expect(makeVgpuDeviceProvider(failing).create({ ...inputs, vgpuType: "A100D-7-80C" })).rejects.toThrow(
+      /no mdev parent of 0000:65:00\.0 offers A100D-7-80C/,
+    );
   });
 
   it("SR-IOV: takes a free VF, sets current_vgpu_type, releases it on delete", async () => {
     const root = sysTree();
     const provider = makeVgpuDeviceProvider();
-    const base = { gpu: "H100-0", parentPciAddress: "0000:06:00.0", vgpuType: "H100XM-1-10C", path: "sriov" as const, sysRoot: root };
+    const base = {
+      gpu: "H100-0",
+      parentPciAddress: "0000:06:00.0",
+      vgpuType: "H100XM-1-10C",
+      path: "sriov" as const,
+      sysRoot: root,
+    };
     const first = await provider.create({ ...base, uuid: "a" });
     const second = await provider.create({ ...base, uuid: "b" });
     expect([first.outs.vfAddress, second.outs.vfAddress]).toEqual(["0000:06:00.4", "0000:06:00.5"]);
-    expect(fs.readFileSync(path.join(root, "bus/pci/devices/0000:06:00.4/nvidia/current_vgpu_type"), "utf8")).toBe("1003");
-    await expect(provider.create({ ...base, uuid: "c" })).rejects.toThrow(/no free virtual function of 0000:06:00\.0 offers H100XM-1-10C/);
+    expect(fs.readFileSync(path.join(root, "bus/pci/devices/0000:06:00.4/nvidia/current_vgpu_type"), "utf8")).toBe(
+      "1003",
+    );
+    await expect(provider.create({ ...base, uuid: "c" })).rejects.toThrow(
+      /no free virtual function of 0000:06:00\.0 offers H100XM-1-10C/,
+    );
     await provider.delete!("a", first.outs);
     expect(fs.readFileSync(path.join(root, "bus/pci/devices/0000:06:00.4/nvidia/current_vgpu_type"), "utf8")).toBe("0");
     expect((await provider.read!("a", first.outs)).id).toBe("");

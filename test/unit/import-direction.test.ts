@@ -209,11 +209,11 @@ describe("imports run one way", () => {
   });
 });
 
-describe("README's \"Where code lives\"", () => {
+describe('README\'s "Where code lives"', () => {
   it("lists every layer's existing folders, in the order of LAYERS", () => {
     const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
     const start = readme.indexOf("## Where code lives");
-    expect(start, "README.md has a \"## Where code lives\" section").toBeGreaterThanOrEqual(0);
+    expect(start, 'README.md has a "## Where code lives" section').toBeGreaterThanOrEqual(0);
     const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
     const listed = LAYERS.flatMap((layer, order) =>
       layer.units

@@ -3,33 +3,87 @@
 // sees at its next boot (the domain then reports restartRequired). UNKNOWN is the engine's preview marker.
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { makeBaseImageProvider, makeDomainProvider, makeNetworkProvider, makePoolProvider, makeSeedIsoProvider, makeVolumeProvider, seedDigest, type Runner } from "../../src/providers/libvirt";
+import {
+  makeBaseImageProvider,
+  makeDomainProvider,
+  makeNetworkProvider,
+  makePoolProvider,
+  makeSeedIsoProvider,
+  makeVolumeProvider,
+  seedDigest,
+  type Runner,
+} from "../../src/providers/libvirt";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 /** No host: a diff that asks libvirt (the domain's seed check on a running VM) hears that nothing is there. */
 const noHost: Runner = () => ({ code: 1, stdout: "", stderr: "error: no host in a unit test" });
 type Outcome = "no-op" | "update" | "restart" | `replace:${string}`;
 
-const facts = { memoryMiB: 4096, vcpus: 2, disks: ["p/vm.qcow2", "p/vm-seed.iso"], hostdevs: ["mdev:u1"], interfaces: ["52:54:00:00:00:01@net"] };
-const domain = { uri: "qemu:///system", name: "vm", xml: "<domain/>", facts, networks: ["net"], disk: "/p/vm.qcow2", devices: ["u1"], start: true, seedSha256: "a" };
+const facts = {
+  memoryMiB: 4096,
+  vcpus: 2,
+  disks: ["p/vm.qcow2", "p/vm-seed.iso"],
+  hostdevs: ["mdev:u1"],
+  interfaces: ["52:54:00:00:00:01@net"],
+};
+const domain = {
+  uri: "qemu:///system",
+  name: "vm",
+  xml: "<domain/>",
+  facts,
+  networks: ["net"],
+  disk: "/p/vm.qcow2",
+  devices: ["u1"],
+  start: true,
+  seedSha256: "a",
+};
 const domainState = { ...domain, ...facts, running: true };
 const pool = { uri: "qemu:///system", name: "p", xml: "<pool/>", path: "/p" };
-const network = { uri: "qemu:///system", name: "net", xml: "<network/>", bridge: "br0", ip: "10.0.0.1/255.255.255.0", dhcpHosts: ["<host/>"], start: false };
+const network = {
+  uri: "qemu:///system",
+  name: "net",
+  xml: "<network/>",
+  bridge: "br0",
+  ip: "10.0.0.1/255.255.255.0",
+  dhcpHosts: ["<host/>"],
+  start: false,
+};
 
-const volume = { uri: "qemu:///system", pool: "p", name: "v", xml: "<volume/>", capacityGiB: 20, backingPath: "/p/base" };
-const image = { uri: "qemu:///system", pool: "p", name: "b", source: "/img", checksum: "sha256:00", checksumUrl: "", format: "qcow2" };
+const volume = {
+  uri: "qemu:///system",
+  pool: "p",
+  name: "v",
+  xml: "<volume/>",
+  capacityGiB: 20,
+  backingPath: "/p/base",
+};
+const image = {
+  uri: "qemu:///system",
+  pool: "p",
+  name: "b",
+  source: "/img",
+  checksum: "sha256:00",
+  checksumUrl: "",
+  format: "qcow2",
+};
 const seedFilesA = { "user-data": "a", "meta-data": "b", "network-config": "c" };
 const seed = { uri: "qemu:///system", pool: "p", name: "s", files: seedFilesA };
 const seedState = { uri: "qemu:///system", pool: "p", name: "s", contentSha256: seedDigest(seedFilesA) };
 
-async function outcome(provider: { diff?: (id: string, olds: never, news: never) => Promise<{ changes?: boolean; replaces?: string[] }> }, olds: object, news: object, restartOn?: (olds: never, news: never) => boolean): Promise<Outcome> {
+async function outcome(
+  provider: { diff?: (id: string, olds: never, news: never) => Promise<{ changes?: boolean; replaces?: string[] }> },
+  olds: object,
+  news: object,
+  restartOn?: (olds: never, news: never) => boolean,
+): Promise<Outcome> {
   const diff = await provider.diff!("id", olds as never, news as never);
   if (diff.replaces?.length) return `replace:${diff.replaces.join(",")}`;
   if (!diff.changes) return "no-op";
   return restartOn?.(olds as never, news as never) ? "restart" : "update";
 }
 
-const memoryOrCpus = (olds: typeof domainState, news: typeof domain) => olds.memoryMiB !== news.facts.memoryMiB || olds.vcpus !== news.facts.vcpus;
+const memoryOrCpus = (olds: typeof domainState, news: typeof domain) =>
+  olds.memoryMiB !== news.facts.memoryMiB || olds.vcpus !== news.facts.vcpus;
 
 describe("libvirt providers' diff", () => {
   it.each<[string, object, Outcome]>([
@@ -49,7 +103,9 @@ describe("libvirt providers' diff", () => {
     ["disk replaced (its path output unknown)", { disk: UNKNOWN }, "replace:disk"],
     ["vGPU device replaced (its UUID output unknown)", { devices: [UNKNOWN] }, "replace:devices"],
   ])("domain: %s -> %s", async (_label, change, expected) => {
-    expect(await outcome(makeDomainProvider(noHost), domainState, { ...domain, ...change }, memoryOrCpus as never)).toBe(expected);
+    expect(
+      await outcome(makeDomainProvider(noHost), domainState, { ...domain, ...change }, memoryOrCpus as never),
+    ).toBe(expected);
   });
 
   it.each<[string, object, Outcome]>([

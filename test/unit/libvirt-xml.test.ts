@@ -27,26 +27,51 @@ function validate(name: string, xml: string, schema?: string): void {
   expect(result.status, `${name}: ${result.stdout}${result.stderr}`).toBe(0);
 }
 
-const CONFIGS = ["config/dev.yaml", "config/prod.yaml", ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`)];
+const CONFIGS = [
+  "config/dev.yaml",
+  "config/prod.yaml",
+  ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`),
+];
 
 describe("libvirt XML validates with virt-xml-validate", () => {
   it.each(CONFIGS)("%s: every domain and network", (file) => {
     const p = plan(file);
-    const vfAddresses = Object.fromEntries(p.vms.flatMap((vm) => vm.gpus).filter((g) => g.deviceUuid).map((g, i) => [g.deviceUuid!, `0000:${(0x41 + i).toString(16)}:00.4`]));
+    const vfAddresses = Object.fromEntries(
+      p.vms
+        .flatMap((vm) => vm.gpus)
+        .filter((g) => g.deviceUuid)
+        .map((g, i) => [g.deviceUuid!, `0000:${(0x41 + i).toString(16)}:00.4`]),
+    );
     for (const vm of p.vms) validate(`${vm.name}.xml`, renderDomainXml(p, vm, { pool: "hs", vfAddresses }), "domain");
     for (const network of p.networks) validate(`${network.name}.xml`, renderNetworkXml(p, network), "network");
   });
 
   it("pool, overlay volume, hugepages and CPU pinning", () => {
     validate("pool.xml", renderPoolXml("hs-prod", "/var/lib/libvirt/images/hs-prod"), "storagepool");
-    validate("volume.xml", renderOverlayVolumeXml({ name: "vm.qcow2", capacityGiB: 200, backingPath: "/var/lib/libvirt/images/hs-prod/debian-12-base.qcow2" }), "storagevol");
+    validate(
+      "volume.xml",
+      renderOverlayVolumeXml({
+        name: "vm.qcow2",
+        capacityGiB: 200,
+        backingPath: "/var/lib/libvirt/images/hs-prod/debian-12-base.qcow2",
+      }),
+      "storagevol",
+    );
     const p = plan("config/dev.yaml");
     validate("pinned.xml", renderDomainXml(p, p.vms[0], { pool: "hs", hugepages: true, cpuPinning: [2, 3] }), "domain");
   });
 
   it("emulated domain with direct kernel boot (golden image)", () => {
     const p = plan("config/examples/e2e-cpu-emulated.yaml");
-    const xml = renderDomainXml(p, p.vms[0], { pool: "hs", domainType: "qemu", directBoot: { kernel: "/pool/hpc-v-vmlinuz", initrd: "/pool/hpc-v-initrd", cmdline: "root=/dev/vda rw console=ttyS0" } });
+    const xml = renderDomainXml(p, p.vms[0], {
+      pool: "hs",
+      domainType: "qemu",
+      directBoot: {
+        kernel: "/pool/hpc-v-vmlinuz",
+        initrd: "/pool/hpc-v-initrd",
+        cmdline: "root=/dev/vda rw console=ttyS0",
+      },
+    });
     validate("emulated.xml", xml, "domain");
     expect(xml).toContain(`<domain type="qemu">`);
     expect(xml).toMatch(/<cpu mode="maximum" check="none"><\/cpu>|<cpu mode="maximum" check="none"\/>/);
@@ -89,7 +114,13 @@ describe("domain XML content", () => {
   it("facts for the provider match the XML", () => {
     const vm = byName("hs-prod-k8s-gpu-02");
     const { facts } = renderDomain(p, vm, { pool: "hs-prod" });
-    expect(facts).toEqual({ memoryMiB: 16384, vcpus: 8, disks: ["hs-prod/hs-prod-k8s-gpu-02.qcow2", "hs-prod/hs-prod-k8s-gpu-02-seed.iso"], hostdevs: [`mdev:${vm.gpus[0].deviceUuid}`], interfaces: [`${vm.mac}@hs-prod-cloud-network`] });
+    expect(facts).toEqual({
+      memoryMiB: 16384,
+      vcpus: 8,
+      disks: ["hs-prod/hs-prod-k8s-gpu-02.qcow2", "hs-prod/hs-prod-k8s-gpu-02-seed.iso"],
+      hostdevs: [`mdev:${vm.gpus[0].deviceUuid}`],
+      interfaces: [`${vm.mac}@hs-prod-cloud-network`],
+    });
   });
 
   it("an SR-IOV vGPU needs its VF address", () => {
@@ -100,11 +131,15 @@ describe("domain XML content", () => {
     expect(xml).toContain('<address domain="0x0000" bus="0x06" slot="0x00" function="0x4"/>');
   });
 
-  it("the seed is the cdrom the domain provider ejects (same target), on virtio-scsi (the cloud kernel has no " + "AHCI)", () => {
-    const xml = renderDomainXml(p, byName("hs-prod-slurm-node-01"), { pool: "hs-prod" });
-    expect(xml).toContain(`<target dev="${SEED_TARGET}" bus="scsi"/>`);
-    expect(xml).toContain('<controller type="scsi" index="0" model="virtio-scsi"/>');
-  });
+  it(
+    "the seed is the cdrom the domain provider ejects (same target), on virtio-scsi (the cloud kernel has no " +
+      "AHCI)",
+    () => {
+      const xml = renderDomainXml(p, byName("hs-prod-slurm-node-01"), { pool: "hs-prod" });
+      expect(xml).toContain(`<target dev="${SEED_TARGET}" bus="scsi"/>`);
+      expect(xml).toContain('<controller type="scsi" index="0" model="virtio-scsi"/>');
+    },
+  );
 
   it("is stable: snapshot of one domain", () => {
     expect(renderDomainXml(p, byName("hs-prod-slurm-node-01"), { pool: "hs-prod" })).toMatchSnapshot();

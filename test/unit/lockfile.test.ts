@@ -5,7 +5,9 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../helpers";
 
-const lock = JSON.parse(fs.readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { optionalDependencies?: Record<string, string> }> };
+const lock = JSON.parse(fs.readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) as {
+  packages: Record<string, { optionalDependencies?: Record<string, string> }>;
+};
 
 describe("package-lock.json", () => {
   it("lists every optional dependency of every locked package (npm ci works on any platform)", () => {
@@ -13,7 +15,8 @@ describe("package-lock.json", () => {
     for (const [where, entry] of Object.entries(lock.packages)) {
       for (const name of Object.keys(entry.optionalDependencies ?? {})) {
         const nested = `${where}/node_modules/${name}`;
-        if (!lock.packages[nested] && !lock.packages[`node_modules/${name}`]) missing.push(`${name} (wanted by ${where || "the root"})`);
+        if (!lock.packages[nested] && !lock.packages[`node_modules/${name}`])
+          missing.push(`${name} (wanted by ${where || "the root"})`);
       }
     }
     expect(missing).toEqual([]);

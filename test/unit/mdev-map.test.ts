@@ -20,7 +20,21 @@ afterAll(() => {
 function l40sHost(): string {
   const inventory = JSON.parse(fs.readFileSync(WORKSTATION, "utf8"));
   const a100 = inventory.gpus[0];
-  inventory.gpus = [{ ...a100, name: "NVIDIA L40S", pciAddress: "0000:41:00.0", pciDeviceId: "10de:26b9", memoryMiB: 46068, migCapable: false, migMode: null, migProfiles: [], migInstances: [], iommuGroup: 21, vgpu: { framework: "sriov", types: [{ id: "nvidia-1155", name: "L40S-12Q", available: 4 }] } }];
+  inventory.gpus = [
+    {
+      ...a100,
+      name: "NVIDIA L40S",
+      pciAddress: "0000:41:00.0",
+      pciDeviceId: "10de:26b9",
+      memoryMiB: 46068,
+      migCapable: false,
+      migMode: null,
+      migProfiles: [],
+      migInstances: [],
+      iommuGroup: 21,
+      vgpu: { framework: "sriov", types: [{ id: "nvidia-1155", name: "L40S-12Q", available: 4 }] },
+    },
+  ];
   inventory.iommu.groups = [{ id: 21, devices: ["0000:41:00.0"] }];
   const dir = tempDir("hs-l40s-");
   temporary.push(dir);
@@ -36,18 +50,23 @@ function planOf(file: string) {
 }
 
 describe("mdev_map.json parents (bug 12)", () => {
-  it("SR-IOV (L40S): the parent is the VF carrying the vGPU, the physical GPU is named separately; unknown before " + "set-up", () => {
-    const plan = planOf("config/examples/l40s-vgpu.yaml");
-    expect(plan.gpus[0].vgpuPath).toBe("sriov");
-    const before = mdevMap(plan);
-    expect(before.length).toBe(4);
-    for (const entry of before) expect(entry).toMatchObject({ parent: null, physicalFunction: "0000:41:00.0", path: "sriov" });
-    const vfs = Object.fromEntries(before.map((e, i) => [e.uuid, `0000:41:00.${i + 4}`]));
-    for (const entry of mdevMap(plan, vfs)) {
-      expect(entry.parent).toBe(vfs[entry.uuid]);
-      expect(entry.parent).not.toBe(entry.physicalFunction);
-    }
-  });
+  it(
+    "SR-IOV (L40S): the parent is the VF carrying the vGPU, the physical GPU is named separately; unknown before " +
+      "set-up",
+    () => {
+      const plan = planOf("config/examples/l40s-vgpu.yaml");
+      expect(plan.gpus[0].vgpuPath).toBe("sriov");
+      const before = mdevMap(plan);
+      expect(before.length).toBe(4);
+      for (const entry of before)
+        expect(entry).toMatchObject({ parent: null, physicalFunction: "0000:41:00.0", path: "sriov" });
+      const vfs = Object.fromEntries(before.map((e, i) => [e.uuid, `0000:41:00.${i + 4}`]));
+      for (const entry of mdevMap(plan, vfs)) {
+        expect(entry.parent).toBe(vfs[entry.uuid]);
+        expect(entry.parent).not.toBe(entry.physicalFunction);
+      }
+    },
+  );
 
   it("mdev (A100, Ampere): the parent is the GPU itself", () => {
     const plan = planOf("config/prod.yaml");
@@ -58,8 +77,15 @@ describe("mdev_map.json parents (bug 12)", () => {
 
   it("the stack's mdevMap output names the VF each VgpuDevice created as parent", async () => {
     resetRecorded();
-    const outputs = await buildStack({ stack: "test", clusterFile: path.join(ROOT, "config/examples/l40s-vgpu.yaml"), hostSnapshot: l40sHost(), start: true });
-    const map = await new Promise<ReturnType<typeof mdevMap>>((resolve) => outputs.mdevMap.apply((m) => (resolve(m), m)));
+    const outputs = await buildStack({
+      stack: "test",
+      clusterFile: path.join(ROOT, "config/examples/l40s-vgpu.yaml"),
+      hostSnapshot: l40sHost(),
+      start: true,
+    });
+    const map = await new Promise<ReturnType<typeof mdevMap>>((resolve) =>
+      outputs.mdevMap.apply((m) => (resolve(m), m)),
+    );
     await settled();
     const devices = recorded.filter((r) => r.type.endsWith(":VgpuDevice"));
     expect(devices.length).toBe(4);

@@ -47,7 +47,10 @@ function assertValid(entry: CatalogEntry, placements: readonly Placed[], request
 describe("solver agrees with the exhaustive oracle", () => {
   it.each(CATALOG.map((entry) => [entry.key, entry] as const))("%s: every profile multiset", (_key, entry) => {
     const feasible = oracle(entry);
-    const all = profileMultisets(entry.profiles.map((p) => p.name), entry.geometry.computeSlices + 1);
+    const all = profileMultisets(
+      entry.profiles.map((p) => p.name),
+      entry.geometry.computeSlices + 1,
+    );
     let agreed = 0;
     for (const requests of all) {
       const result = solvePlacements(entry.geometry, entry.profiles, [], requests);
@@ -65,7 +68,10 @@ describe("solver agrees with the exhaustive oracle", () => {
     for (const fixedProfile of entry.profiles) {
       for (const start of fixedProfile.starts) {
         const existing = [{ profile: fixedProfile.name, start, size: fixedProfile.memorySlices }];
-        for (const requests of profileMultisets(entry.profiles.map((p) => p.name), 6)) {
+        for (const requests of profileMultisets(
+          entry.profiles.map((p) => p.name),
+          6,
+        )) {
           const result = solvePlacements(entry.geometry, entry.profiles, existing, requests);
           if (result.feasible) {
             assertValid(entry, [...existing, ...result.placements], [fixedProfile.name, ...requests]);
@@ -82,11 +88,18 @@ describe("solver agrees with the exhaustive oracle", () => {
 
 describe("geometry consequences (mig-geometry.md)", () => {
   const h100 = CATALOG.find((e) => e.key === "H100-SXM5-80GB")!;
-  const solve = (requests: string[], existing: Placed[] = []) => solvePlacements(h100.geometry, h100.profiles, existing, requests);
+  const solve = (requests: string[], existing: Placed[] = []) =>
+    solvePlacements(h100.geometry, h100.profiles, existing, requests);
 
   it("4g + 3g fit at starts 0 and 4", () => {
     const result = solve(["4g.40gb", "3g.40gb"]);
-    expect(result).toEqual({ feasible: true, placements: [{ profile: "4g.40gb", start: 0, size: 4 }, { profile: "3g.40gb", start: 4, size: 4 }] });
+    expect(result).toEqual({
+      feasible: true,
+      placements: [
+        { profile: "4g.40gb", start: 0, size: 4 },
+        { profile: "3g.40gb", start: 4, size: 4 },
+      ],
+    });
   });
   it("two 4g never fit", () => expect(solve(["4g.40gb", "4g.40gb"]).feasible).toBe(false));
   it("two 3g fit", () => expect(solve(["3g.40gb", "3g.40gb"])).toMatchObject({ feasible: true }));
@@ -112,12 +125,21 @@ describe("geometry consequences (mig-geometry.md)", () => {
   });
   it("at most 7 instances", () => {
     expect(solve(Array(7).fill("1g.10gb")).feasible).toBe(true);
-    expect(solve(Array(8).fill("1g.10gb"))).toMatchObject({ feasible: false, reason: "8 instances exceed the GPU's maximum of 7" });
+    expect(solve(Array(8).fill("1g.10gb"))).toMatchObject({
+      feasible: false,
+      reason: "8 instances exceed the GPU's maximum of 7",
+    });
   });
-  it("media extensions at most once", () => expect(solve(["1g.10gb+me", "1g.10gb+me"])).toMatchObject({ feasible: false, reason: "2 instances of 1g.10gb+me; the GPU allows 1" }));
+  it("media extensions at most once", () =>
+    expect(solve(["1g.10gb+me", "1g.10gb+me"])).toMatchObject({
+      feasible: false,
+      reason: "2 instances of 1g.10gb+me; the GPU allows 1",
+    }));
   it("explains compute and memory shortfalls", () => {
     expect(solve(["4g.40gb", "4g.40gb"])).toMatchObject({ reason: "needs 8 compute slices; the GPU has 7" });
-    expect(solve(["3g.40gb", "3g.40gb", "1g.10gb"])).toMatchObject({ reason: "needs 9 memory positions; 8 are free (0,1,2,3,4,5,6,7)" });
+    expect(solve(["3g.40gb", "3g.40gb", "1g.10gb"])).toMatchObject({
+      reason: "needs 9 memory positions; 8 are free (0,1,2,3,4,5,6,7)",
+    });
   });
   it("A30: 4 positions; 2g + 2g fit, 4g alone", () => {
     const a30 = CATALOG.find((e) => e.key === "A30-24GB")!;

@@ -117,7 +117,10 @@ describe("the compute=cpu|gpu node label", () => {
       expect(nodes.some(matches), JSON.stringify(selector)).toBe(true);
     }
     for (const { key, values } of expressions.filter((e) => e.key === COMPUTE_LABEL)) {
-      expect(nodes.some((labels) => values.includes(labels[key])), `${key} in ${values}`).toBe(true);
+      expect(
+        nodes.some((labels) => values.includes(labels[key])),
+        `${key} in ${values}`,
+      ).toBe(true);
     }
   });
 });

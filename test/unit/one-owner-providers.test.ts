@@ -34,7 +34,10 @@ function sources(): { file: string; text: string }[] {
 
 /** The source files whose text matches. */
 function holders(pattern: RegExp): string[] {
-  return sources().filter(({ text }) => pattern.test(text)).map(({ file }) => file).sort();
+  return sources()
+    .filter(({ text }) => pattern.test(text))
+    .map(({ file }) => file)
+    .sort();
 }
 
 function plan(file: string): Plan {
@@ -77,46 +80,53 @@ describe("the DomainFacts codec has one owner (src/render/libvirt/domain-facts.t
 
   // readDomain over a fake virsh that answers its XPath queries from the rendered XML (with libvirt's own
   // normalisation: memory in KiB): what the provider decodes is exactly what render derived.
-  it.each(["config/prod.yaml", "config/dev.yaml"])("%s: readDomain of the rendered XML gives render's facts", (file) => {
-    const p = plan(file);
-    const vgpus = p.vms.flatMap((vm) => vm.gpus).filter((g) => g.deviceUuid);
-    const vfAddress = (i: number): string => `0000:${(0x41 + i).toString(16)}:00.4`;
-    const vfAddresses = Object.fromEntries(vgpus.map((g, i) => [g.deviceUuid!, vfAddress(i)]));
-    const lists = ["disk", "hostdev", "interface"];
-    const isArray = (name: string): boolean => lists.includes(name);
-    const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", isArray });
-    type Attributes = Record<string, unknown>;
-    /** One element as virsh --xpath prints it: its attributes (child elements left out). */
-    const element = (attributes: Attributes): string => {
-      const scalar = Object.entries(attributes).filter(([, value]) => typeof value !== "object");
-      return `<x ${scalar.map(([key, value]) => `${key}='${value}'`).join(" ")}/>`;
-    };
-    for (const vm of p.vms) {
-      const options = { pool: "hs", vfAddresses };
-      const { facts } = renderDomain(p, vm, options);
-      const { devices, memory, vcpu } = parser.parse(renderDomainXml(p, vm, options)).domain;
-      const nics: { mac: Attributes; source: Attributes }[] = devices.interface;
-      const gpuDevices: { source: { address: Attributes } }[] = devices.hostdev ?? [];
-      const answers: Record<string, string[]> = {
-        "/domain/memory/text()": [String(Number(memory["#text"]) * 1024)],
-        "/domain/vcpu/text()": [String(vcpu["#text"])],
-        "//devices/disk/source": devices.disk.map((d: { source: Attributes }) => element(d.source)),
-        "//devices/hostdev/source/address": gpuDevices.map((h) => element(h.source.address)),
-        "//devices/interface/mac": nics.map((nic) => element(nic.mac)),
-        "//devices/interface/source": nics.map((nic) => element(nic.source)),
+  it.each(["config/prod.yaml", "config/dev.yaml"])(
+    "%s: readDomain of the rendered XML gives render's facts",
+    (file) => {
+      const p = plan(file);
+      const vgpus = p.vms.flatMap((vm) => vm.gpus).filter((g) => g.deviceUuid);
+      const vfAddress = (i: number): string => `0000:${(0x41 + i).toString(16)}:00.4`;
+      const vfAddresses = Object.fromEntries(vgpus.map((g, i) => [g.deviceUuid!, vfAddress(i)]));
+      const lists = ["disk", "hostdev", "interface"];
+      const isArray = (name: string): boolean => lists.includes(name);
+      const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", isArray });
+      type Attributes = Record<string, unknown>;
+      /** One element as virsh --xpath prints it: its attributes (child elements left out). */
+      const element = (attributes: Attributes): string => {
+        const scalar = Object.entries(attributes).filter(([, value]) => typeof value !== "object");
+        return `<x ${scalar.map(([key, value]) => `${key}='${value}'`).join(" ")}/>`;
       };
-      const run: Runner = (_command, args) => {
-        if (args.includes("dominfo")) return { code: 0, stdout: "State:          shut off\nMax memory:     1 KiB\n", stderr: "" };
-        const xpath = args[args.indexOf("--xpath") + 1];
-        if (!(xpath in answers)) return { code: 1, stdout: "", stderr: `unexpected ${args.join(" ")}` };
-        return { code: 0, stdout: answers[xpath].join("\n"), stderr: "" };
-      };
-      const state = readDomain(run, "qemu:///system", vm.name)!;
-      const { memoryMiB, vcpus, disks, hostdevs, interfaces } = state;
-      expect({ memoryMiB, vcpus, disks, hostdevs, interfaces }, vm.name).toEqual(facts);
-    }
-    expect(p.vms.some((vm) => vm.gpus.length > 0), "the config has GPU VMs (hostdevs to compare)").toBe(true);
-  });
+      for (const vm of p.vms) {
+        const options = { pool: "hs", vfAddresses };
+        const { facts } = renderDomain(p, vm, options);
+        const { devices, memory, vcpu } = parser.parse(renderDomainXml(p, vm, options)).domain;
+        const nics: { mac: Attributes; source: Attributes }[] = devices.interface;
+        const gpuDevices: { source: { address: Attributes } }[] = devices.hostdev ?? [];
+        const answers: Record<string, string[]> = {
+          "/domain/memory/text()": [String(Number(memory["#text"]) * 1024)],
+          "/domain/vcpu/text()": [String(vcpu["#text"])],
+          "//devices/disk/source": devices.disk.map((d: { source: Attributes }) => element(d.source)),
+          "//devices/hostdev/source/address": gpuDevices.map((h) => element(h.source.address)),
+          "//devices/interface/mac": nics.map((nic) => element(nic.mac)),
+          "//devices/interface/source": nics.map((nic) => element(nic.source)),
+        };
+        const run: Runner = (_command, args) => {
+          if (args.includes("dominfo"))
+            return { code: 0, stdout: "State:          shut off\nMax memory:     1 KiB\n", stderr: "" };
+          const xpath = args[args.indexOf("--xpath") + 1];
+          if (!(xpath in answers)) return { code: 1, stdout: "", stderr: `unexpected ${args.join(" ")}` };
+          return { code: 0, stdout: answers[xpath].join("\n"), stderr: "" };
+        };
+        const state = readDomain(run, "qemu:///system", vm.name)!;
+        const { memoryMiB, vcpus, disks, hostdevs, interfaces } = state;
+        expect({ memoryMiB, vcpus, disks, hostdevs, interfaces }, vm.name).toEqual(facts);
+      }
+      expect(
+        p.vms.some((vm) => vm.gpus.length > 0),
+        "the config has GPU VMs (hostdevs to compare)",
+      ).toBe(true);
+    },
+  );
 });
 
 describe("`nvidia-smi mig` tables and PCI addresses are parsed in one place (host/parsers/nvidia-smi.ts)", () => {

@@ -19,15 +19,49 @@ describe("output schemas", () => {
 
   it("inventories from replays and fake trees conform", () => {
     const inventories = [
-      inventoryFrom(snapshotSource(snapshotDir({ "nvidia-smi-q-x.xml": sample("nvidia-smi-q-x_a100-sxm4-80gb_mig-enabled_4x1g.20gb_drv535.xml") }))),
-      inventoryFrom(snapshotSource(snapshotDir({ "lspci-Dnn.txt": sample("lspci-nn_h100-sxm5-80gb_x4.txt"), "nvidia-smi-mig-lgipp.txt": sample("nvidia-smi-mig-lgipp_h100-pcie-80gb_drv525.txt") }))),
-      inventoryFrom(liveSource({ root: fakeRoot({ iommuClass: true, gpus: [{ address: "0000:65:00.0", device: "0x20b5", driver: "nvidia", group: 3, mdevTypes: [{ id: "nvidia-700", name: "A100D-1-10C", available: 7 }] }] }), executor: fakeExecutor() })),
+      inventoryFrom(
+        snapshotSource(
+          snapshotDir({
+            "nvidia-smi-q-x.xml": sample("nvidia-smi-q-x_a100-sxm4-80gb_mig-enabled_4x1g.20gb_drv535.xml"),
+          }),
+        ),
+      ),
+      inventoryFrom(
+        snapshotSource(
+          snapshotDir({
+            "lspci-Dnn.txt": sample("lspci-nn_h100-sxm5-80gb_x4.txt"),
+            "nvidia-smi-mig-lgipp.txt": sample("nvidia-smi-mig-lgipp_h100-pcie-80gb_drv525.txt"),
+          }),
+        ),
+      ),
+      inventoryFrom(
+        liveSource({
+          root: fakeRoot({
+            iommuClass: true,
+            gpus: [
+              {
+                address: "0000:65:00.0",
+                device: "0x20b5",
+                driver: "nvidia",
+                group: 3,
+                mdevTypes: [{ id: "nvidia-700", name: "A100D-1-10C", available: 7 }],
+              },
+            ],
+          }),
+          executor: fakeExecutor(),
+        }),
+      ),
     ];
-    for (const inventory of inventories) expect(validateInventory(inventory), JSON.stringify(validateInventory.errors)).toBe(true);
+    for (const inventory of inventories)
+      expect(validateInventory(inventory), JSON.stringify(validateInventory.errors)).toBe(true);
   });
 
   it("plans of every shipped config conform", () => {
-    const files = ["config/dev.yaml", "config/prod.yaml", ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`)];
+    const files = [
+      "config/dev.yaml",
+      "config/prod.yaml",
+      ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`),
+    ];
     for (const file of files) {
       const loaded = loadSpecFile(path.join(ROOT, file));
       if (!loaded.ok) throw new Error(file);

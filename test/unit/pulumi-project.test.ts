@@ -9,7 +9,10 @@ import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { ROOT, tempDir } from "../helpers";
 
-const project = parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { main?: string; runtime: { name: string; options?: { typescript?: boolean } } };
+const project = parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as {
+  main?: string;
+  runtime: { name: string; options?: { typescript?: boolean } };
+};
 
 describe("the Pulumi project", () => {
   it("names its program (index.ts, TypeScript source), not package.json's main", () => {
@@ -32,7 +35,12 @@ describe("the Pulumi project", () => {
       process.stdout.write(JSON.stringify({ type: typeof program, loaded }));`;
     // ts-node keeps a compile cache; give it a directory the test removes.
     const env = { ...process.env, TS_NODE_CACHE_DIRECTORY: tempDir("hs-ts-node-") };
-    const result = spawnSync(process.execPath, ["-e", script, project.main!], { cwd: ROOT, encoding: "utf8", timeout: 120_000, env });
+    const result = spawnSync(process.execPath, ["-e", script, project.main!], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 120_000,
+      env,
+    });
     expect(result.status, result.stderr).toBe(0);
     const { type, loaded } = JSON.parse(result.stdout) as { type: string; loaded: string[] };
     expect(type).toBe("function"); // `export = async () => buildStack(...)`

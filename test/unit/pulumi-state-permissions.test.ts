@@ -31,15 +31,23 @@ afterEach(() => {
 const mode = (file: string): number => fs.statSync(file).mode & 0o777;
 
 describe("passphrase file permissions", () => {
-  it.each([0o644, 0o640, 0o604, 0o660])("a passphrase file with mode %o is refused with the chmod fix, and left as it is", (loose) => {
-    const state = fresh();
-    const file = path.join(state, "passphrase");
-    fs.writeFileSync(file, "secret\n");
-    fs.chmodSync(file, loose);
-    expect(() => passphraseEnv(state)).toThrow(StateSecurityError);
-    expect(() => passphraseEnv(state)).toThrow(new RegExp(`passphrase file ${file} is readable or writable by group/others \\(mode ` + `${loose.toString(8)}\\)[\\s\\S]*Fix: chmod 600 ${file}[\\s\\S]*change-secrets-provider`));
-    expect(mode(file)).toBe(loose);
-  });
+  it.each([0o644, 0o640, 0o604, 0o660])(
+    "a passphrase file with mode %o is refused with the chmod fix, and left as it is",
+    (loose) => {
+      const state = fresh();
+      const file = path.join(state, "passphrase");
+      fs.writeFileSync(file, "secret\n");
+      fs.chmodSync(file, loose);
+      expect(() => passphraseEnv(state)).toThrow(StateSecurityError);
+      expect(() => passphraseEnv(state)).toThrow(
+        new RegExp(
+          `passphrase file ${file} is readable or writable by group/others \\(mode ` +
+            `${loose.toString(8)}\\)[\\s\\S]*Fix: chmod 600 ${file}[\\s\\S]*change-secrets-provider`,
+        ),
+      );
+      expect(mode(file)).toBe(loose);
+    },
+  );
 
   it("mode 600 and 400 are accepted", () => {
     for (const strict of [0o600, 0o400]) {
@@ -78,7 +86,9 @@ describe("state directory permissions", () => {
     const warnings: string[] = [];
     secureStateDir(state, (text) => warnings.push(text));
     expect(mode(state)).toBe(0o700);
-    expect(warnings).toEqual([`pulumi: warning: the state directory ${state} was open to group/others (mode 755); tightened to 700`]);
+    expect(warnings).toEqual([
+      `pulumi: warning: the state directory ${state} was open to group/others (mode 755); tightened to 700`,
+    ]);
     secureStateDir(state, (text) => warnings.push(text));
     expect(warnings).toHaveLength(1);
   });
@@ -110,12 +120,24 @@ describe("npm run up with a loose passphrase file (stand-in pulumi on PATH)", ()
     const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}`, HYPERSCALER_STATE_DIR: state };
     delete env.PULUMI_CONFIG_PASSPHRASE;
     delete env.PULUMI_CONFIG_PASSPHRASE_FILE;
-    const result = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts/pulumi.ts"), "up", "--stack", "dev", "--skip-doctor"], { cwd: ROOT, encoding: "utf8", env });
+    const result = spawnSync(
+      process.execPath,
+      ["--import", "tsx", path.join(ROOT, "scripts/pulumi.ts"), "up", "--stack", "dev", "--skip-doctor"],
+      { cwd: ROOT, encoding: "utf8", env },
+    );
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain(`the state directory ${state} was open to group/others (mode 755); tightened to 700`);
+    expect(result.stderr).toContain(
+      `the state directory ${state} was open to group/others (mode 755); tightened to 700`,
+    );
     expect(result.stderr).toContain(`Fix: chmod 600 ${path.join(state, "passphrase")}`);
     expect(result.stderr).not.toMatch(/\n\s+at .*:\d+:\d+/);
-    const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n").filter((l) => !l.startsWith("version")) : [];
+    const calls = fs.existsSync(log)
+      ? fs
+          .readFileSync(log, "utf8")
+          .trim()
+          .split("\n")
+          .filter((l) => !l.startsWith("version"))
+      : [];
     expect(calls).toEqual([]);
   });
 });

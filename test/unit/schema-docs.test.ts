@@ -13,7 +13,13 @@ function undocumented(schema: Schema, where: string, out: string[]): string[] {
   for (const [key, child] of Object.entries(properties)) {
     if (typeof child.description !== "string" || child.description.length === 0) {
       // A pure $ref inherits the description of its target.
-      const target = typeof child.$ref === "string" ? (child.$ref.replace("#/", "").split("/").reduce<unknown>((n, k) => (n as Schema)[k], clusterSchema()) as Schema) : undefined;
+      const target =
+        typeof child.$ref === "string"
+          ? (child.$ref
+              .replace("#/", "")
+              .split("/")
+              .reduce<unknown>((n, k) => (n as Schema)[k], clusterSchema()) as Schema)
+          : undefined;
       if (!target || typeof target.description !== "string") out.push(`${where}.${key}`);
     }
     undocumented(child, `${where}.${key}`, out);
@@ -26,7 +32,8 @@ describe("schema documentation", () => {
   it("every property has a description", () => {
     const schema = clusterSchema();
     const missing = undocumented(schema, "", []);
-    for (const [name, def] of Object.entries(schema.$defs as Record<string, Schema>)) undocumented(def, `$defs.${name}`, missing);
+    for (const [name, def] of Object.entries(schema.$defs as Record<string, Schema>))
+      undocumented(def, `$defs.${name}`, missing);
     expect(missing).toEqual([]);
   });
 
@@ -34,7 +41,8 @@ describe("schema documentation", () => {
     const open: string[] = [];
     const walk = (schema: Schema, where: string): void => {
       if (schema.type === "object" && schema.properties && schema.additionalProperties !== false) open.push(where);
-      for (const [key, child] of Object.entries((schema.properties ?? {}) as Record<string, Schema>)) walk(child, `${where}.${key}`);
+      for (const [key, child] of Object.entries((schema.properties ?? {}) as Record<string, Schema>))
+        walk(child, `${where}.${key}`);
       if (schema.items && typeof schema.items === "object") walk(schema.items as Schema, `${where}[]`);
     };
     const schema = clusterSchema();

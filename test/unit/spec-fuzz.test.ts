@@ -8,7 +8,11 @@ import { parse, stringify } from "yaml";
 import { loadSpecText } from "../../src/spec/load";
 import { ROOT } from "../helpers";
 
-const CONFIGS = ["config/dev.yaml", "config/prod.yaml", ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`)];
+const CONFIGS = [
+  "config/dev.yaml",
+  "config/prod.yaml",
+  ...fs.readdirSync(path.join(ROOT, "config/examples")).map((f) => `config/examples/${f}`),
+];
 const TEXTS = CONFIGS.map((file) => fs.readFileSync(path.join(ROOT, file), "utf8"));
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -17,7 +21,8 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 function paths(value: Json, prefix: (string | number)[] = []): (string | number)[][] {
   const out: (string | number)[][] = [prefix];
   if (Array.isArray(value)) value.forEach((item, index) => out.push(...paths(item, [...prefix, index])));
-  else if (value !== null && typeof value === "object") for (const [key, item] of Object.entries(value)) out.push(...paths(item, [...prefix, key]));
+  else if (value !== null && typeof value === "object")
+    for (const [key, item] of Object.entries(value)) out.push(...paths(item, [...prefix, key]));
   return out;
 }
 
@@ -59,23 +64,35 @@ function assertWellFormed(text: string): void {
 describe("loader robustness", () => {
   it("structural mutations of valid configs validate or give positioned errors", () => {
     fc.assert(
-      fc.property(fc.nat(TEXTS.length - 1), fc.nat(), fc.constantFrom<"set" | "delete">("set", "delete"), replacementValue, (which, pick, action, replacement) => {
-        const data = parse(TEXTS[which]) as Json;
-        const all = paths(data);
-        const mutated = mutate(data, all[pick % all.length], action, replacement);
-        assertWellFormed(stringify(mutated));
-      }),
+      fc.property(
+        fc.nat(TEXTS.length - 1),
+        fc.nat(),
+        fc.constantFrom<"set" | "delete">("set", "delete"),
+        replacementValue,
+        (which, pick, action, replacement) => {
+          const data = parse(TEXTS[which]) as Json;
+          const all = paths(data);
+          const mutated = mutate(data, all[pick % all.length], action, replacement);
+          assertWellFormed(stringify(mutated));
+        },
+      ),
       { numRuns: 400 },
     );
   });
 
   it("text mutations (inserted, deleted and replaced characters) never crash", () => {
     fc.assert(
-      fc.property(fc.nat(TEXTS.length - 1), fc.nat(), fc.nat(20), fc.string({ maxLength: 6 }), (which, at, removed, inserted) => {
-        const text = TEXTS[which];
-        const position = at % (text.length + 1);
-        assertWellFormed(text.slice(0, position) + inserted + text.slice(position + removed));
-      }),
+      fc.property(
+        fc.nat(TEXTS.length - 1),
+        fc.nat(),
+        fc.nat(20),
+        fc.string({ maxLength: 6 }),
+        (which, at, removed, inserted) => {
+          const text = TEXTS[which];
+          const position = at % (text.length + 1);
+          assertWellFormed(text.slice(0, position) + inserted + text.slice(position + removed));
+        },
+      ),
       { numRuns: 400 },
     );
   });

@@ -47,7 +47,12 @@ function migFlag(value: unknown): boolean | null {
 
 /** `nvidia-smi -q -x`. */
 export function parseNvidiaSmiXml(xml: string): XmlReport {
-  const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@", processEntities: false, isArray: (name) => name === "gpu" || name === "mig_device" || name === "process_info" });
+  const parser = new XMLParser({
+    ignoreAttributes: false,
+    attributeNamePrefix: "@",
+    processEntities: false,
+    isArray: (name) => name === "gpu" || name === "mig_device" || name === "process_info",
+  });
   const doc = parser.parse(xml) as { nvidia_smi_log?: Record<string, unknown> };
   const log = doc.nvidia_smi_log;
   if (!log) throw new Error("not an nvidia-smi -q -x document (no <nvidia_smi_log>)");
@@ -57,7 +62,8 @@ export function parseNvidiaSmiXml(xml: string): XmlReport {
     const mig = gpu.mig_mode as Record<string, unknown> | undefined;
     const current = migFlag(mig?.current_mig);
     const pending = migFlag(mig?.pending_mig);
-    const migDevices = ((gpu.mig_devices as Record<string, unknown> | undefined)?.mig_device as unknown[] | undefined)?.length ?? 0;
+    const migDevices =
+      ((gpu.mig_devices as Record<string, unknown> | undefined)?.mig_device as unknown[] | undefined)?.length ?? 0;
     const processes = gpu.processes;
     const id = gpu["@id"];
     return {
@@ -65,10 +71,18 @@ export function parseNvidiaSmiXml(xml: string): XmlReport {
       name: text(gpu.product_name),
       uuid: text(gpu.uuid),
       memoryMiB: mib((gpu.fb_memory_usage as Record<string, unknown> | undefined)?.total),
-      pciDeviceId: deviceId && /^[0-9A-Fa-f]{8}$/.test(deviceId) ? `${deviceId.slice(4).toLowerCase()}:${deviceId.slice(0, 4).toLowerCase()}` : null,
+      pciDeviceId:
+        deviceId && /^[0-9A-Fa-f]{8}$/.test(deviceId)
+          ? `${deviceId.slice(4).toLowerCase()}:${deviceId.slice(0, 4).toLowerCase()}`
+          : null,
       migMode: current === null && pending === null ? null : { current, pending },
       migDevices,
-      processes: processes === undefined ? null : typeof processes === "object" && processes !== null ? ((processes as Record<string, unknown>).process_info as unknown[] | undefined)?.length ?? 0 : 0,
+      processes:
+        processes === undefined
+          ? null
+          : typeof processes === "object" && processes !== null
+            ? (((processes as Record<string, unknown>).process_info as unknown[] | undefined)?.length ?? 0)
+            : 0,
       architecture: text(gpu.product_architecture),
     };
   });
@@ -84,7 +98,8 @@ export interface ListedGpu {
 
 /** `nvidia-smi -L`: GPUs and, indented under them, MIG devices. */
 export function parseNvidiaSmiL(output: string): ListedGpu[] {
-  const gpus: { index: number; name: string; uuid: string | null; migDevices: { profile: string; uuid: string }[] }[] = [];
+  const gpus: { index: number; name: string; uuid: string | null; migDevices: { profile: string; uuid: string }[] }[] =
+    [];
   for (const line of output.split(/\r?\n/)) {
     const gpu = /^GPU (\d+): (.+?)(?: \(UUID: (GPU-[0-9a-fA-F-]+)\))?\s*$/.exec(line);
     if (gpu) {
@@ -112,7 +127,14 @@ export function parseMigLgip(output: string): LgipRow[] {
   for (const line of output.split(/\r?\n/)) {
     const match = /^\|\s+(\d+)\s+MIG\s+(\S+)\s+(\d+)\s+(\d+)\/(\d+)\s+([0-9.]+)\s/.exec(line);
     if (!match) continue;
-    rows.push({ gpu: Number(match[1]), name: match[2], id: Number(match[3]), instancesFree: Number(match[4]), instancesTotal: Number(match[5]), memoryMiB: Math.round(Number(match[6]) * 1024) });
+    rows.push({
+      gpu: Number(match[1]),
+      name: match[2],
+      id: Number(match[3]),
+      instancesFree: Number(match[4]),
+      instancesTotal: Number(match[5]),
+      memoryMiB: Math.round(Number(match[6]) * 1024),
+    });
   }
   return rows;
 }
@@ -130,7 +152,15 @@ export function parseMigLgipp(output: string): LgippRow[] {
   for (const line of output.split(/\r?\n/)) {
     const match = /^GPU\s+(\d+)\s+Profile ID\s+(\d+)\s+Placements?\s*:\s*\{([0-9,\s]*)\}:(\d+)/.exec(line.trim());
     if (!match) continue;
-    rows.push({ gpu: Number(match[1]), id: Number(match[2]), starts: match[3].split(",").filter((s) => s.trim() !== "").map((s) => Number(s.trim())), size: Number(match[4]) });
+    rows.push({
+      gpu: Number(match[1]),
+      id: Number(match[2]),
+      starts: match[3]
+        .split(",")
+        .filter((s) => s.trim() !== "")
+        .map((s) => Number(s.trim())),
+      size: Number(match[4]),
+    });
   }
   return rows;
 }
@@ -150,7 +180,14 @@ export function parseMigLgi(output: string): LgiRow[] {
   for (const line of output.split(/\r?\n/)) {
     const match = /^\|\s+(\d+)\s+MIG\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+):(\d+)\s/.exec(line);
     if (!match) continue;
-    rows.push({ gpu: Number(match[1]), name: match[2], profileId: Number(match[3]), gi: Number(match[4]), start: Number(match[5]), size: Number(match[6]) });
+    rows.push({
+      gpu: Number(match[1]),
+      name: match[2],
+      profileId: Number(match[3]),
+      gi: Number(match[4]),
+      start: Number(match[5]),
+      size: Number(match[6]),
+    });
   }
   return rows;
 }
@@ -171,7 +208,15 @@ export function parseMigLci(output: string): LciRow[] {
   for (const line of output.split(/\r?\n/)) {
     const match = /^\|\s+(\d+)\s+(\d+)\s+MIG\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+):(\d+)\s/.exec(line);
     if (!match) continue;
-    rows.push({ gpu: Number(match[1]), gi: Number(match[2]), name: match[3], profileId: Number(match[4]), ci: Number(match[5]), start: Number(match[6]), size: Number(match[7]) });
+    rows.push({
+      gpu: Number(match[1]),
+      gi: Number(match[2]),
+      name: match[3],
+      profileId: Number(match[4]),
+      ci: Number(match[5]),
+      start: Number(match[6]),
+      size: Number(match[7]),
+    });
   }
   return rows;
 }

@@ -28,7 +28,12 @@ export function parseLspci(output: string): PciDevice[] {
   for (const line of output.split(/\r?\n/)) {
     const match = LSPCI_LINE.exec(line);
     if (!match) continue;
-    devices.push({ address: normalisePciAddress(match[1]), classCode: match[2].toLowerCase(), vendorDevice: match[4].toLowerCase(), description: match[3].trim() });
+    devices.push({
+      address: normalisePciAddress(match[1]),
+      classCode: match[2].toLowerCase(),
+      vendorDevice: match[4].toLowerCase(),
+      description: match[3].trim(),
+    });
   }
   return devices;
 }
@@ -54,7 +59,8 @@ export interface CpuInfo {
 
 export function parseCpuinfo(text: string): CpuInfo {
   const blocks = text.split(/\n\s*\n/).filter((block) => /^processor\s*:/m.test(block));
-  const field = (block: string, name: string): string | null => new RegExp(`^${name}\\s*:\\s*(.*)$`, "m").exec(block)?.[1]?.trim() ?? null;
+  const field = (block: string, name: string): string | null =>
+    new RegExp(`^${name}\\s*:\\s*(.*)$`, "m").exec(block)?.[1]?.trim() ?? null;
   const first = blocks[0] ?? "";
   const flags = (field(first, "flags") ?? "").split(/\s+/);
   const cores = new Set(blocks.map((block) => `${field(block, "physical id")}/${field(block, "core id")}`));
@@ -73,7 +79,12 @@ export function parseMeminfoTotalMiB(text: string): number | null {
 }
 
 export function parseModules(text: string): Set<string> {
-  return new Set(text.split(/\r?\n/).map((line) => line.split(/\s+/)[0]).filter(Boolean));
+  return new Set(
+    text
+      .split(/\r?\n/)
+      .map((line) => line.split(/\s+/)[0])
+      .filter(Boolean),
+  );
 }
 
 export interface MdevType {
@@ -88,7 +99,9 @@ export interface MdevType {
 export function parseMdevctlTypes(output: string): Map<string, MdevType[]> {
   const parents = new Map<string, MdevType[]>();
   let current: MdevType[] | undefined;
-  let type: { id: string; name: string; available: number | null; description: string | null; deviceApi: string | null } | undefined;
+  let type:
+    | { id: string; name: string; available: number | null; description: string | null; deviceApi: string | null }
+    | undefined;
   for (const line of output.split(/\r?\n/)) {
     if (/^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]\s*$/.test(line)) {
       current = [];
@@ -129,7 +142,8 @@ export function parseVirshVersion(text: string): string | null {
 /** nouveau is blacklisted on the kernel command line or in modprobe.d. */
 export function nouveauBlacklisted(cmdline: string | null, modprobe: string | null): boolean | null {
   if (cmdline === null && modprobe === null) return null;
-  if (cmdline !== null && /(modprobe\.blacklist|rd\.driver\.blacklist)=\S*nouveau|nouveau\.modeset=0/.test(cmdline)) return true;
+  if (cmdline !== null && /(modprobe\.blacklist|rd\.driver\.blacklist)=\S*nouveau|nouveau\.modeset=0/.test(cmdline))
+    return true;
   if (modprobe !== null && /^\s*blacklist\s+nouveau\b/m.test(modprobe)) return true;
   return cmdline !== null && modprobe !== null ? false : null;
 }

@@ -18,10 +18,24 @@ export function expandDemands(spec: ClusterSpec): Demand[] {
     const request = spec.global.gpu_allocation.mig_slices[cluster];
     if (request === undefined) continue;
     if (typeof request === "number") {
-      for (let i = 0; i < request; i++) demands.push({ cluster, profile: null, device: undefined, order: demands.length, path: `/global/gpu_allocation/mig_slices/${cluster}` });
+      for (let i = 0; i < request; i++)
+        demands.push({
+          cluster,
+          profile: null,
+          device: undefined,
+          order: demands.length,
+          path: `/global/gpu_allocation/mig_slices/${cluster}`,
+        });
     } else {
       request.forEach((item, index) => {
-        for (let i = 0; i < item.count; i++) demands.push({ cluster, profile: item.profile, device: item.device, order: demands.length, path: `/global/gpu_allocation/mig_slices/${cluster}/${index}/count` });
+        for (let i = 0; i < item.count; i++)
+          demands.push({
+            cluster,
+            profile: item.profile,
+            device: item.device,
+            order: demands.length,
+            path: `/global/gpu_allocation/mig_slices/${cluster}/${index}/count`,
+          });
       });
     }
   }

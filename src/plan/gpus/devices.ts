@@ -2,7 +2,13 @@
 // effective MIG profiles, and the decisions that follow from its attach mode (does it carry MIG slices,
 // which profile a demand means on it). Device state (kept and placed instances, whole-GPU cluster) is
 // filled in by the later steps.
-import { lookupModel, nonMigArchitecture, profileByName, smallestProfile, type CatalogEntry } from "../../facts/gpu-catalog";
+import {
+  lookupModel,
+  nonMigArchitecture,
+  profileByName,
+  smallestProfile,
+  type CatalogEntry,
+} from "../../facts/gpu-catalog";
 import { effectiveProfiles, type EffectiveProfile } from "../../gpu/profiles";
 import type { Placed } from "../../gpu/solver";
 import type { HostGpu, HostInventory } from "../../host/types";
@@ -45,11 +51,21 @@ export function buildDevices(specs: readonly GpuDeviceSpec[], host: HostInventor
 
 /** A device that carries MIG slices as the plan hands them out (MIG-capable, in a MIG or auto attach mode). */
 export function isMigCarrier(device: Device): boolean {
-  return device.entry !== undefined && device.spec.mig_capable && ["auto", "mig-vgpu", "mig-in-guest"].includes(device.spec.attach);
+  return (
+    device.entry !== undefined &&
+    device.spec.mig_capable &&
+    ["auto", "mig-vgpu", "mig-in-guest"].includes(device.spec.attach)
+  );
 }
 
 export function allowed(device: Device, profile: EffectiveProfile): boolean {
-  return device.spec.allowed_mig_profiles === undefined || device.spec.allowed_mig_profiles.includes(profile.name) || device.spec.allowed_mig_profiles.some((name) => device.entry && profileByName(device.entry, name)?.id === profile.id && profile.id !== null);
+  return (
+    device.spec.allowed_mig_profiles === undefined ||
+    device.spec.allowed_mig_profiles.includes(profile.name) ||
+    device.spec.allowed_mig_profiles.some(
+      (name) => device.entry && profileByName(device.entry, name)?.id === profile.id && profile.id !== null,
+    )
+  );
 }
 
 /** The profile a demand means on a device, or undefined when the device does not offer it. */
@@ -58,11 +74,19 @@ export function profileFor(device: Device, demand: Demand): EffectiveProfile | u
   if (demand.profile === null) {
     const smallest = smallestProfile(device.entry);
     const candidates = device.profiles.filter((p) => p.computeSlices === 1 && !p.mediaExtensions && allowed(device, p));
-    return candidates.find((p) => p.memorySlices === smallest.memorySlices) ?? candidates.sort((a, b) => a.memorySlices - b.memorySlices)[0];
+    return (
+      candidates.find((p) => p.memorySlices === smallest.memorySlices) ??
+      candidates.sort((a, b) => a.memorySlices - b.memorySlices)[0]
+    );
   }
   const catalogProfile = profileByName(device.entry, demand.profile);
   // Live drivers rename profiles (3g.39gb for 3g.40gb): match by id and size as well as by name.
-  const profile = device.profiles.find((p) => p.name === demand.profile) ?? (catalogProfile && device.profiles.find((p) => p.id !== null && p.id === catalogProfile.id && p.memorySlices === catalogProfile.memorySlices));
+  const profile =
+    device.profiles.find((p) => p.name === demand.profile) ??
+    (catalogProfile &&
+      device.profiles.find(
+        (p) => p.id !== null && p.id === catalogProfile.id && p.memorySlices === catalogProfile.memorySlices,
+      ));
   return profile && allowed(device, profile) ? profile : undefined;
 }
 

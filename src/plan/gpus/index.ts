@@ -62,7 +62,14 @@ export function planGpus(input: GpuPlanInput): GpuPlanOutput {
   const vmGpus = new Map<string, VmGpu[]>();
   for (const cluster of CLUSTER_NAMES) {
     const vms = input.gpuVms.filter((vm) => vm.cluster === cluster);
-    distribute(spec, cluster, shares.filter((s) => s.cluster === cluster), vms, vmGpus, errors);
+    distribute(
+      spec,
+      cluster,
+      shares.filter((s) => s.cluster === cluster),
+      vms,
+      vmGpus,
+      errors,
+    );
   }
 
   const gpus = devices.map((device) => plannedGpu(device, shares, warnings));

@@ -20,18 +20,63 @@ export function keepPlacements(
 ): Demand[] {
   const pending = [...demands];
   for (const device of devices.filter(isMigCarrier)) {
-    const kept = previous?.gpus.find((gpu) => gpu.id === device.spec.id)?.instances.map((i) => ({ profile: i.profile, start: i.start, size: i.size, cluster: i.cluster as ClusterName | null, owner: i.assignedTo }))
-      ?? (device.host?.migInstances ?? []).filter((i) => i.start !== null && i.size !== null).map((i) => ({ profile: i.profile, start: i.start as number, size: i.size as number, cluster: null, owner: null }));
+    const kept =
+      previous?.gpus
+        .find((gpu) => gpu.id === device.spec.id)
+        ?.instances.map((i) => ({
+          profile: i.profile,
+          start: i.start,
+          size: i.size,
+          cluster: i.cluster as ClusterName | null,
+          owner: i.assignedTo,
+        })) ??
+      (device.host?.migInstances ?? [])
+        .filter((i) => i.start !== null && i.size !== null)
+        .map((i) => ({
+          profile: i.profile,
+          start: i.start as number,
+          size: i.size as number,
+          cluster: null,
+          owner: null,
+        }));
     for (const instance of kept.sort((a, b) => a.start - b.start)) {
-      const index = pending.findIndex((demand) => (demand.device === undefined || demand.device === device.spec.id) && (instance.cluster === null || demand.cluster === instance.cluster) && profileFor(device, demand)?.name === instance.profile);
+      const index = pending.findIndex(
+        (demand) =>
+          (demand.device === undefined || demand.device === device.spec.id) &&
+          (instance.cluster === null || demand.cluster === instance.cluster) &&
+          profileFor(device, demand)?.name === instance.profile,
+      );
       if (index < 0) {
-        moved.push({ gpu: device.spec.id, profile: instance.profile, from: instance.start, to: null, reason: "no longer requested" });
+        moved.push({
+          gpu: device.spec.id,
+          profile: instance.profile,
+          from: instance.start,
+          to: null,
+          reason: "no longer requested",
+        });
         continue;
       }
-      const candidate = { demand: pending[index], placed: { profile: instance.profile, start: instance.start, size: instance.size }, previousOwner: instance.owner };
-      const check = device.entry ? solvePlacements(device.entry.geometry, device.profiles, [...device.fixed.map((f) => f.placed), candidate.placed], []) : { feasible: false as const };
+      const candidate = {
+        demand: pending[index],
+        placed: { profile: instance.profile, start: instance.start, size: instance.size },
+        previousOwner: instance.owner,
+      };
+      const check = device.entry
+        ? solvePlacements(
+            device.entry.geometry,
+            device.profiles,
+            [...device.fixed.map((f) => f.placed), candidate.placed],
+            [],
+          )
+        : { feasible: false as const };
       if (!check.feasible) {
-        moved.push({ gpu: device.spec.id, profile: instance.profile, from: instance.start, to: null, reason: "its placement is no longer valid for this GPU" });
+        moved.push({
+          gpu: device.spec.id,
+          profile: instance.profile,
+          from: instance.start,
+          to: null,
+          reason: "its placement is no longer valid for this GPU",
+        });
         continue;
       }
       device.fixed.push(candidate);
@@ -43,7 +88,9 @@ export function keepPlacements(
 
 /** Places the rest: pinned first, then larger profiles, onto explicit MIG GPUs before auto ones. */
 export function placeRemaining(devices: Device[], pending: Demand[], moved: PlacementMove[]): Failure[] {
-  const carriers = devices.filter(isMigCarrier).sort((a, b) => Number(a.spec.attach === "auto") - Number(b.spec.attach === "auto"));
+  const carriers = devices
+    .filter(isMigCarrier)
+    .sort((a, b) => Number(a.spec.attach === "auto") - Number(b.spec.attach === "auto"));
   const sizeOf = (demand: Demand): number => {
     for (const device of carriers) {
       const profile = profileFor(device, demand);
@@ -51,7 +98,10 @@ export function placeRemaining(devices: Device[], pending: Demand[], moved: Plac
     }
     return 0;
   };
-  pending.sort((a, b) => Number(b.device !== undefined) - Number(a.device !== undefined) || sizeOf(b) - sizeOf(a) || a.order - b.order);
+  pending.sort(
+    (a, b) =>
+      Number(b.device !== undefined) - Number(a.device !== undefined) || sizeOf(b) - sizeOf(a) || a.order - b.order,
+  );
   return placeDemands(pending, carriers, moved);
 }
 
@@ -66,7 +116,12 @@ export function groupFailures(failures: Failure[]): PlanIssue[] {
     const { demand, reasons } = group[0];
     const byReason = new Map<string, Device[]>();
     for (const { device, reason } of reasons) byReason.set(reason, [...(byReason.get(reason) ?? []), device]);
-    const explained = [...byReason].map(([reason, list]) => `${list.map((d) => d.spec.id).join(", ")} (${list[0].entry?.displayName ?? list[0].spec.model}): ${reason}`).join("; ");
+    const explained = [...byReason]
+      .map(
+        ([reason, list]) =>
+          `${list.map((d) => d.spec.id).join(", ")} (${list[0].entry?.displayName ?? list[0].spec.model}): ${reason}`,
+      )
+      .join("; ");
     return {
       message: `cannot place ${group.length > 1 ? `${group.length} x ` : ""}${demand.profile ?? "one-slice instance"} for cluster ${demand.cluster}${demand.device ? ` on ${demand.device}` : ""}: ${explained || "no GPU can carry MIG slices"}`,
       gpu: demand.device ?? reasons[0]?.device.spec.id,

@@ -6,20 +6,33 @@ import type { Demand } from "./demands";
 import { profileFor, type Device } from "./devices";
 
 /** Re-solves a device's movable instances around its fixed ones; writes placements when feasible. */
-export function resolveDevice(device: Device, extra?: { demand: Demand; previousOwner: string | null }): { ok: true } | { ok: false; reason: string } {
+export function resolveDevice(
+  device: Device,
+  extra?: { demand: Demand; previousOwner: string | null },
+): { ok: true } | { ok: false; reason: string } {
   if (!device.entry) return { ok: false, reason: "model not in the MIG catalog" };
   const movable = extra ? [...device.free, { ...extra, placed: null }] : device.free;
   const names: string[] = [];
   for (const item of movable) {
     const profile = profileFor(device, item.demand);
-    if (!profile) return { ok: false, reason: `does not offer ${item.demand.profile ?? "a 1g profile"}${device.spec.allowed_mig_profiles ? " among allowed_mig_profiles" : ""}` };
+    if (!profile)
+      return {
+        ok: false,
+        reason: `does not offer ${item.demand.profile ?? "a 1g profile"}${device.spec.allowed_mig_profiles ? " among allowed_mig_profiles" : ""}`,
+      };
     names.push(profile.name);
   }
   if (extra && device.spec.attach === "mig-in-guest") {
     const clusters = new Set([...device.fixed, ...device.free].map((item) => item.demand.cluster));
-    if (clusters.size > 0 && !clusters.has(extra.demand.cluster)) return { ok: false, reason: "MIG inside the guest: the whole GPU goes to one VM of another cluster" };
+    if (clusters.size > 0 && !clusters.has(extra.demand.cluster))
+      return { ok: false, reason: "MIG inside the guest: the whole GPU goes to one VM of another cluster" };
   }
-  const result = solvePlacements(device.entry.geometry, device.profiles, device.fixed.map((f) => f.placed), names);
+  const result = solvePlacements(
+    device.entry.geometry,
+    device.profiles,
+    device.fixed.map((f) => f.placed),
+    names,
+  );
   if (!result.feasible) return { ok: false, reason: result.reason };
   if (extra) device.free.push({ ...extra, placed: null });
   device.free.forEach((item, index) => (item.placed = result.placements[index]));
@@ -38,7 +51,10 @@ export const firstFit: Chooser = (candidates) => candidates;
 export const spread: Chooser = (candidates) => [...candidates].sort((a, b) => usedCompute(a) - usedCompute(b));
 
 export function usedCompute(device: Device): number {
-  return [...device.fixed, ...device.free].reduce((sum, item) => sum + (profileFor(device, item.demand)?.computeSlices ?? 0), 0);
+  return [...device.fixed, ...device.free].reduce(
+    (sum, item) => sum + (profileFor(device, item.demand)?.computeSlices ?? 0),
+    0,
+  );
 }
 
 export interface Failure {
@@ -48,7 +64,10 @@ export interface Failure {
 }
 
 export function carried(device: Device): string[] {
-  return [...device.fixed.map((f) => f.placed.profile), ...device.free.flatMap((f) => (f.placed ? [f.placed.profile] : []))];
+  return [
+    ...device.fixed.map((f) => f.placed.profile),
+    ...device.free.flatMap((f) => (f.placed ? [f.placed.profile] : [])),
+  ];
 }
 
 export function saveState(devices: Device[]): () => void {
@@ -87,7 +106,13 @@ export function exhaustive(pending: Demand[], carriers: Device[], budget: { step
     if (--budget.steps < 0) return false;
     const tried = new Set<string>();
     for (const device of candidatesFor(pending[k], carriers)) {
-      const state = `${device.entry?.key}|${device.spec.allowed_mig_profiles?.join(",")}|${device.spec.attach}|${[...device.fixed.map((f) => f.placed.profile), ...device.free.map((f) => profileFor(device, f.demand)?.name)].sort().join(",")}|${[...device.fixed, ...device.free].map((f) => f.demand.cluster).sort().join(",")}`;
+      const state = `${device.entry?.key}|${device.spec.allowed_mig_profiles?.join(",")}|${device.spec.attach}|${[...device.fixed.map((f) => f.placed.profile), ...device.free.map((f) => profileFor(device, f.demand)?.name)].sort().join(",")}|${[
+        ...device.fixed,
+        ...device.free,
+      ]
+        .map((f) => f.demand.cluster)
+        .sort()
+        .join(",")}`;
       if (tried.has(state)) continue;
       tried.add(state);
       const restore = saveState([device]);
@@ -117,12 +142,24 @@ export function placeDemands(pending: Demand[], carriers: Device[], moved: Place
       device.free = [...device.fixed.map((f) => ({ ...f })), ...device.free];
       device.fixed = [];
     }
-    const retry = exhaustive(pending, carriers, { steps: EXHAUSTIVE_STEPS }) ? [] : (restore(), greedy(pending, carriers, firstFit));
+    const retry = exhaustive(pending, carriers, { steps: EXHAUSTIVE_STEPS })
+      ? []
+      : (restore(), greedy(pending, carriers, firstFit));
     if (retry.length === 0) {
       for (const { device, item } of kept) {
         const now = device.free.find((f) => f.demand === item.demand)?.placed;
-        const blocked = pending.map((d) => `${d.profile ?? "1g"} (${d.cluster})`).filter((v, i, a) => a.indexOf(v) === i).join(", ");
-        if (now && now.start !== item.placed.start) moved.push({ gpu: device.spec.id, profile: item.placed.profile, from: item.placed.start, to: now.start, reason: `kept placements left no room for ${blocked}` });
+        const blocked = pending
+          .map((d) => `${d.profile ?? "1g"} (${d.cluster})`)
+          .filter((v, i, a) => a.indexOf(v) === i)
+          .join(", ");
+        if (now && now.start !== item.placed.start)
+          moved.push({
+            gpu: device.spec.id,
+            profile: item.placed.profile,
+            from: item.placed.start,
+            to: now.start,
+            reason: `kept placements left no room for ${blocked}`,
+          });
       }
       return [];
     }

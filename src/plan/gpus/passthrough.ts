@@ -11,7 +11,13 @@ export function chooseWholeGpus(
   previous: Plan | undefined,
   errors: PlanIssue[],
 ): void {
-  const usedForMig = new Set(devices.filter((d) => d.fixed.length + d.free.length > 0 || d.spec.attach === "mig-vgpu" || d.spec.attach === "mig-in-guest").map((d) => d.spec.id));
+  const usedForMig = new Set(
+    devices
+      .filter(
+        (d) => d.fixed.length + d.free.length > 0 || d.spec.attach === "mig-vgpu" || d.spec.attach === "mig-in-guest",
+      )
+      .map((d) => d.spec.id),
+  );
   const wholePool = [
     ...devices.filter((d) => d.spec.attach === "passthrough"),
     ...devices.filter((d) => d.spec.attach === "auto" && !isMigCarrier(d)),
@@ -19,12 +25,18 @@ export function chooseWholeGpus(
   ];
   for (const cluster of CLUSTER_NAMES) {
     const wanted = wholeGpus[cluster];
-    const preferred = wholePool.filter((d) => d.wholeCluster === null && previous?.gpus.find((g) => g.id === d.spec.id)?.cluster === cluster);
+    const preferred = wholePool.filter(
+      (d) => d.wholeCluster === null && previous?.gpus.find((g) => g.id === d.spec.id)?.cluster === cluster,
+    );
     const rest = wholePool.filter((d) => d.wholeCluster === null && !preferred.includes(d));
     const chosen = [...preferred, ...rest].slice(0, wanted);
     chosen.forEach((d) => (d.wholeCluster = cluster));
     if (chosen.length < wanted) {
-      errors.push({ message: `cluster ${cluster} asks for ${wanted} whole GPU(s) but only ${chosen.length} GPU(s) are free for passthrough`, hint: "lower whole_gpus, or free a GPU from MIG slices", path: `/global/gpu_allocation/whole_gpus/${cluster}` });
+      errors.push({
+        message: `cluster ${cluster} asks for ${wanted} whole GPU(s) but only ${chosen.length} GPU(s) are free for passthrough`,
+        hint: "lower whole_gpus, or free a GPU from MIG slices",
+        path: `/global/gpu_allocation/whole_gpus/${cluster}`,
+      });
     }
   }
 }

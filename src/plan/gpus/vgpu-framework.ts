@@ -12,7 +12,12 @@ export function needsVgpuFramework(gpu: PlannedGpu): boolean {
   return gpu.attach === "mig-vgpu" || gpu.attach === "vgpu";
 }
 
-export function refuseMissingVgpuFramework(spec: ClusterSpec, devices: Device[], gpus: readonly PlannedGpu[], errors: PlanIssue[]): void {
+export function refuseMissingVgpuFramework(
+  spec: ClusterSpec,
+  devices: Device[],
+  gpus: readonly PlannedGpu[],
+  errors: PlanIssue[],
+): void {
   devices.forEach((device, index) => {
     if (!device.host || device.host.vgpu.framework !== null || !needsVgpuFramework(gpus[index])) return;
     const id = device.spec.id;

@@ -28,13 +28,20 @@ export function fillVgpuSlots(
       for (let i = 0; i < take; i++) vgpuSlots.push({ device, cluster });
       wanted -= take;
     }
-    if (wanted > 0) errors.push({ message: `cluster ${cluster} asks for ${shares[cluster]} vGPU(s) but the vgpu devices have room for ${shares[cluster] - wanted}`, hint: "use a smaller vgpu_type or fewer vgpu_shares", path: `/global/gpu_allocation/vgpu_shares/${cluster}` });
+    if (wanted > 0)
+      errors.push({
+        message: `cluster ${cluster} asks for ${shares[cluster]} vGPU(s) but the vgpu devices have room for ${shares[cluster] - wanted}`,
+        hint: "use a smaller vgpu_type or fewer vgpu_shares",
+        path: `/global/gpu_allocation/vgpu_shares/${cluster}`,
+      });
   }
   return vgpuSlots;
 }
 
 export function hostVgpuCapacity(device: Device): number | null {
-  const type = device.host?.vgpu.types.find((t) => t.name === device.spec.vgpu_type || t.name.endsWith(` ${device.spec.vgpu_type}`));
+  const type = device.host?.vgpu.types.find(
+    (t) => t.name === device.spec.vgpu_type || t.name.endsWith(` ${device.spec.vgpu_type}`),
+  );
   return type?.available ?? null;
 }
 
@@ -44,17 +51,27 @@ export function migVgpuType(device: Device, profileName: string): string | null 
   const profile = device.profiles.find((p) => p.name === profileName);
   if (!profile) return null;
   // Type names use the marketing size (3g.40gb -> -3-40C) even where the driver renamed the profile (3g.39gb).
-  const catalogProfile = device.entry?.profiles.find((p) => p.id !== null && p.id === profile.id && p.memorySlices === profile.memorySlices) ?? device.entry?.profiles.find((p) => p.name === profileName);
+  const catalogProfile =
+    device.entry?.profiles.find(
+      (p) => p.id !== null && p.id === profile.id && p.memorySlices === profile.memorySlices,
+    ) ?? device.entry?.profiles.find((p) => p.name === profileName);
   const memory = catalogProfile?.memoryGiB ?? profile.memoryGiB;
-  const candidates = (device.host?.vgpu.types ?? []).flatMap((t) => {
-    const match = /-(\d+)-(\d+)C$/.exec(t.name);
-    return match && Number(match[1]) === profile.computeSlices ? [{ name: t.name.replace(/^GRID /, ""), distance: Math.abs(Number(match[2]) - memory) }] : [];
-  }).filter((c) => c.distance <= 2).sort((a, b) => a.distance - b.distance);
+  const candidates = (device.host?.vgpu.types ?? [])
+    .flatMap((t) => {
+      const match = /-(\d+)-(\d+)C$/.exec(t.name);
+      return match && Number(match[1]) === profile.computeSlices
+        ? [{ name: t.name.replace(/^GRID /, ""), distance: Math.abs(Number(match[2]) - memory) }]
+        : [];
+    })
+    .filter((c) => c.distance <= 2)
+    .sort((a, b) => a.distance - b.distance);
   if (candidates.length > 0) return candidates[0].name;
   return device.entry?.vgpuBoard ? `${device.entry.vgpuBoard}-${profile.computeSlices}-${memory}C` : null;
 }
 
 export function vgpuPathOf(architecture: string | null): "mdev" | "sriov" | null {
   if (architecture === null) return null;
-  return architecture === "ampere" || architecture === "turing" || architecture === "volta" || architecture === "pascal" ? "mdev" : "sriov";
+  return architecture === "ampere" || architecture === "turing" || architecture === "volta" || architecture === "pascal"
+    ? "mdev"
+    : "sriov";
 }

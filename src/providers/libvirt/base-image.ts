@@ -41,14 +41,41 @@ export function makeBaseImageProvider(run: Runner = localRunner): dynamic.Resour
         }
         const expected = await expectedChecksum(inputs);
         const actual = await fileDigest(file, expected.algorithm);
-        if (actual !== expected.hex) throw new Error(`${what(inputs.pool, inputs.name)}: ${expected.algorithm} mismatch for ${inputs.source}: got ${actual}, expected ${expected.hex}`);
+        if (actual !== expected.hex)
+          throw new Error(
+            `${what(inputs.pool, inputs.name)}: ${expected.algorithm} mismatch for ${inputs.source}: got ${actual}, expected ${expected.hex}`,
+          );
         const size = fs.statSync(file).size;
-        leftoverVolume(run, inputs.uri, what(inputs.pool, inputs.name), inputs.pool, inputs.name, inputs.poolAdopted, () => "recreate");
-        virsh(run, inputs.uri, what(inputs.pool, inputs.name), ["vol-create-as", inputs.pool, inputs.name, String(size), "--format", inputs.format]);
+        leftoverVolume(
+          run,
+          inputs.uri,
+          what(inputs.pool, inputs.name),
+          inputs.pool,
+          inputs.name,
+          inputs.poolAdopted,
+          () => "recreate",
+        );
+        virsh(run, inputs.uri, what(inputs.pool, inputs.name), [
+          "vol-create-as",
+          inputs.pool,
+          inputs.name,
+          String(size),
+          "--format",
+          inputs.format,
+        ]);
         created = true;
-        virsh(run, inputs.uri, what(inputs.pool, inputs.name), ["vol-upload", "--pool", inputs.pool, inputs.name, file]);
+        virsh(run, inputs.uri, what(inputs.pool, inputs.name), [
+          "vol-upload",
+          "--pool",
+          inputs.pool,
+          inputs.name,
+          file,
+        ]);
         const state = volumeState(run, inputs.uri, inputs.pool, inputs.name);
-        return { id: `${inputs.pool}/${inputs.name}`, outs: { ...inputs, path: state.path, verified: `${expected.algorithm}:${actual}` } };
+        return {
+          id: `${inputs.pool}/${inputs.name}`,
+          outs: { ...inputs, path: state.path, verified: `${expected.algorithm}:${actual}` },
+        };
       } catch (error) {
         if (created) virshMaybe(run, inputs.uri, ["vol-delete", "--pool", inputs.pool, inputs.name]);
         throw error;

@@ -22,12 +22,14 @@ export interface DomainState {
   readonly interfaces: string[];
 }
 
-
 /** Whether the running domain has media in its seed cdrom now (domblklist shows "-" once ejected). */
 export function seedInsertedLive(run: Runner, uri: string, name: string): boolean {
   const list = virshMaybe(run, uri, ["domblklist", name]);
   if (list.code !== 0) return false;
-  const line = list.stdout.split("\n").map((l) => l.trim().split(/\s+/)).find((cols) => cols[0] === SEED_TARGET);
+  const line = list.stdout
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .find((cols) => cols[0] === SEED_TARGET);
   return Boolean(line && line[1] && line[1] !== "-");
 }
 
@@ -37,7 +39,16 @@ export function seedInsertedLive(run: Runner, uri: string, name: string): boolea
  */
 export function cloudInitFinished(run: Runner, uri: string, name: string): boolean | null {
   const agent = (command: object): Record<string, unknown> | null => {
-    const result = run("virsh", ["-q", "-c", uri, "qemu-agent-command", name, "--timeout", "2", JSON.stringify(command)]);
+    const result = run("virsh", [
+      "-q",
+      "-c",
+      uri,
+      "qemu-agent-command",
+      name,
+      "--timeout",
+      "2",
+      JSON.stringify(command),
+    ]);
     if (result.code !== 0) return null;
     try {
       return (JSON.parse(result.stdout) as { return?: Record<string, unknown> }).return ?? null;
@@ -45,7 +56,10 @@ export function cloudInitFinished(run: Runner, uri: string, name: string): boole
       return null;
     }
   };
-  const started = agent({ execute: "guest-exec", arguments: { path: "/usr/bin/cloud-init", arg: ["status"], "capture-output": true } });
+  const started = agent({
+    execute: "guest-exec",
+    arguments: { path: "/usr/bin/cloud-init", arg: ["status"], "capture-output": true },
+  });
   if (!started || typeof started.pid !== "number") return null;
   for (let attempt = 0; attempt < 50; attempt++) {
     const status = agent({ execute: "guest-exec-status", arguments: { pid: started.pid } });

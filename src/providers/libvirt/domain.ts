@@ -57,7 +57,11 @@ function restartRequired(state: DomainState | null): boolean {
  * configuration waits for its next boot. The seed is not a reason to touch the domain itself, so a change
  * that rewrites many seeds (a Slurm node added) leaves the other VMs' domains alone.
  */
-export function domainOutputs(inputs: DomainInputs, state: DomainState | null, bootedSeedSha256: string | null): Record<string, unknown> {
+export function domainOutputs(
+  inputs: DomainInputs,
+  state: DomainState | null,
+  bootedSeedSha256: string | null,
+): Record<string, unknown> {
   return structSafe({
     ...inputs,
     ...inputs.facts,
@@ -72,15 +76,33 @@ export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceP
   const what = (name: string): string => `libvirt domain ${name}`;
   const outputs = domainOutputs;
   /** The seed is still in the running VM's drive and its cloud-init is done with it. */
-  const seedToEject = (inputs: DomainInputs): boolean => !isUnknown(inputs.name) && seedInsertedLive(run, inputs.uri, inputs.name) && cloudInitFinished(run, inputs.uri, inputs.name) === true;
+  const seedToEject = (inputs: DomainInputs): boolean =>
+    !isUnknown(inputs.name) &&
+    seedInsertedLive(run, inputs.uri, inputs.name) &&
+    cloudInitFinished(run, inputs.uri, inputs.name) === true;
   return {
     async create(inputs: DomainInputs) {
-      const existed = claimName(run, inputs.uri, what(inputs.name), "domuuid", inputs.name, inputs.xml, "Rename the VM (metadata.name in cluster.yaml names every VM) or remove the old domain (virsh destroy/undefine) if it is stale.");
+      const existed = claimName(
+        run,
+        inputs.uri,
+        what(inputs.name),
+        "domuuid",
+        inputs.name,
+        inputs.xml,
+        "Rename the VM (metadata.name in cluster.yaml names every VM) or remove the old domain (virsh destroy/undefine) if it is stale.",
+      );
       withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, what(inputs.name), ["define", file]));
       try {
         const running = readDomain(run, inputs.uri, inputs.name)?.running ?? false;
         if (inputs.start && !running) virsh(run, inputs.uri, what(inputs.name), ["start", inputs.name]);
-        return { id: inputs.name, outs: outputs(inputs, readDomain(run, inputs.uri, inputs.name), inputs.start ? inputs.seedSha256 ?? null : null) };
+        return {
+          id: inputs.name,
+          outs: outputs(
+            inputs,
+            readDomain(run, inputs.uri, inputs.name),
+            inputs.start ? (inputs.seedSha256 ?? null) : null,
+          ),
+        };
       } catch (error) {
         // Leave nothing half-made by this create; a domain that existed (our own leftover) stays for the retry.
         if (!existed) {
@@ -96,18 +118,30 @@ export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceP
       if (!state) return { id: "", props: {} };
       // Started again outside the stack: it booted with the seed attached then, at the latest the one these
       // outputs last recorded (conservative: a newer seed may still be reported as waiting).
-      const booted = state.bootId !== (props.bootId ?? null) ? props.seedSha256 ?? null : props.bootedSeedSha256 ?? null;
+      const booted =
+        state.bootId !== (props.bootId ?? null) ? (props.seedSha256 ?? null) : (props.bootedSeedSha256 ?? null);
       return { id, props: domainOutputs(props, state, booted) };
     },
     async diff(_id: string, olds: DomainInputs & Partial<DomainState>, news: DomainInputs) {
       const replaces = diffKeys(olds as never, news as never, ["uri", "name"]);
       // libvirt cannot swap a VM's disk, GPU devices or network in place the way we manage them. Facts that
       // are unknown in a preview (computed from other resources' outputs) prove no replacement.
-      if (news.disk !== undefined && (isUnknown(news.disk) || (olds.disk !== undefined && olds.disk !== news.disk))) replaces.push("disk");
+      if (news.disk !== undefined && (isUnknown(news.disk) || (olds.disk !== undefined && olds.disk !== news.disk)))
+        replaces.push("disk");
       const devices = news.devices ?? [];
-      if (isUnknown(devices) || devices.some(isUnknown) || JSON.stringify(devices) !== JSON.stringify(olds.devices ?? devices)) replaces.push("devices");
+      if (
+        isUnknown(devices) ||
+        devices.some(isUnknown) ||
+        JSON.stringify(devices) !== JSON.stringify(olds.devices ?? devices)
+      )
+        replaces.push("devices");
       const networks = news.networks ?? [];
-      if (isUnknown(networks) || networks.some(isUnknown) || JSON.stringify(networks) !== JSON.stringify(olds.networks ?? networks)) replaces.push("networks");
+      if (
+        isUnknown(networks) ||
+        networks.some(isUnknown) ||
+        JSON.stringify(networks) !== JSON.stringify(olds.networks ?? networks)
+      )
+        replaces.push("networks");
       if (!isUnknown(news.facts)) {
         for (const key of LIST_FACTS) {
           if (!isUnknown(news.facts[key]) && !sameFact(olds[key] ?? [], news.facts[key])) replaces.push(key);
@@ -116,16 +150,31 @@ export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceP
       // seedSha256 alone is no change: it only records which seed the VM boots with. A running VM whose
       // cloud-init has finished but still has its seed (keys, tokens) in the drive gets it ejected.
       const eject = replaces.length === 0 && Boolean(olds.running) && seedToEject(news);
-      return { changes: replaces.length > 0 || changesAtNextBoot(olds, news) || olds.xml !== news.xml || olds.start !== news.start || eject, replaces, deleteBeforeReplace: true };
+      return {
+        changes:
+          replaces.length > 0 ||
+          changesAtNextBoot(olds, news) ||
+          olds.xml !== news.xml ||
+          olds.start !== news.start ||
+          eject,
+        replaces,
+        deleteBeforeReplace: true,
+      };
     },
-    async update(_id: string, olds: DomainInputs & { bootedSeedSha256?: string | null; bootId?: number | null }, news: DomainInputs) {
+    async update(
+      _id: string,
+      olds: DomainInputs & { bootedSeedSha256?: string | null; bootId?: number | null },
+      news: DomainInputs,
+    ) {
       // vCPUs and memory: redefine; a running VM picks them up at its next restart, which we report.
       withTempFile(news.xml, ".xml", (file) => virsh(run, news.uri, what(news.name), ["define", file]));
       // Eject from the running VM only (--live): the definition keeps the seed, so the next boot reads the
       // newest one (re-configuration), and the next up after its cloud-init ejects it again.
-      if (seedToEject(news)) virsh(run, news.uri, what(news.name), ["change-media", news.name, SEED_TARGET, "--eject", "--live"]);
+      if (seedToEject(news))
+        virsh(run, news.uri, what(news.name), ["change-media", news.name, SEED_TARGET, "--eject", "--live"]);
       let state = readDomain(run, news.uri, news.name);
-      let booted = state?.bootId !== (olds.bootId ?? null) ? olds.seedSha256 ?? null : olds.bootedSeedSha256 ?? null;
+      let booted =
+        state?.bootId !== (olds.bootId ?? null) ? (olds.seedSha256 ?? null) : (olds.bootedSeedSha256 ?? null);
       if (news.start && state && !state.running) {
         virsh(run, news.uri, what(news.name), ["start", news.name]);
         state = readDomain(run, news.uri, news.name);
@@ -138,7 +187,8 @@ export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceP
       virshMaybe(run, props.uri, ["destroy", id]);
       let result = virshMaybe(run, props.uri, ["undefine", id, "--nvram"]);
       if (result.code !== 0 && /nvram/i.test(result.stderr)) result = virshMaybe(run, props.uri, ["undefine", id]);
-      if (result.code !== 0 && !isNotFound(result)) throw new Error(`${what(id)}: virsh undefine failed: ${result.stderr.trim()}`);
+      if (result.code !== 0 && !isNotFound(result))
+        throw new Error(`${what(id)}: virsh undefine failed: ${result.stderr.trim()}`);
     },
   };
 }

@@ -12,11 +12,16 @@ export function isUnknown(value: unknown): boolean {
 export function structSafe<T>(value: T): T {
   if (value === undefined) return null as T;
   if (Array.isArray(value)) return value.map(structSafe) as T;
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, structSafe(v)])) as T;
+  if (value && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, structSafe(v)])) as T;
   return value;
 }
 
 /** The keys whose values differ between recorded (olds) and wanted (news) inputs. */
-export function diffKeys(olds: Record<string, unknown>, news: Record<string, unknown>, keys: readonly string[]): string[] {
+export function diffKeys(
+  olds: Record<string, unknown>,
+  news: Record<string, unknown>,
+  keys: readonly string[],
+): string[] {
   return keys.filter((key) => JSON.stringify(olds[key]) !== JSON.stringify(news[key]));
 }

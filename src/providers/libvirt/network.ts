@@ -28,10 +28,19 @@ export function makeNetworkProvider(run: Runner = localRunner): dynamic.Resource
   const what = (name: string): string => `libvirt network ${name}`;
   return {
     async create(inputs: NetworkInputs) {
-      const existed = claimName(run, inputs.uri, what(inputs.name), "net-uuid", inputs.name, inputs.xml, "Rename the stack (metadata.name in cluster.yaml) or remove the old network (virsh net-destroy/net-undefine) if it is stale.");
+      const existed = claimName(
+        run,
+        inputs.uri,
+        what(inputs.name),
+        "net-uuid",
+        inputs.name,
+        inputs.xml,
+        "Rename the stack (metadata.name in cluster.yaml) or remove the old network (virsh net-destroy/net-undefine) if it is stale.",
+      );
       withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, what(inputs.name), ["net-define", file]));
       try {
-        const active = keyValues(virsh(run, inputs.uri, what(inputs.name), ["net-info", inputs.name]))["Active"] === "yes";
+        const active =
+          keyValues(virsh(run, inputs.uri, what(inputs.name), ["net-info", inputs.name]))["Active"] === "yes";
         if (inputs.start && !active) virsh(run, inputs.uri, what(inputs.name), ["net-start", inputs.name]);
         if (inputs.start) virsh(run, inputs.uri, what(inputs.name), ["net-autostart", inputs.name]);
       } catch (error) {
@@ -52,14 +61,30 @@ export function makeNetworkProvider(run: Runner = localRunner): dynamic.Resource
       }
       const fields = keyValues(info.stdout);
       const args = ["net-dumpxml", id, "--inactive"];
-      const hosts = xpathAttributes(run, props.uri, args, "//ip/dhcp/host").map((h) => `<host mac="${h.mac}" name="${h.name}" ip="${h.ip}"/>`);
+      const hosts = xpathAttributes(run, props.uri, args, "//ip/dhcp/host").map(
+        (h) => `<host mac="${h.mac}" name="${h.name}" ip="${h.ip}"/>`,
+      );
       const ip = xpathAttributes(run, props.uri, args, "//ip")[0];
-      return { id, props: { ...props, name: id, bridge: fields["Bridge"] ?? props.bridge, ip: ip ? `${ip.address}/${ip.netmask}` : props.ip, active: fields["Active"] === "yes", dhcpHosts: hosts } };
+      return {
+        id,
+        props: {
+          ...props,
+          name: id,
+          bridge: fields["Bridge"] ?? props.bridge,
+          ip: ip ? `${ip.address}/${ip.netmask}` : props.ip,
+          active: fields["Active"] === "yes",
+          dhcpHosts: hosts,
+        },
+      };
     },
     async diff(_id: string, olds: NetworkInputs & { xmlSha256?: string }, news: NetworkInputs) {
       // The bridge and the addresses are fixed at definition; DHCP hosts and DNS names update in place.
       const replaces = diffKeys(olds as never, news as never, ["uri", "name", "bridge", "ip"]);
-      const changes = replaces.length > 0 || olds.xmlSha256 !== sha256(news.xml) || olds.start !== news.start || JSON.stringify(olds.dhcpHosts) !== JSON.stringify(news.dhcpHosts);
+      const changes =
+        replaces.length > 0 ||
+        olds.xmlSha256 !== sha256(news.xml) ||
+        olds.start !== news.start ||
+        JSON.stringify(olds.dhcpHosts) !== JSON.stringify(news.dhcpHosts);
       return { changes, replaces, deleteBeforeReplace: true };
     },
     async update(_id: string, olds: NetworkInputs, news: NetworkInputs) {
@@ -69,8 +94,10 @@ export function makeNetworkProvider(run: Runner = localRunner): dynamic.Resource
         // Apply DHCP host changes to the running network without restarting it (VMs stay connected).
         const before = olds.dhcpHosts ?? [];
         const after = news.dhcpHosts;
-        for (const host of before.filter((h) => !after.includes(h))) virsh(run, news.uri, what(news.name), ["net-update", news.name, "delete", "ip-dhcp-host", host, "--live"]);
-        for (const host of after.filter((h) => !before.includes(h))) virsh(run, news.uri, what(news.name), ["net-update", news.name, "add-last", "ip-dhcp-host", host, "--live"]);
+        for (const host of before.filter((h) => !after.includes(h)))
+          virsh(run, news.uri, what(news.name), ["net-update", news.name, "delete", "ip-dhcp-host", host, "--live"]);
+        for (const host of after.filter((h) => !before.includes(h)))
+          virsh(run, news.uri, what(news.name), ["net-update", news.name, "add-last", "ip-dhcp-host", host, "--live"]);
       } else if (news.start) {
         virsh(run, news.uri, what(news.name), ["net-start", news.name]);
         virsh(run, news.uri, what(news.name), ["net-autostart", news.name]);

@@ -20,10 +20,14 @@ export function makePoolProvider(run: Runner = localRunner): dynamic.ResourcePro
       // A pool of the same name and path is adopted (pools are shared by stacks on one host) and never removed.
       if (existing.code === 0) {
         const path = poolPath(run, inputs.uri, inputs.name);
-        if (path !== inputs.path) throw new Error(`${what(inputs.name)} exists with path ${path ?? "(unreadable)"}, not ${inputs.path}; nothing was changed. Set host.storage_pool.path to ${path} to adopt it, or choose another host.storage_pool.name`);
+        if (path !== inputs.path)
+          throw new Error(
+            `${what(inputs.name)} exists with path ${path ?? "(unreadable)"}, not ${inputs.path}; nothing was changed. Set host.storage_pool.path to ${path} to adopt it, or choose another host.storage_pool.name`,
+          );
         return { id: inputs.name, outs: { ...inputs, adopted: true } };
       }
-      if (!isNotFound(existing)) throw new Error(`${what(inputs.name)}: virsh pool-info failed: ${existing.stderr.trim()}`);
+      if (!isNotFound(existing))
+        throw new Error(`${what(inputs.name)}: virsh pool-info failed: ${existing.stderr.trim()}`);
       withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, what(inputs.name), ["pool-define", file]));
       try {
         virsh(run, inputs.uri, what(inputs.name), ["pool-build", inputs.name]);
@@ -45,7 +49,15 @@ export function makePoolProvider(run: Runner = localRunner): dynamic.ResourcePro
         throw new Error(`${what(id)}: virsh pool-info failed: ${info.stderr.trim()}`);
       }
       // The path libvirt holds (drift shows), not the one recorded.
-      return { id, props: structSafe({ ...props, name: id, path: poolPath(run, props.uri, id), state: keyValues(info.stdout)["State"] ?? null }) };
+      return {
+        id,
+        props: structSafe({
+          ...props,
+          name: id,
+          path: poolPath(run, props.uri, id),
+          state: keyValues(info.stdout)["State"] ?? null,
+        }),
+      };
     },
     async diff(_id: string, olds: PoolInputs, news: PoolInputs) {
       const replaces = diffKeys(olds as never, news as never, ["uri", "name", "path"]);

@@ -13,7 +13,12 @@ export function builtin<T>(name: string): T {
 
 export function localRunner(command: string, args: readonly string[], input?: string): ExecResult {
   const cp = builtin<typeof import("node:child_process")>("node:child_process");
-  const result = cp.spawnSync(command, [...args], { encoding: "utf8", input, timeout: 300_000, maxBuffer: 256 * 1024 * 1024 });
+  const result = cp.spawnSync(command, [...args], {
+    encoding: "utf8",
+    input,
+    timeout: 300_000,
+    maxBuffer: 256 * 1024 * 1024,
+  });
   if (result.error) return { code: null, stdout: "", stderr: String(result.error.message) };
   return { code: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
 }

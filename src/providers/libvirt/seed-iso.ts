@@ -17,12 +17,23 @@ export interface SeedIsoInputs {
 }
 
 export function seedDigest(files: Readonly<Record<string, string>>): string {
-  return sha256(Object.keys(files).sort().map((name) => `${name}\u0000${files[name]}`).join("\u0001"));
+  return sha256(
+    Object.keys(files)
+      .sort()
+      .map((name) => `${name}\u0000${files[name]}`)
+      .join("\u0001"),
+  );
 }
 
 export function makeSeedIsoProvider(run: Runner = localRunner): dynamic.ResourceProvider {
   const what = (pool: string, name: string): string => `seed ISO ${pool}/${name}`;
-  const outputsOf = (inputs: SeedIsoInputs, path: string | null) => ({ uri: inputs.uri, pool: inputs.pool, name: inputs.name, contentSha256: seedDigest(inputs.files), path });
+  const outputsOf = (inputs: SeedIsoInputs, path: string | null) => ({
+    uri: inputs.uri,
+    pool: inputs.pool,
+    name: inputs.name,
+    contentSha256: seedDigest(inputs.files),
+    path,
+  });
   return {
     async create(inputs: SeedIsoInputs) {
       const fs = builtin<typeof import("node:fs")>("node:fs");
@@ -33,16 +44,49 @@ export function makeSeedIsoProvider(run: Runner = localRunner): dynamic.Resource
       try {
         const content = path.join(dir, "cidata");
         fs.mkdirSync(content, { mode: 0o700 });
-        for (const [name, text] of Object.entries(inputs.files)) fs.writeFileSync(path.join(content, name), text, { mode: 0o600 });
+        for (const [name, text] of Object.entries(inputs.files))
+          fs.writeFileSync(path.join(content, name), text, { mode: 0o600 });
         const iso = path.join(dir, "seed.iso");
         // NoCloud finds its seed by the volume label "cidata".
-        const built = run("xorriso", ["-as", "mkisofs", "-quiet", "-output", iso, "-volid", "cidata", "-joliet", "-rock", content]);
-        if (built.code !== 0) throw new Error(`${what(inputs.pool, inputs.name)}: xorriso failed: ${(built.stderr || built.stdout).trim() || `exit code ${built.code}`}`);
-        leftoverVolume(run, inputs.uri, what(inputs.pool, inputs.name), inputs.pool, inputs.name, inputs.poolAdopted, () => "recreate");
-        virsh(run, inputs.uri, what(inputs.pool, inputs.name), ["vol-create-as", inputs.pool, inputs.name, String(fs.statSync(iso).size), "--format", "raw"]);
+        const built = run("xorriso", [
+          "-as",
+          "mkisofs",
+          "-quiet",
+          "-output",
+          iso,
+          "-volid",
+          "cidata",
+          "-joliet",
+          "-rock",
+          content,
+        ]);
+        if (built.code !== 0)
+          throw new Error(
+            `${what(inputs.pool, inputs.name)}: xorriso failed: ${(built.stderr || built.stdout).trim() || `exit code ${built.code}`}`,
+          );
+        leftoverVolume(
+          run,
+          inputs.uri,
+          what(inputs.pool, inputs.name),
+          inputs.pool,
+          inputs.name,
+          inputs.poolAdopted,
+          () => "recreate",
+        );
+        virsh(run, inputs.uri, what(inputs.pool, inputs.name), [
+          "vol-create-as",
+          inputs.pool,
+          inputs.name,
+          String(fs.statSync(iso).size),
+          "--format",
+          "raw",
+        ]);
         created = true;
         virsh(run, inputs.uri, what(inputs.pool, inputs.name), ["vol-upload", "--pool", inputs.pool, inputs.name, iso]);
-        return { id: `${inputs.pool}/${inputs.name}`, outs: outputsOf(inputs, volumeState(run, inputs.uri, inputs.pool, inputs.name).path) };
+        return {
+          id: `${inputs.pool}/${inputs.name}`,
+          outs: outputsOf(inputs, volumeState(run, inputs.uri, inputs.pool, inputs.name).path),
+        };
       } catch (error) {
         if (created) virshMaybe(run, inputs.uri, ["vol-delete", "--pool", inputs.pool, inputs.name]);
         throw error;
@@ -50,11 +94,18 @@ export function makeSeedIsoProvider(run: Runner = localRunner): dynamic.Resource
         fs.rmSync(dir, { recursive: true, force: true });
       }
     },
-    async read(id: string, props: { uri: string; pool: string; name: string; contentSha256: string; path: string | null }) {
+    async read(
+      id: string,
+      props: { uri: string; pool: string; name: string; contentSha256: string; path: string | null },
+    ) {
       const state = volumeState(run, props.uri, props.pool, props.name);
       return state.exists ? { id, props: { ...props, path: state.path } } : { id: "", props: {} };
     },
-    async diff(_id: string, olds: { uri: string; pool: string; name: string; contentSha256: string }, news: SeedIsoInputs) {
+    async diff(
+      _id: string,
+      olds: { uri: string; pool: string; name: string; contentSha256: string },
+      news: SeedIsoInputs,
+    ) {
       const replaces = diffKeys(olds as never, news as never, ["uri", "pool", "name"]);
       if (olds.contentSha256 !== seedDigest(news.files)) replaces.push("files");
       return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };

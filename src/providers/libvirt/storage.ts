@@ -10,7 +10,12 @@ export function poolPath(run: Runner, uri: string, name: string): string | null 
 }
 
 /** A volume's size, backing file and path as libvirt reports them. */
-export function volumeState(run: Runner, uri: string, pool: string, name: string): { exists: boolean; capacityBytes: number | null; backingPath: string | null; path: string | null } {
+export function volumeState(
+  run: Runner,
+  uri: string,
+  pool: string,
+  name: string,
+): { exists: boolean; capacityBytes: number | null; backingPath: string | null; path: string | null } {
   const info = virshMaybe(run, uri, ["vol-info", "--pool", pool, name, "--bytes"]);
   if (info.code !== 0) {
     if (isNotFound(info)) return { exists: false, capacityBytes: null, backingPath: null, path: null };
@@ -27,7 +32,14 @@ export function volumeState(run: Runner, uri: string, pool: string, name: string
  * Idempotent volume delete that removes the file it owns: when the pool is gone (undefined behind the
  * stack's back) the file at the recorded path is removed directly.
  */
-export function removeVolume(run: Runner, uri: string, what: string, pool: string, name: string, path: string | null | undefined): void {
+export function removeVolume(
+  run: Runner,
+  uri: string,
+  what: string,
+  pool: string,
+  name: string,
+  path: string | null | undefined,
+): void {
   const result = virshMaybe(run, uri, ["vol-delete", "--pool", pool, name]);
   if (result.code === 0 || /storage vol|no storage vol with matching/i.test(result.stderr)) return;
   if (/storage pool|failed to get pool/i.test(result.stderr)) {

@@ -6,7 +6,10 @@ import type { Runner } from "./runner";
 /** Runs virsh; throws an error naming the object and quoting virsh's message. */
 export function virsh(run: Runner, uri: string, what: string, args: readonly string[]): string {
   const result = run("virsh", ["-q", "-c", uri, ...args]);
-  if (result.code !== 0) throw new Error(`${what}: virsh ${args[0]} failed: ${(result.stderr || result.stdout).trim() || `exit code ${result.code}`}`);
+  if (result.code !== 0)
+    throw new Error(
+      `${what}: virsh ${args[0]} failed: ${(result.stderr || result.stdout).trim() || `exit code ${result.code}`}`,
+    );
   return result.stdout;
 }
 
@@ -18,11 +21,14 @@ export function virshMaybe(run: Runner, uri: string, args: readonly string[]): E
 /** Runs a removal; an object that is already gone is not an error (idempotent delete). */
 export function remove(run: Runner, uri: string, what: string, args: readonly string[]): void {
   const result = virshMaybe(run, uri, args);
-  if (result.code !== 0 && !isNotFound(result)) throw new Error(`${what}: virsh ${args[0]} failed: ${result.stderr.trim()}`);
+  if (result.code !== 0 && !isNotFound(result))
+    throw new Error(`${what}: virsh ${args[0]} failed: ${result.stderr.trim()}`);
 }
 
 export function isNotFound(result: ExecResult): boolean {
-  return /not found|no (storage pool|storage vol|network|domain) with matching|failed to get (domain|network|pool|vol)/i.test(result.stderr);
+  return /not found|no (storage pool|storage vol|network|domain) with matching|failed to get (domain|network|pool|vol)/i.test(
+    result.stderr,
+  );
 }
 
 /** virsh's "Key:  value" listings (dominfo, net-info, pool-info, vol-info). */

@@ -24,8 +24,13 @@ export function makeVolumeProvider(run: Runner = localRunner): dynamic.ResourceP
     async create(inputs: VolumeInputs) {
       const w = what(inputs.pool, inputs.name);
       // A leftover overlay of ours with the same backing file is kept (it may hold the VM's data); another is redone.
-      const leftover = leftoverVolume(run, inputs.uri, w, inputs.pool, inputs.name, inputs.poolAdopted, () => (volumeState(run, inputs.uri, inputs.pool, inputs.name).backingPath === inputs.backingPath ? "keep" : "recreate"));
-      if (leftover === "none") withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, w, ["vol-create", "--pool", inputs.pool, file]));
+      const leftover = leftoverVolume(run, inputs.uri, w, inputs.pool, inputs.name, inputs.poolAdopted, () =>
+        volumeState(run, inputs.uri, inputs.pool, inputs.name).backingPath === inputs.backingPath ? "keep" : "recreate",
+      );
+      if (leftover === "none")
+        withTempFile(inputs.xml, ".xml", (file) =>
+          virsh(run, inputs.uri, w, ["vol-create", "--pool", inputs.pool, file]),
+        );
       try {
         const path = virsh(run, inputs.uri, w, ["vol-path", "--pool", inputs.pool, inputs.name]).trim();
         return { id: `${inputs.pool}/${inputs.name}`, outs: { ...inputs, path } };
@@ -37,16 +42,34 @@ export function makeVolumeProvider(run: Runner = localRunner): dynamic.ResourceP
     async read(id: string, props: VolumeInputs) {
       const state = volumeState(run, props.uri, props.pool, props.name);
       if (!state.exists) return { id: "", props: {} };
-      return { id, props: { ...props, path: state.path, backingPath: state.backingPath ?? props.backingPath, capacityGiB: state.capacityBytes === null ? props.capacityGiB : Math.round(state.capacityBytes / 1024 ** 3) } };
+      return {
+        id,
+        props: {
+          ...props,
+          path: state.path,
+          backingPath: state.backingPath ?? props.backingPath,
+          capacityGiB: state.capacityBytes === null ? props.capacityGiB : Math.round(state.capacityBytes / 1024 ** 3),
+        },
+      };
     },
     async diff(_id: string, olds: VolumeInputs, news: VolumeInputs) {
       // A new base image or a smaller disk means a new disk; growing it is done in place.
       const replaces = diffKeys(olds as never, news as never, ["uri", "pool", "name", "backingPath"]);
       if (news.capacityGiB < olds.capacityGiB) replaces.push("capacityGiB");
-      return { changes: replaces.length > 0 || olds.capacityGiB !== news.capacityGiB, replaces, deleteBeforeReplace: true };
+      return {
+        changes: replaces.length > 0 || olds.capacityGiB !== news.capacityGiB,
+        replaces,
+        deleteBeforeReplace: true,
+      };
     },
     async update(_id: string, _olds: VolumeInputs, news: VolumeInputs) {
-      virsh(run, news.uri, what(news.pool, news.name), ["vol-resize", "--pool", news.pool, news.name, `${news.capacityGiB}G`]);
+      virsh(run, news.uri, what(news.pool, news.name), [
+        "vol-resize",
+        "--pool",
+        news.pool,
+        news.name,
+        `${news.capacityGiB}G`,
+      ]);
       return { outs: { ...news, path: volumeState(run, news.uri, news.pool, news.name).path } };
     },
     async delete(_id: string, props: VolumeInputs & { path?: string | null }) {

@@ -74,17 +74,30 @@ export const NVIDIA_CONTAINER_TOOLKIT_REPOSITORY: AptRepository = {
  * expects (Debian's containerd defaults to pause:3.6).
  */
 export function containerdConfigPipeline(pauseImage: string, configPath = "/etc/containerd/config.toml"): string {
-  return `containerd config default | sed -e 's/SystemdCgroup = false/SystemdCgroup = true/' -e 's#sandbox_image = ` + `".*"#sandbox_image = "${pauseImage}"#' > ${configPath}`;
+  return (
+    `containerd config default | sed -e 's/SystemdCgroup = false/SystemdCgroup = true/' -e 's#sandbox_image = ` +
+    `".*"#sandbox_image = "${pauseImage}"#' > ${configPath}`
+  );
 }
 
-export function kubernetesLayer(spec: ClusterSpec, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm, secrets: KubernetesSecrets): CloudConfig {
+export function kubernetesLayer(
+  spec: ClusterSpec,
+  plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">,
+  vm: PlannedVm,
+  secrets: KubernetesSecrets,
+): CloudConfig {
   const minor = spec.clusters.cloud!.kubernetes_config.version;
   const kubernetesApt = aptRepositorySteps(kubernetesRepository(minor));
   const gpu = vm.gpus.length > 0;
   const controlPlane = vm.role === "k8s-control-plane";
   const files: Record<string, unknown>[] = [
     { path: "/etc/modules-load.d/kubernetes.conf", permissions: "0644", content: "overlay\nbr_netfilter\n" },
-    { path: "/etc/sysctl.d/99-kubernetes.conf", permissions: "0644", content: "net.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\nnet.ipv4.ip_forward = 1\n" },
+    {
+      path: "/etc/sysctl.d/99-kubernetes.conf",
+      permissions: "0644",
+      content:
+        "net.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\nnet.ipv4.ip_forward = 1\n",
+    },
     kubernetesApt.staged,
   ];
   const runcmd: unknown[] = [
@@ -92,7 +105,12 @@ export function kubernetesLayer(spec: ClusterSpec, plan: Pick<Plan, "stack" | "n
     ["modprobe", "br_netfilter"],
     ["sysctl", "--system"],
     ["swapoff", "-a"],
-    ["sh", "-c", `mkdir -p /etc/containerd && ${containerdConfigPipeline(kubernetesFacts(minor).pause)} && systemctl ` + `restart containerd`],
+    [
+      "sh",
+      "-c",
+      `mkdir -p /etc/containerd && ${containerdConfigPipeline(kubernetesFacts(minor).pause)} && systemctl ` +
+        `restart containerd`,
+    ],
     ["sh", "-c", kubernetesApt.install],
     ["apt-get", "update"],
     ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "kubelet", "kubeadm", "kubectl"],
@@ -115,13 +133,33 @@ export function kubernetesLayer(spec: ClusterSpec, plan: Pick<Plan, "stack" | "n
     files.push(
       { path: "/etc/kubernetes/pki/ca.crt", permissions: "0644", content: secrets.caCertPem },
       { path: "/etc/kubernetes/pki/ca.key", permissions: "0600", content: secrets.caKeyPem },
-      { path: "/etc/kubernetes/kubeadm.yaml", permissions: "0600", content: renderKubeadmInit(spec, plan, secrets.token) },
+      {
+        path: "/etc/kubernetes/kubeadm.yaml",
+        permissions: "0600",
+        content: renderKubeadmInit(spec, plan, secrets.token),
+      },
     );
     // Guarded: cloud-init re-runs this when the VM's configuration changes (see renderMetaData).
-    runcmd.push(["sh", "-c", "test -f /etc/kubernetes/admin.conf || kubeadm init --config /etc/kubernetes/kubeadm.yaml"]);
+    runcmd.push([
+      "sh",
+      "-c",
+      "test -f /etc/kubernetes/admin.conf || kubeadm init --config /etc/kubernetes/kubeadm.yaml",
+    ]);
   } else {
-    files.push({ path: "/etc/kubernetes/kubeadm-join.yaml", permissions: "0600", content: renderKubeadmJoin(spec, plan, vm, secrets.token, secrets.caCertHash) });
-    runcmd.push(["sh", "-c", "test -f /etc/kubernetes/kubelet.conf || kubeadm join --config /etc/kubernetes/kubeadm-join.yaml"]);
+    files.push({
+      path: "/etc/kubernetes/kubeadm-join.yaml",
+      permissions: "0600",
+      content: renderKubeadmJoin(spec, plan, vm, secrets.token, secrets.caCertHash),
+    });
+    runcmd.push([
+      "sh",
+      "-c",
+      "test -f /etc/kubernetes/kubelet.conf || kubeadm join --config /etc/kubernetes/kubeadm-join.yaml",
+    ]);
   }
-  return { packages: ["containerd", "apt-transport-https", "ca-certificates", "curl", "gpg"], write_files: files, runcmd };
+  return {
+    packages: ["containerd", "apt-transport-https", "ca-certificates", "curl", "gpg"],
+    write_files: files,
+    runcmd,
+  };
 }

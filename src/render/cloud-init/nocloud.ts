@@ -18,7 +18,8 @@ export function mergeCloudConfig(...parts: CloudConfig[]): CloudConfig {
     for (const [key, value] of Object.entries(part)) {
       if (value === undefined) continue;
       if (LIST_KEYS.has(key)) merged[key] = [...((merged[key] as unknown[]) ?? []), ...(value as unknown[])];
-      else if (key in merged && JSON.stringify(merged[key]) !== JSON.stringify(value)) throw new Error(`cloud-config layers disagree on ${key}`);
+      else if (key in merged && JSON.stringify(merged[key]) !== JSON.stringify(value))
+        throw new Error(`cloud-config layers disagree on ${key}`);
       else merged[key] = value;
     }
   }
@@ -31,7 +32,12 @@ export interface SeedFiles {
   readonly "network-config": string;
 }
 
-export function baseCloudConfig(spec: ClusterSpec, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm, extraKeys: readonly string[] = []): CloudConfig {
+export function baseCloudConfig(
+  spec: ClusterSpec,
+  plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">,
+  vm: PlannedVm,
+  extraKeys: readonly string[] = [],
+): CloudConfig {
   const network = plan.networks.find((n) => n.name === vm.network);
   const keys = [...spec.security.ssh_authorized_keys, ...extraKeys];
   return {
@@ -39,15 +45,17 @@ export function baseCloudConfig(spec: ClusterSpec, plan: Pick<Plan, "stack" | "n
     fqdn: network ? `${vm.name}.${network.domain}` : vm.name,
     prefer_fqdn_over_hostname: false,
     manage_etc_hosts: true,
-    users: [{
-      name: spec.security.admin_user,
-      groups: ["sudo"],
-      shell: "/bin/bash",
-      sudo: "ALL=(ALL) NOPASSWD:ALL",
-      lock_passwd: true,
-      // cloud-init's schema refuses an empty key list: leave the key out instead.
-      ...(keys.length > 0 ? { ssh_authorized_keys: keys } : {}),
-    }],
+    users: [
+      {
+        name: spec.security.admin_user,
+        groups: ["sudo"],
+        shell: "/bin/bash",
+        sudo: "ALL=(ALL) NOPASSWD:ALL",
+        lock_passwd: true,
+        // cloud-init's schema refuses an empty key list: leave the key out instead.
+        ...(keys.length > 0 ? { ssh_authorized_keys: keys } : {}),
+      },
+    ],
     ssh_pwauth: false,
     disable_root: true,
     // A golden image carries every package: cloud-init only configures (no mirror needed at boot). Its
@@ -72,8 +80,18 @@ export function renderUserData(config: CloudConfig): string {
  * `hyperscaler render` writes: render and the stack give the same id, and the id reveals nothing of a secret.
  * A rotated secret alone does not re-run cloud-init.
  */
-export function renderMetaData(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm, identityUserData: string, networkConfig: string): string {
-  const digest = createHash("sha256").update(identityUserData).update("\0").update(networkConfig).digest("hex").slice(0, 12);
+export function renderMetaData(
+  plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">,
+  vm: PlannedVm,
+  identityUserData: string,
+  networkConfig: string,
+): string {
+  const digest = createHash("sha256")
+    .update(identityUserData)
+    .update("\0")
+    .update(networkConfig)
+    .digest("hex")
+    .slice(0, 12);
   return stringify({ "instance-id": `${domainUuid(plan, vm)}-${digest}`, "local-hostname": vm.name });
 }
 
@@ -99,9 +117,23 @@ export function renderNetworkConfig(plan: Pick<Plan, "stack" | "networks" | "gpu
  * The VM's seed. `layers` carry the real secrets; `identityLayers` are the same layers with secrets as
  * placeholders (render's), from which the instance-id is derived. Without them the layers are used as is.
  */
-export function seedFiles(spec: ClusterSpec, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm, layers: CloudConfig[] = [], extraKeys: readonly string[] = [], identityLayers: CloudConfig[] = layers): SeedFiles {
+export function seedFiles(
+  spec: ClusterSpec,
+  plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">,
+  vm: PlannedVm,
+  layers: CloudConfig[] = [],
+  extraKeys: readonly string[] = [],
+  identityLayers: CloudConfig[] = layers,
+): SeedFiles {
   const userData = renderUserData(mergeCloudConfig(baseCloudConfig(spec, plan, vm, extraKeys), ...layers));
-  const identity = identityLayers === layers ? userData : renderUserData(mergeCloudConfig(baseCloudConfig(spec, plan, vm, extraKeys), ...identityLayers));
+  const identity =
+    identityLayers === layers
+      ? userData
+      : renderUserData(mergeCloudConfig(baseCloudConfig(spec, plan, vm, extraKeys), ...identityLayers));
   const networkConfig = renderNetworkConfig(plan, vm);
-  return { "user-data": userData, "meta-data": renderMetaData(plan, vm, identity, networkConfig), "network-config": networkConfig };
+  return {
+    "user-data": userData,
+    "meta-data": renderMetaData(plan, vm, identity, networkConfig),
+    "network-config": networkConfig,
+  };
 }

@@ -9,7 +9,12 @@ import type { CloudConfig } from "./nocloud";
 /** Placeholder written into rendered files in place of the munge key (the stack uses the secret). */
 export const MUNGE_KEY_PLACEHOLDER = "${MUNGE_KEY_BASE64}";
 
-export function slurmLayer(spec: ClusterSpec, plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm, mungeKeyBase64: string): CloudConfig {
+export function slurmLayer(
+  spec: ClusterSpec,
+  plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">,
+  vm: PlannedVm,
+  mungeKeyBase64: string,
+): CloudConfig {
   const controller = vm.role === "slurm-controller";
   const daemon = controller ? "slurmctld" : "slurmd";
   const other = controller ? "slurmd" : "slurmctld";
@@ -17,7 +22,14 @@ export function slurmLayer(spec: ClusterSpec, plan: Pick<Plan, "stack" | "networ
     // The golden hpc image holds munge and every Slurm daemon (all disabled until configured here).
     packages: bootsGoldenImage(spec, vm) ? undefined : ["munge", daemon, "slurm-client"],
     write_files: [
-      { path: "/etc/munge/munge.key", encoding: "b64", content: mungeKeyBase64, permissions: "0400", owner: "root:root", defer: false },
+      {
+        path: "/etc/munge/munge.key",
+        encoding: "b64",
+        content: mungeKeyBase64,
+        permissions: "0400",
+        owner: "root:root",
+        defer: false,
+      },
       { path: "/etc/slurm/slurm.conf", content: renderSlurmConf(spec, plan), permissions: "0644" },
       { path: "/etc/slurm/gres.conf", content: renderGresConf(plan), permissions: "0644" },
       { path: "/etc/slurm/cgroup.conf", content: renderCgroupConf(), permissions: "0644" },

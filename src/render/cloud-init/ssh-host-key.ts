@@ -29,7 +29,11 @@ export function sshHostKeyLayer(key: SshHostKey): CloudConfig {
 }
 
 /** A known_hosts line naming the VM by its short name, its FQDN and its address. */
-export function knownHostsLine(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm, publicKey: string): string {
+export function knownHostsLine(
+  plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">,
+  vm: PlannedVm,
+  publicKey: string,
+): string {
   const network = plan.networks.find((n) => n.name === vm.network);
   const names = [vm.name, ...(network ? [`${vm.name}.${network.domain}`] : []), vm.ip];
   // The key's comment (if any) is dropped: only "type base64" matters to ssh.

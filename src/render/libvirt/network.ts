@@ -11,7 +11,7 @@ import { toXml } from "./xml";
 export function dhcpRange(network: PlannedNetwork): { start: string; end: string } | null {
   const parsed = parseCidr(network.subnet);
   if (!parsed.ok) return null;
-  const highest = Math.max((parseIPv4(network.gateway) ?? 0), ...network.hosts.map((h) => parseIPv4(h.ip) ?? 0));
+  const highest = Math.max(parseIPv4(network.gateway) ?? 0, ...network.hosts.map((h) => parseIPv4(h.ip) ?? 0));
   const half = parsed.cidr.network + Math.floor((broadcastOf(parsed.cidr) - parsed.cidr.network) / 2);
   const start = Math.max(highest + 1, half);
   const end = broadcastOf(parsed.cidr) - 1;
@@ -27,7 +27,11 @@ export function dhcpHostEntries(network: PlannedNetwork): string[] {
  * `hostFirewall`: the stack's nftables table does NAT and filtering, libvirt only routes (render/firewall.ts).
  * `stackId`: the stack's identity, making the UUID unique per stack (plan/ids.ts networkUuid).
  */
-export function renderNetworkXml(plan: Pick<Plan, "stack">, network: PlannedNetwork, options: { readonly hostFirewall?: boolean; readonly stackId?: string } = {}): string {
+export function renderNetworkXml(
+  plan: Pick<Plan, "stack">,
+  network: PlannedNetwork,
+  options: { readonly hostFirewall?: boolean; readonly stackId?: string } = {},
+): string {
   const { hostFirewall = false, stackId } = options;
   const range = dhcpRange(network);
   const forward = libvirtForwardMode(network, hostFirewall);
@@ -42,7 +46,10 @@ export function renderNetworkXml(plan: Pick<Plan, "stack">, network: PlannedNetw
       ip: {
         "@address": network.gateway,
         "@netmask": network.netmask,
-        dhcp: { range: range ? { "@start": range.start, "@end": range.end } : undefined, host: network.hosts.map((h) => ({ "@mac": h.mac, "@name": h.name, "@ip": h.ip })) },
+        dhcp: {
+          range: range ? { "@start": range.start, "@end": range.end } : undefined,
+          host: network.hosts.map((h) => ({ "@mac": h.mac, "@name": h.name, "@ip": h.ip })),
+        },
       },
     },
   });

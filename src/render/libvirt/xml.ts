@@ -2,7 +2,15 @@
 // starting with "@", text content is "#text".
 import { XMLBuilder } from "fast-xml-parser";
 
-const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: "@", textNodeName: "#text", format: true, indentBy: "  ", suppressEmptyNode: true, suppressBooleanAttributes: false });
+const builder = new XMLBuilder({
+  ignoreAttributes: false,
+  attributeNamePrefix: "@",
+  textNodeName: "#text",
+  format: true,
+  indentBy: "  ",
+  suppressEmptyNode: true,
+  suppressBooleanAttributes: false,
+});
 
 export type XmlNode = { [key: string]: string | number | XmlNode | XmlNode[] | undefined };
 

@@ -3,7 +3,10 @@
 import { availableImages } from "../../facts/golden-images";
 import type { RuleContext } from "./context";
 
-const ROLES_OF = { hpc: ["slurm-controller", "slurm-compute"], cloud: ["k8s-control-plane", "k8s-cpu-worker", "k8s-gpu-worker"] } as const;
+const ROLES_OF = {
+  hpc: ["slurm-controller", "slurm-compute"],
+  cloud: ["k8s-control-plane", "k8s-cpu-worker", "k8s-gpu-worker"],
+} as const;
 
 export function checkImages(ctx: RuleContext): void {
   const { spec } = ctx;
@@ -26,7 +29,8 @@ export function checkImages(ctx: RuleContext): void {
   if (spec.host.virtualization === "emulated" && spec.global.gpu_allocation.devices.length > 0) {
     ctx.warn({
       path: "/host/virtualization",
-      message: "host.virtualization is emulated but gpu_allocation lists GPUs: GPU passthrough and vGPUs need KVM; emulated guests would not use them",
+      message:
+        "host.virtualization is emulated but gpu_allocation lists GPUs: GPU passthrough and vGPUs need KVM; emulated guests would not use them",
       found: "emulated",
       expected: "kvm on a host with GPUs",
       hint: "set host.virtualization: kvm (hyperscaler doctor says whether this host supports it), or remove the GPU devices",

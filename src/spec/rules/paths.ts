@@ -12,7 +12,21 @@ import * as path from "node:path";
 import type { RuleContext } from "./context";
 
 /** Never a storage pool: libvirt would write and delete files there as root. */
-export const POOL_FORBIDDEN = ["/etc", "/proc", "/sys", "/dev", "/boot", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/run"] as const;
+export const POOL_FORBIDDEN = [
+  "/etc",
+  "/proc",
+  "/sys",
+  "/dev",
+  "/boot",
+  "/usr",
+  "/bin",
+  "/sbin",
+  "/lib",
+  "/lib32",
+  "/lib64",
+  "/libx32",
+  "/run",
+] as const;
 /** Never a base image: secrets and kernel interfaces live there (/etc/shadow, /proc/kcore, /dev/sda). */
 export const IMAGE_FORBIDDEN = ["/etc", "/proc", "/sys", "/dev", "/boot", "/run"] as const;
 
@@ -26,7 +40,8 @@ export function forbiddenRoot(target: string, forbidden: readonly string[]): str
 /** Why a path is not absolute and normalized, or undefined when it is. */
 export function unnormalized(target: string): string | undefined {
   if (!target.startsWith("/")) return "it is not absolute";
-  if (target.split("/").some((segment) => segment === ".." || segment === ".")) return "it contains '.' or '..' segments";
+  if (target.split("/").some((segment) => segment === ".." || segment === "."))
+    return "it contains '.' or '..' segments";
   if (target !== "/" && target.endsWith("/")) return "it ends with '/'";
   if (target.includes("//")) return "it contains '//'";
   return undefined;
@@ -61,19 +76,43 @@ function checkPoolPath(ctx: RuleContext): void {
     const normalized = path.posix.resolve("/", pool);
     const system = forbiddenRoot(normalized, POOL_FORBIDDEN);
     const resolves = system ? `; it resolves to ${normalized}, inside the system directory ${system}` : "";
-    const hint = system || normalized === "/" ? `use a directory of its own, e.g. /var/lib/libvirt/images/${ctx.spec.metadata.name}` : `write it as ${JSON.stringify(normalized)} if that is what you mean`;
-    ctx.error({ path: where, message: `storage pool path ${JSON.stringify(pool)} is not allowed: ${bad}${resolves}`, found: pool, expected, hint });
+    const hint =
+      system || normalized === "/"
+        ? `use a directory of its own, e.g. /var/lib/libvirt/images/${ctx.spec.metadata.name}`
+        : `write it as ${JSON.stringify(normalized)} if that is what you mean`;
+    ctx.error({
+      path: where,
+      message: `storage pool path ${JSON.stringify(pool)} is not allowed: ${bad}${resolves}`,
+      found: pool,
+      expected,
+      hint,
+    });
     return;
   }
   if (pool === "/") {
-    ctx.error({ path: where, message: 'storage pool path "/" is the root directory', found: pool, expected, hint: `use a directory of its own, e.g. /var/lib/libvirt/images/${ctx.spec.metadata.name}` });
+    ctx.error({
+      path: where,
+      message: 'storage pool path "/" is the root directory',
+      found: pool,
+      expected,
+      hint: `use a directory of its own, e.g. /var/lib/libvirt/images/${ctx.spec.metadata.name}`,
+    });
     return;
   }
   const resolved = resolveExisting(pool);
   const system = forbiddenRoot(pool, POOL_FORBIDDEN) ?? forbiddenRoot(resolved, POOL_FORBIDDEN);
   if (system) {
-    const via = resolved !== pool && !forbiddenRoot(pool, POOL_FORBIDDEN) ? ` (it resolves through a symlink to ${resolved})` : "";
-    ctx.error({ path: where, message: `storage pool path ${JSON.stringify(pool)} is inside the system directory ${system}${via}; libvirt writes and deletes files in the pool as root`, found: pool, expected, hint: `use a directory of its own, e.g. /var/lib/libvirt/images/${ctx.spec.metadata.name}` });
+    const via =
+      resolved !== pool && !forbiddenRoot(pool, POOL_FORBIDDEN)
+        ? ` (it resolves through a symlink to ${resolved})`
+        : "";
+    ctx.error({
+      path: where,
+      message: `storage pool path ${JSON.stringify(pool)} is inside the system directory ${system}${via}; libvirt writes and deletes files in the pool as root`,
+      found: pool,
+      expected,
+      hint: `use a directory of its own, e.g. /var/lib/libvirt/images/${ctx.spec.metadata.name}`,
+    });
   }
 }
 
@@ -84,17 +123,36 @@ function checkImagePath(ctx: RuleContext): void {
   const expected = `a readable qcow2 or raw disk image file, by absolute path, outside ${IMAGE_FORBIDDEN.join(", ")}`;
   const bad = unnormalized(image);
   if (bad) {
-    ctx.error({ path: where, message: `images.path ${JSON.stringify(image)} is not allowed: ${bad}`, found: image, expected, hint: "give the image's absolute path, e.g. /var/lib/libvirt/images/debian-12-generic-amd64.qcow2" });
+    ctx.error({
+      path: where,
+      message: `images.path ${JSON.stringify(image)} is not allowed: ${bad}`,
+      found: image,
+      expected,
+      hint: "give the image's absolute path, e.g. /var/lib/libvirt/images/debian-12-generic-amd64.qcow2",
+    });
     return;
   }
   const resolved = resolveExisting(image);
   const system = forbiddenRoot(image, IMAGE_FORBIDDEN) ?? forbiddenRoot(resolved, IMAGE_FORBIDDEN);
   if (system) {
-    ctx.error({ path: where, message: `images.path ${JSON.stringify(image)} is inside ${system}${resolved !== image ? ` (resolved: ${resolved})` : ""}, where no disk image belongs`, found: image, expected, hint: "point images.path at the downloaded image, e.g. /var/lib/libvirt/images/debian-12-generic-amd64.qcow2" });
+    ctx.error({
+      path: where,
+      message: `images.path ${JSON.stringify(image)} is inside ${system}${resolved !== image ? ` (resolved: ${resolved})` : ""}, where no disk image belongs`,
+      found: image,
+      expected,
+      hint: "point images.path at the downloaded image, e.g. /var/lib/libvirt/images/debian-12-generic-amd64.qcow2",
+    });
     return;
   }
   const problem = imageFileProblem(image);
-  if (problem) ctx.error({ path: where, message: `images.path ${JSON.stringify(image)} ${problem.message}`, found: image, expected, hint: problem.hint });
+  if (problem)
+    ctx.error({
+      path: where,
+      message: `images.path ${JSON.stringify(image)} ${problem.message}`,
+      found: image,
+      expected,
+      hint: problem.hint,
+    });
 }
 
 /** Why a file cannot serve as a base image, or undefined when it can. Reads 4 bytes at most. */
@@ -104,10 +162,18 @@ export function imageFileProblem(file: string): { message: string; hint: string 
     stat = fs.statSync(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return { message: "does not exist", hint: "download the image first (see README: air-gapped hosts), or remove images.path to use the catalog image" };
+    if (code === "ENOENT" || code === "ENOTDIR")
+      return {
+        message: "does not exist",
+        hint: "download the image first (see README: air-gapped hosts), or remove images.path to use the catalog image",
+      };
     return { message: `cannot be inspected (${code ?? String(error)})`, hint: "check the path and its permissions" };
   }
-  if (!stat.isFile()) return { message: `is ${stat.isDirectory() ? "a directory" : "not a regular file"}`, hint: "name the image file itself" };
+  if (!stat.isFile())
+    return {
+      message: `is ${stat.isDirectory() ? "a directory" : "not a regular file"}`,
+      hint: "name the image file itself",
+    };
   let magic = Buffer.alloc(0);
   try {
     const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
@@ -118,12 +184,16 @@ export function imageFileProblem(file: string): { message: string; hint: string 
       fs.closeSync(fd);
     }
   } catch (error) {
-    return { message: `is not readable (${(error as NodeJS.ErrnoException).code ?? String(error)})`, hint: "make the image readable by the user running hyperscaler and libvirt" };
+    return {
+      message: `is not readable (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+      hint: "make the image readable by the user running hyperscaler and libvirt",
+    };
   }
   if (magic.equals(QCOW2_MAGIC)) return undefined;
   if (/\.(raw|img)$/.test(file) && stat.size > 0 && stat.size % 512 === 0) return undefined;
   return {
-    message: "is not a disk image: neither qcow2 (no QFI\\xfb header) nor a raw image (.raw/.img, a whole number of 512-byte sectors)",
+    message:
+      "is not a disk image: neither qcow2 (no QFI\\xfb header) nor a raw image (.raw/.img, a whole number of 512-byte sectors)",
     hint: "check the file with `qemu-img info FILE`; convert other formats with `qemu-img convert -O qcow2`",
   };
 }

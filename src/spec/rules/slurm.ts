@@ -43,6 +43,12 @@ export function checkSlurm(ctx: RuleContext): void {
   }
   const gpuNodes = hpc.compute_nodes.gpu_enabled && hpc.compute_nodes.count > 0;
   if (config.partitions.includes("gpu") && !gpuNodes) {
-    ctx.error({ path: "/clusters/hpc/slurm_config/partitions", message: "partition gpu holds the GPU nodes, but compute_nodes are not gpu_enabled", found: config.partitions, expected: "a gpu partition only with gpu_enabled compute nodes", hint: "set compute_nodes.gpu_enabled: true, or drop the gpu partition" });
+    ctx.error({
+      path: "/clusters/hpc/slurm_config/partitions",
+      message: "partition gpu holds the GPU nodes, but compute_nodes are not gpu_enabled",
+      found: config.partitions,
+      expected: "a gpu partition only with gpu_enabled compute nodes",
+      hint: "set compute_nodes.gpu_enabled: true, or drop the gpu partition",
+    });
   }
 }

@@ -10,8 +10,15 @@ const CONTROL_EXCEPT_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u20
 const MULTILINE_ALLOWED = new Set(["/metadata/description"]);
 
 function describe(character: string): string {
-  const names: Record<string, string> = { "\n": "a newline (\\n)", "\r": "a carriage return (\\r)", "\t": "a tab (\\t)", "\u0000": "a NUL byte" };
-  return names[character] ?? `control character U+${character.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
+  const names: Record<string, string> = {
+    "\n": "a newline (\\n)",
+    "\r": "a carriage return (\\r)",
+    "\t": "a tab (\\t)",
+    "\u0000": "a NUL byte",
+  };
+  return (
+    names[character] ?? `control character U+${character.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`
+  );
 }
 
 export function checkText(ctx: RuleContext): void {

@@ -201,7 +201,9 @@ export const CATALOG: readonly CatalogEntry[] = [
     geometry: SEVEN,
     profiles: sevenSliceProfiles(standardRows(5, 10, 20, 40, true)),
     vgpuBoard: "A100",
-    source: `${GUIDE} (A100-40GB) and nvidia-smi mig -lgip on A100-PCIE-40GB (R470); 1g.10gb (id 15) needs R525 or newer`,
+    source:
+      `${GUIDE} (A100-40GB) and nvidia-smi mig -lgip on A100-PCIE-40GB (R470); ` +
+      `1g.10gb (id 15) needs R525 or newer`,
   },
   {
     key: "A100-80GB",
@@ -213,7 +215,9 @@ export const CATALOG: readonly CatalogEntry[] = [
     geometry: SEVEN,
     profiles: sevenSliceProfiles(standardRows(10, 20, 40, 80, false, ["1g.2m", "4g", "7g"])),
     vgpuBoard: "A100D",
-    source: `${GUIDE} (A100-80GB): names, ids 19/20/14/9 and counts; ids of 1g.20gb, 4g.40gb, 7g.80gb and all placements not confirmed, derived from the 7-slice geometry`,
+    source:
+      `${GUIDE} (A100-80GB): names, ids 19/20/14/9 and counts; ` +
+      `ids of 1g.20gb, 4g.40gb, 7g.80gb and all placements not confirmed, derived from the 7-slice geometry`,
   },
   {
     key: "H100-SXM5-80GB",
@@ -261,7 +265,9 @@ export const CATALOG: readonly CatalogEntry[] = [
     geometry: SEVEN,
     profiles: sevenSliceProfiles(standardRows(12, 24, 48, 96, false)),
     vgpuBoard: null,
-    source: `${GUIDE} (H100-96GB-GH200): names, ids and counts; placements not confirmed, derived from the 7-slice geometry; no PCI device id confirmed`,
+    source:
+      `${GUIDE} (H100-96GB-GH200): names, ids and counts; ` +
+      `placements not confirmed, derived from the 7-slice geometry; no PCI device id confirmed`,
   },
   {
     key: "H200-141GB",
@@ -273,7 +279,9 @@ export const CATALOG: readonly CatalogEntry[] = [
     geometry: SEVEN,
     profiles: sevenSliceProfiles(standardRows(18, 35, 71, 141, false)),
     vgpuBoard: null,
-    source: `${GUIDE} (H200-141GB): names, ids and counts; placements not confirmed, derived from the 7-slice geometry; no PCI device id confirmed`,
+    source:
+      `${GUIDE} (H200-141GB): names, ids and counts; ` +
+      `placements not confirmed, derived from the 7-slice geometry; no PCI device id confirmed`,
   },
   {
     key: "GH200-144GB-HBM3e",
@@ -285,7 +293,9 @@ export const CATALOG: readonly CatalogEntry[] = [
     geometry: SEVEN,
     profiles: sevenSliceProfiles(standardRows(18, 36, 72, 144, false, ["3g", "4g", "7g"])),
     vgpuBoard: null,
-    source: `${GUIDE} (GH200-144GB-HBM3e): names and ids of 1g/2g profiles; ids and counts of 3g/4g/7g not confirmed; placements derived from the 7-slice geometry`,
+    source:
+      `${GUIDE} (GH200-144GB-HBM3e): names and ids of 1g/2g profiles; ` +
+      `ids and counts of 3g/4g/7g not confirmed; placements derived from the 7-slice geometry`,
   },
   {
     key: "B200-180GB",
@@ -297,7 +307,9 @@ export const CATALOG: readonly CatalogEntry[] = [
     geometry: SEVEN,
     profiles: sevenSliceProfiles(standardRows(23, 45, 90, 180, false, ["3g", "4g", "7g"])),
     vgpuBoard: null,
-    source: `${GUIDE} (B200-180GB): names, ids of 1g/2g profiles and counts; ids of 3g/4g/7g and placements not confirmed`,
+    source:
+      `${GUIDE} (B200-180GB): names, ids of 1g/2g profiles and counts; ` +
+      `ids of 3g/4g/7g and placements not confirmed`,
   },
   {
     key: "GB200",
@@ -309,16 +321,21 @@ export const CATALOG: readonly CatalogEntry[] = [
     geometry: SEVEN,
     profiles: sevenSliceProfiles(standardRows(24, 47, 93, 186, false, ["3g", "4g", "7g"])),
     vgpuBoard: null,
-    source: `${GUIDE} (GB200): names and ids of 1g/2g profiles; 3g/4g/7g ids and counts not confirmed; drivers have reported 1g.23gb as well as 1g.24gb`,
+    source:
+      `${GUIDE} (GB200): names and ids of 1g/2g profiles; ` +
+      `3g/4g/7g ids and counts not confirmed; drivers have reported 1g.23gb as well as 1g.24gb`,
   },
 ];
 
-/** Upper case, without "NVIDIA"/"TESLA", spaces, dashes and underscores: "NVIDIA A100-SXM4-80GB" -> "A100SXM480GB". */
+/**
+ * Upper case, without "NVIDIA"/"TESLA", spaces, dashes and underscores:
+ * "NVIDIA A100-SXM4-80GB" -> "A100SXM480GB".
+ */
 export function normaliseModelName(name: string): string {
   return name
     .toUpperCase()
     .replace(/\b(NVIDIA|TESLA)\b/g, "")
-    .replace(/[\s_\-]+/g, "");
+    .replace(/[\s_-]+/g, "");
 }
 
 export type ModelLookup =

@@ -69,7 +69,8 @@ export function runDoctor(host: HostInventory, spec?: ClusterSpec): Check[] {
         ? (host.gpus.length > 0 ? fail : warn)(
             "iommu",
             "IOMMU is not active (no /sys/class/iommu entries, no IOMMU groups)",
-            "add intel_iommu=on iommu=pt (or amd_iommu=on) to the kernel command line and enable VT-d/AMD-Vi in the firmware",
+            "add intel_iommu=on iommu=pt (or amd_iommu=on) to the kernel command line " +
+              "and enable VT-d/AMD-Vi in the firmware",
           )
         : warn(
             "iommu",
@@ -92,7 +93,8 @@ export function runDoctor(host: HostInventory, spec?: ClusterSpec): Check[] {
         ? fail(
             "nouveau",
             "the nouveau driver is loaded",
-            "blacklist nouveau (echo 'blacklist nouveau' > /etc/modprobe.d/blacklist-nouveau.conf), update-initramfs -u, reboot",
+            "blacklist nouveau (echo 'blacklist nouveau' > /etc/modprobe.d/blacklist-nouveau.conf), " +
+              "update-initramfs -u, reboot",
           )
         : host.nouveau.blacklisted === false
           ? warn(
@@ -118,7 +120,8 @@ export function supportedVirtualization(host: HostInventory): { mode: "kvm" | "e
     return {
       mode: "emulated",
       reason:
-        "/dev/kvm is present but the CPU shows no vmx/svm flag (a paravirtual KVM such as PVM, which stock Debian kernels cannot run under)",
+        "/dev/kvm is present but the CPU shows no vmx/svm flag " +
+        "(a paravirtual KVM such as PVM, which stock Debian kernels cannot run under)",
     };
   return { mode: "kvm", reason: `/dev/kvm is usable and the CPU has ${host.cpu.virtualization}` };
 }
@@ -141,7 +144,8 @@ function virtualizationCheck(host: HostInventory, spec?: ClusterSpec): Check {
     "virtualization",
     `host supports emulated only: ${reason}`,
     wanted === "kvm"
-      ? "set host.virtualization: emulated in cluster.yaml (QEMU TCG: slow, for laptops and CI), or fix KVM as the kvm check says"
+      ? "set host.virtualization: emulated in cluster.yaml (QEMU TCG: slow, for laptops and CI), " +
+          "or fix KVM as the kvm check says"
       : "VMs need host.virtualization: emulated here (QEMU TCG: slow, for laptops and CI)",
   );
 }
@@ -163,7 +167,8 @@ function iommuIsolation(gpu: HostGpu): Check {
     : warn(
         id,
         `${gpu.pciAddress} ${gpu.name}: IOMMU group ${gpu.iommuGroup} holds other devices${takes}`,
-        "move the card to a CPU-attached slot, or enable ACS in the firmware; otherwise those devices leave the host with the GPU",
+        "move the card to a CPU-attached slot, or enable ACS in the firmware; " +
+          "otherwise those devices leave the host with the GPU",
       );
 }
 
@@ -178,7 +183,8 @@ function specChecks(host: HostInventory, spec: ClusterSpec): Check[] {
       checks.push(
         fail(
           `${id}-present`,
-          `${device.id}: no NVIDIA GPU at ${device.pci_address} (host has ${host.gpus.map((g) => g.pciAddress).join(", ") || "none"})`,
+          `${device.id}: no NVIDIA GPU at ${device.pci_address} ` +
+            `(host has ${host.gpus.map((g) => g.pciAddress).join(", ") || "none"})`,
           "correct pci_address in cluster.yaml (hyperscaler probe lists the GPUs)",
         ),
       );
@@ -192,7 +198,8 @@ function specChecks(host: HostInventory, spec: ClusterSpec): Check[] {
           : warn(
               `${id}-driver`,
               `${device.id} is bound to ${gpu.boundDriver ?? "no driver"}; passthrough needs vfio-pci`,
-              `libvirt detaches it at VM start (managed='yes'); to bind at boot add vfio-pci.ids=${gpu.pciDeviceId ?? "10de:XXXX"} to the kernel command line`,
+              `libvirt detaches it at VM start (managed='yes'); ` +
+                `to bind at boot add vfio-pci.ids=${gpu.pciDeviceId ?? "10de:XXXX"} to the kernel command line`,
             ),
       );
     } else if (planned && needsVgpuFramework(planned)) {
@@ -218,7 +225,8 @@ function specChecks(host: HostInventory, spec: ClusterSpec): Check[] {
         checks.push(
           warn(
             `${id}-mig`,
-            `${device.id}: MIG mode is ${gpu.migMode === null ? "unknown" : "disabled"}; applying enables it (GPU reset)`,
+            `${device.id}: MIG mode is ${gpu.migMode === null ? "unknown" : "disabled"}; ` +
+              `applying enables it (GPU reset)`,
             `nvidia-smi -i ${gpu.index ?? "<index>"} -mig 1 (pulumi up does this), with no process on the GPU`,
           ),
         );
@@ -227,7 +235,8 @@ function specChecks(host: HostInventory, spec: ClusterSpec): Check[] {
           host.resetBlockers.length > 0
             ? fail(
                 `${id}-reset`,
-                `${device.id}: a MIG mode change is pending but the reset is blocked by ${host.resetBlockers.join(", ")}`,
+                `${device.id}: a MIG mode change is pending ` +
+                  `but the reset is blocked by ${host.resetBlockers.join(", ")}`,
                 "stop nvidia-persistenced, DCGM and fabric manager, unload nvidia_drm, then nvidia-smi -r",
               )
             : warn(
@@ -248,7 +257,8 @@ function specChecks(host: HostInventory, spec: ClusterSpec): Check[] {
           : fail(
               `${id}-vgpu`,
               `${device.id}: no vGPU framework (no mdev types, no SR-IOV vGPU types)`,
-              "install the NVIDIA vGPU / AI Enterprise host driver (Hopper+: sriov-manage -e ALL), or use attach: passthrough or mig-in-guest",
+              "install the NVIDIA vGPU / AI Enterprise host driver (Hopper+: sriov-manage -e ALL), " +
+                "or use attach: passthrough or mig-in-guest",
             ),
       );
     }
@@ -293,7 +303,8 @@ function specChecks(host: HostInventory, spec: ClusterSpec): Check[] {
       needed <= host.disk.freeGiB
         ? pass(
             "capacity-disk",
-            `${host.disk.freeGiB} GiB free at ${host.disk.path}; overlays start near ${needed} GiB (${capacity.diskGiB} GiB declared, thin)`,
+            `${host.disk.freeGiB} GiB free at ${host.disk.path}; ` +
+              `overlays start near ${needed} GiB (${capacity.diskGiB} GiB declared, thin)`,
           )
         : warn(
             "capacity-disk",

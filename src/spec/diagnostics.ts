@@ -41,8 +41,14 @@ export function show(value: unknown): string {
   // YAML's .inf/.nan, which JSON would print as null.
   if (typeof value === "number" && !Number.isFinite(value))
     return Number.isNaN(value) ? ".nan" : value > 0 ? ".inf" : "-.inf";
-  const text = typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
+  const text = typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? withoutJson(value));
   return text.length > 80 ? text.slice(0, 77) + "..." : text;
+}
+
+/** A value JSON has no text for (a function, a symbol), as String() would write it. */
+function withoutJson(value: unknown): string {
+  if (typeof value === "function" || typeof value === "symbol") return value.toString();
+  return Object.prototype.toString.call(value);
 }
 
 /** Levenshtein distance, for "did you mean" hints. */

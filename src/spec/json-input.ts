@@ -89,7 +89,7 @@ export function parseJsonInput<T>(input: JsonInput, text: string): T {
   const validate = schemaValidator(input.schema);
   let valid: boolean;
   try {
-    valid = validate(data) as boolean;
+    valid = validate(data);
   } catch (error) {
     // Only pathological nesting makes validation recurse this deep.
     if (error instanceof RangeError) throw new InputError(`${headline} (the JSON is nested too deeply)`);

@@ -21,11 +21,12 @@ function resolve(root: Schema, schema: Schema): Schema {
 
 function typeOf(schema: Schema): string {
   if (schema.enum) return (schema.enum as unknown[]).map((v) => `\`${String(v)}\``).join(" \\| ");
-  const type = schema.type;
+  // JSON Schema's "type" is one type name or a list of them.
+  const type = schema.type as string | string[] | undefined;
   if (Array.isArray(type)) return type.join(" \\| ");
   if (type === "array") return "list";
   if (type === "object") return "mapping";
-  return String(type ?? "any");
+  return type ?? "any";
 }
 
 function cell(text: string): string {
@@ -40,7 +41,8 @@ export function renderReference(): string {
     if (path) {
       const fallback =
         resolved.default === undefined ? (required ? "required" : "") : `\`${JSON.stringify(resolved.default)}\``;
-      rows.push(`| \`${path}\` | ${typeOf(resolved)} | ${fallback} | ${cell(String(resolved.description ?? ""))} |`);
+      const description = (resolved.description as string | undefined) ?? "";
+      rows.push(`| \`${path}\` | ${typeOf(resolved)} | ${fallback} | ${cell(description)} |`);
     }
     const properties = resolved.properties as Record<string, Schema> | undefined;
     const requiredKeys = (resolved.required as string[] | undefined) ?? [];

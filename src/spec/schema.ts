@@ -163,7 +163,9 @@ function describe(error: ErrorObject, parent: Record<string, unknown>, value: un
       if (typeof value === "number" && !Number.isFinite(value)) {
         return {
           path: pointer,
-          message: `${field} must be ${expected}, found ${show(value)} (YAML's ${Number.isNaN(value) ? "not-a-number" : "infinity"})`,
+          message:
+            `${field} must be ${expected}, found ${show(value)} ` +
+            `(YAML's ${Number.isNaN(value) ? "not-a-number" : "infinity"})`,
           found: show(value),
           expected: `a finite ${expected.replace(/^an? /, "")}`,
           hint: `write a finite value, e.g. ${field}: 16`,
@@ -202,7 +204,15 @@ function describe(error: ErrorObject, parent: Record<string, unknown>, value: un
     case "maximum":
     case "exclusiveMinimum":
     case "exclusiveMaximum": {
-      const bound = `${error.keyword === "minimum" ? "at least" : error.keyword === "maximum" ? "at most" : error.keyword === "exclusiveMinimum" ? "more than" : "less than"} ${error.params.limit}`;
+      const comparison =
+        error.keyword === "minimum"
+          ? "at least"
+          : error.keyword === "maximum"
+            ? "at most"
+            : error.keyword === "exclusiveMinimum"
+              ? "more than"
+              : "less than";
+      const bound = `${comparison} ${error.params.limit}`;
       return {
         path: pointer,
         message: `${field} must be ${bound}, found ${show(value)}`,
@@ -239,7 +249,9 @@ function describe(error: ErrorObject, parent: Record<string, unknown>, value: un
     case "uniqueItems":
       return {
         path: `${pointer}/${error.params.j}`,
-        message: `${field} lists ${show((value as unknown[])[error.params.j as number])} twice (items ${error.params.j} and ${error.params.i})`,
+        message:
+          `${field} lists ${show((value as unknown[])[error.params.j as number])} twice ` +
+          `(items ${error.params.j} and ${error.params.i})`,
         found: (value as unknown[])[error.params.j as number],
         expected: "each item once",
         hint: "remove the duplicate",
@@ -249,7 +261,8 @@ function describe(error: ErrorObject, parent: Record<string, unknown>, value: un
       return {
         path: `${pointer}/${name}`,
         atKey: true,
-        message: `name "${name}" in ${where(pointer)} must be lowercase letters, digits and '_', starting with a letter`,
+        message:
+          `name "${name}" in ${where(pointer)} ` + `must be lowercase letters, digits and '_', starting with a letter`,
         found: name,
         expected: "a name like hpc_network",
         hint: `rename it to "${

@@ -106,7 +106,9 @@ export function parseSpecText(file: string, text: string): ParseResult {
           message: `undefined YAML alias *${alias.source}: no anchor &${alias.source} is defined before it`,
           found: `*${alias.source}`,
           expected: `an anchor &${alias.source} on an earlier value`,
-          hint: `mark an earlier value with &${alias.source} (e.g. cpu_cores: &${alias.source} 4), or write the value out`,
+          hint:
+            `mark an earlier value with &${alias.source} ` +
+            `(e.g. cpu_cores: &${alias.source} 4), or write the value out`,
         });
       },
     });

@@ -63,7 +63,9 @@ function checkNetworks(ctx: RuleContext): Map<string, Cidr> {
     } else if (parsed.cidr.prefix < MIN_PREFIX || parsed.cidr.prefix > MAX_PREFIX) {
       ctx.error({
         path: `${path}/subnet`,
-        message: `subnet ${network.subnet} of network ${name} has prefix /${parsed.cidr.prefix}; VM networks use /${MIN_PREFIX} to /${MAX_PREFIX}`,
+        message:
+          `subnet ${network.subnet} of network ${name} has prefix /${parsed.cidr.prefix}; ` +
+          `VM networks use /${MIN_PREFIX} to /${MAX_PREFIX}`,
         found: network.subnet,
         expected: `a prefix from /${MIN_PREFIX} to /${MAX_PREFIX}`,
         hint: "a /24 holds 253 VMs",

@@ -89,7 +89,9 @@ function checkIdentity(ctx: RuleContext, devices: readonly GpuDeviceSpec[]): voi
     if (firstAddress !== undefined) {
       ctx.error({
         path: `${DEVICES}/${index}/pci_address`,
-        message: `PCI address ${device.pci_address} is declared by devices ${firstAddress} (${devices[firstAddress].id}) and ${index} (${device.id})`,
+        message:
+          `PCI address ${device.pci_address} is declared by devices ` +
+          `${firstAddress} (${devices[firstAddress].id}) and ${index} (${device.id})`,
         found: device.pci_address,
         expected: "each GPU's own PCI address",
         hint: "run `lspci -D -d 10de:` or `hyperscaler probe` to list the host's GPUs",
@@ -116,17 +118,22 @@ function checkDevice(ctx: RuleContext, device: GpuDeviceSpec, path: string): voi
         expected: `a MIG-capable model: ${knownModels()}`,
         hint: architecture
           ? "set mig_capable: false and share it whole (passthrough) or as time-sliced vGPU"
-          : "write the model as nvidia-smi prints it (e.g. NVIDIA A100-SXM4-80GB) or add pci_device_id; if the GPU has no MIG, set mig_capable: false",
+          : "write the model as nvidia-smi prints it (e.g. NVIDIA A100-SXM4-80GB) or add pci_device_id; " +
+            "if the GPU has no MIG, set mig_capable: false",
       });
       return;
     }
     if (lookup.kind === "ambiguous") {
       ctx.error({
         path: `${path}/model`,
-        message: `model ${JSON.stringify(device.model)} matches several catalog models: ${lookup.candidates.map((c) => c.displayName).join(", ")}`,
+        message:
+          `model ${JSON.stringify(device.model)} matches several catalog models: ` +
+          `${lookup.candidates.map((c) => c.displayName).join(", ")}`,
         found: device.model,
         expected: "one catalog model",
-        hint: `name the model exactly or add pci_device_id (${lookup.candidates.flatMap((c) => c.pciDeviceIds).join(", ") || "see lspci -nn"})`,
+        hint:
+          `name the model exactly or add pci_device_id ` +
+          `(${lookup.candidates.flatMap((c) => c.pciDeviceIds).join(", ") || "see lspci -nn"})`,
       });
       return;
     }
@@ -140,7 +147,9 @@ function checkDevice(ctx: RuleContext, device: GpuDeviceSpec, path: string): voi
           message: `MIG profile ${JSON.stringify(name)} does not exist on ${entry.displayName}`,
           found: name,
           expected: `one of ${names.join(", ")}`,
-          hint: `${suggestion ? `did you mean ${suggestion}? ` : ""}profiles of ${entry.displayName} are ${names.join(", ")}`,
+          hint:
+            `${suggestion ? `did you mean ${suggestion}? ` : ""}` +
+            `profiles of ${entry.displayName} are ${names.join(", ")}`,
         });
       }
     });
@@ -238,7 +247,9 @@ function checkMigRequest(ctx: RuleContext, cluster: ClusterName): void {
   if (carriers.length === 0) {
     ctx.error({
       path,
-      message: `mig_slices.${cluster} asks for ${migInstanceCount(request)} MIG instance(s) but no device can carry MIG slices`,
+      message:
+        `mig_slices.${cluster} asks for ${migInstanceCount(request)} MIG instance(s) ` +
+        `but no device can carry MIG slices`,
       found: request,
       expected: "a device with mig_capable: true and attach auto, mig-vgpu or mig-in-guest",
       hint: "declare a MIG-capable GPU, or use whole_gpus instead",
@@ -272,7 +283,9 @@ function checkMigRequest(ctx: RuleContext, cluster: ClusterName): void {
       if (!carriesMig(pinned)) {
         ctx.error({
           path: `${itemPath}/device`,
-          message: `device ${pinned.id} cannot carry MIG slices (mig_capable ${pinned.mig_capable}, attach ${pinned.attach})`,
+          message:
+            `device ${pinned.id} cannot carry MIG slices ` +
+            `(mig_capable ${pinned.mig_capable}, attach ${pinned.attach})`,
           found: item.device,
           expected: "a MIG-capable device with attach auto, mig-vgpu or mig-in-guest",
           hint: `pin to ${carriers.map((d) => d.id).join(" or ")}`,
@@ -306,12 +319,17 @@ function checkMigRequest(ctx: RuleContext, cluster: ClusterName): void {
       ];
       const suggestion = closest(item.profile, names);
       const models = [...new Set(entries.map((entry) => entry.displayName))].join(", ");
+      const allowed = candidates.some((d) => d.allowed_mig_profiles) ? " allowed by allowed_mig_profiles" : "";
       ctx.error({
         path: `${itemPath}/profile`,
-        message: `MIG profile ${JSON.stringify(item.profile)} is not available on ${item.device ?? "any MIG device"} (${models})`,
+        message:
+          `MIG profile ${JSON.stringify(item.profile)} is not available ` +
+          `on ${item.device ?? "any MIG device"} (${models})`,
         found: item.profile,
         expected: `one of ${names.join(", ")}`,
-        hint: `${suggestion ? `did you mean ${suggestion}? ` : ""}profiles of ${models}${candidates.some((d) => d.allowed_mig_profiles) ? " allowed by allowed_mig_profiles" : ""} are ${names.join(", ")}`,
+        hint:
+          `${suggestion ? `did you mean ${suggestion}? ` : ""}` +
+          `profiles of ${models}${allowed} are ${names.join(", ")}`,
       });
     }
   });
@@ -341,7 +359,9 @@ function checkCapacity(ctx: RuleContext): void {
   if (carriers.length > 0 && carriers.every((d) => catalogEntryOf(d)) && demand > capacity) {
     ctx.error({
       path: "/global/gpu_allocation/mig_slices",
-      message: `MIG slices ask for ${demand} compute slices but the MIG devices hold ${capacity} (${carriers.map((d) => `${d.id}: ${perDevice(d)}`).join(", ")})`,
+      message:
+        `MIG slices ask for ${demand} compute slices but the MIG devices hold ${capacity} ` +
+        `(${carriers.map((d) => `${d.id}: ${perDevice(d)}`).join(", ")})`,
       found: allocation.mig_slices,
       expected: `at most ${capacity} compute slices in all`,
       hint: "ask for fewer or smaller slices, or declare another MIG-capable GPU",
@@ -360,7 +380,10 @@ function checkCapacity(ctx: RuleContext): void {
   if (wholeTotal > wholeEligible) {
     ctx.error({
       path: "/global/gpu_allocation/whole_gpus",
-      message: `whole_gpus asks for ${wholeTotal} whole GPU(s) but only ${wholeEligible} device(s) are free for passthrough${autoNeededForMig > 0 ? ` (${autoNeededForMig} MIG device(s) carry the slices)` : ""}`,
+      message:
+        `whole_gpus asks for ${wholeTotal} whole GPU(s) ` +
+        `but only ${wholeEligible} device(s) are free for passthrough` +
+        `${autoNeededForMig > 0 ? ` (${autoNeededForMig} MIG device(s) carry the slices)` : ""}`,
       found: allocation.whole_gpus,
       expected: `at most ${wholeEligible} whole GPU(s)`,
       hint: "ask for fewer whole GPUs, declare more devices, or move MIG slices off a device",
@@ -379,11 +402,13 @@ function checkCapacity(ctx: RuleContext): void {
   } else if (vgpuTotal > 0) {
     const capacityKnown = vgpuDevices.map(vgpuCapacity);
     if (capacityKnown.every((c) => c !== null)) {
-      const vgpuCap = (capacityKnown as number[]).reduce((a, b) => a + b, 0);
+      const vgpuCap = capacityKnown.reduce((a, b) => a + b, 0);
       if (vgpuTotal > vgpuCap) {
         ctx.error({
           path: "/global/gpu_allocation/vgpu_shares",
-          message: `vgpu_shares asks for ${vgpuTotal} vGPU(s) but the vgpu devices hold ${vgpuCap} (${vgpuDevices.map((d, i) => `${d.id} ${d.vgpu_type}: ${capacityKnown[i]}`).join(", ")})`,
+          message:
+            `vgpu_shares asks for ${vgpuTotal} vGPU(s) but the vgpu devices hold ${vgpuCap} ` +
+            `(${vgpuDevices.map((d, i) => `${d.id} ${d.vgpu_type}: ${capacityKnown[i]}`).join(", ")})`,
           found: allocation.vgpu_shares,
           expected: `at most ${vgpuCap}`,
           hint: "use a smaller vgpu_type (less framebuffer per vGPU) or fewer shares",
@@ -411,12 +436,16 @@ function checkShares(ctx: RuleContext, cluster: ClusterName): void {
   if (nodes > 0 && shares < nodes) {
     ctx.error({
       path: `${poolPath}/gpu_enabled`,
-      message: `${nodes} GPU-enabled ${cluster} node(s) but the ${cluster} cluster receives only ${shares} GPU share(s) (MIG slices ${migInstanceCount(allocation.mig_slices[cluster])}, whole GPUs ${allocation.whole_gpus[cluster]}, vGPUs ${allocation.vgpu_shares[cluster]})`,
+      message:
+        `${nodes} GPU-enabled ${cluster} node(s) but the ${cluster} cluster receives only ${shares} GPU share(s) ` +
+        `(MIG slices ${migInstanceCount(allocation.mig_slices[cluster])}, ` +
+        `whole GPUs ${allocation.whole_gpus[cluster]}, vGPUs ${allocation.vgpu_shares[cluster]})`,
       found: shares,
       expected: `at least ${nodes} share(s), one per GPU-enabled node`,
       hint:
         shares === 0
-          ? `give the ${cluster} cluster GPU shares in gpu_allocation (mig_slices.${cluster}, whole_gpus.${cluster} or vgpu_shares.${cluster}), or set gpu_enabled: false`
+          ? `give the ${cluster} cluster GPU shares in gpu_allocation ` +
+            `(mig_slices.${cluster}, whole_gpus.${cluster} or vgpu_shares.${cluster}), or set gpu_enabled: false`
           : `raise gpu_allocation.mig_slices.${cluster} to ${nodes}, or lower the pool's count to ${shares}`,
     });
   }

@@ -30,10 +30,13 @@ export function checkImages(ctx: RuleContext): void {
     ctx.warn({
       path: "/host/virtualization",
       message:
-        "host.virtualization is emulated but gpu_allocation lists GPUs: GPU passthrough and vGPUs need KVM; emulated guests would not use them",
+        "host.virtualization is emulated but gpu_allocation lists GPUs: " +
+        "GPU passthrough and vGPUs need KVM; emulated guests would not use them",
       found: "emulated",
       expected: "kvm on a host with GPUs",
-      hint: "set host.virtualization: kvm (hyperscaler doctor says whether this host supports it), or remove the GPU devices",
+      hint:
+        "set host.virtualization: kvm (hyperscaler doctor says whether this host supports it), " +
+        "or remove the GPU devices",
     });
   }
 }

@@ -19,7 +19,9 @@ export function checkIsolation(ctx: RuleContext): void {
   if (security.network_isolation && hpcNetwork !== undefined && hpcNetwork === networkOf("cloud")) {
     ctx.warn({
       path: "/clusters/cloud/network",
-      message: `clusters hpc and cloud share network ${hpcNetwork}: traffic between them is bridged and the host firewall cannot separate them`,
+      message:
+        `clusters hpc and cloud share network ${hpcNetwork}: ` +
+        `traffic between them is bridged and the host firewall cannot separate them`,
       found: hpcNetwork,
       hint: "give each cluster its own network under global.networks",
     });
@@ -36,7 +38,9 @@ export function checkIsolation(ctx: RuleContext): void {
   if (security.network_isolation && !/^qemu(\+unix|\+ssh)?:\/\//.test(ctx.spec.host.libvirt_uri)) {
     ctx.error({
       path: "/host/libvirt_uri",
-      message: `network isolation needs a shell on the libvirt host to apply its nftables table, which ${ctx.spec.host.libvirt_uri} does not give`,
+      message:
+        `network isolation needs a shell on the libvirt host to apply its nftables table, ` +
+        `which ${ctx.spec.host.libvirt_uri} does not give`,
       found: ctx.spec.host.libvirt_uri,
       expected: "qemu:///system or qemu+ssh://root@host/system",
       hint: "use one of those URIs, or set security.network_isolation: false and manage the host firewall yourself",
@@ -81,7 +85,9 @@ export function checkIsolation(ctx: RuleContext): void {
     if (networkOf(flow.from) === networkOf(flow.to)) {
       ctx.error({
         path,
-        message: `flow ${index}: clusters ${flow.from} and ${flow.to} share network ${networkOf(flow.from)}, so their traffic is bridged and not filtered`,
+        message:
+          `flow ${index}: clusters ${flow.from} and ${flow.to} share network ${networkOf(flow.from)}, ` +
+          `so their traffic is bridged and not filtered`,
         expected: "clusters on different networks",
         hint: "give each cluster its own network, or remove the flow",
       });

@@ -12,6 +12,8 @@ export function checkKubernetes(ctx: RuleContext): void {
     message: `Kubernetes ${version} is not a version this project supports`,
     found: version,
     expected: `one of ${supported.join(", ")}`,
-    hint: `set version: "${supported.includes("1.31") ? "1.31" : supported[supported.length - 1]}" (the kubeadm API and pause image of each are in src/facts/versions.ts)`,
+    hint:
+      `set version: "${supported.includes("1.31") ? "1.31" : supported[supported.length - 1]}" ` +
+      `(the kubeadm API and pause image of each are in src/facts/versions.ts)`,
   });
 }

@@ -108,7 +108,9 @@ function checkPoolPath(ctx: RuleContext): void {
         : "";
     ctx.error({
       path: where,
-      message: `storage pool path ${JSON.stringify(pool)} is inside the system directory ${system}${via}; libvirt writes and deletes files in the pool as root`,
+      message:
+        `storage pool path ${JSON.stringify(pool)} is inside the system directory ${system}${via}; ` +
+        `libvirt writes and deletes files in the pool as root`,
       found: pool,
       expected,
       hint: `use a directory of its own, e.g. /var/lib/libvirt/images/${ctx.spec.metadata.name}`,
@@ -137,7 +139,9 @@ function checkImagePath(ctx: RuleContext): void {
   if (system) {
     ctx.error({
       path: where,
-      message: `images.path ${JSON.stringify(image)} is inside ${system}${resolved !== image ? ` (resolved: ${resolved})` : ""}, where no disk image belongs`,
+      message:
+        `images.path ${JSON.stringify(image)} is inside ${system}` +
+        `${resolved !== image ? ` (resolved: ${resolved})` : ""}, where no disk image belongs`,
       found: image,
       expected,
       hint: "point images.path at the downloaded image, e.g. /var/lib/libvirt/images/debian-12-generic-amd64.qcow2",
@@ -153,6 +157,17 @@ function checkImagePath(ctx: RuleContext): void {
       expected,
       hint: problem.hint,
     });
+}
+
+/** The first `length` bytes of a file (fewer when it is shorter). */
+function readHeader(file: string, length: number): Buffer {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const header = Buffer.alloc(length);
+    return header.subarray(0, fs.readSync(fd, header, 0, length, 0));
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Why a file cannot serve as a base image, or undefined when it can. Reads 4 bytes at most. */
@@ -174,15 +189,9 @@ export function imageFileProblem(file: string): { message: string; hint: string 
       message: `is ${stat.isDirectory() ? "a directory" : "not a regular file"}`,
       hint: "name the image file itself",
     };
-  let magic = Buffer.alloc(0);
+  let magic: Buffer;
   try {
-    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    try {
-      magic = Buffer.alloc(4);
-      magic = magic.subarray(0, fs.readSync(fd, magic, 0, 4, 0));
-    } finally {
-      fs.closeSync(fd);
-    }
+    magic = readHeader(file, QCOW2_MAGIC.length);
   } catch (error) {
     return {
       message: `is not readable (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
@@ -193,7 +202,8 @@ export function imageFileProblem(file: string): { message: string; hint: string 
   if (/\.(raw|img)$/.test(file) && stat.size > 0 && stat.size % 512 === 0) return undefined;
   return {
     message:
-      "is not a disk image: neither qcow2 (no QFI\\xfb header) nor a raw image (.raw/.img, a whole number of 512-byte sectors)",
+      "is not a disk image: neither qcow2 (no QFI\\xfb header) " +
+      "nor a raw image (.raw/.img, a whole number of 512-byte sectors)",
     hint: "check the file with `qemu-img info FILE`; convert other formats with `qemu-img convert -O qcow2`",
   };
 }

@@ -8,7 +8,9 @@ export function checkServices(ctx: RuleContext): void {
       if (!services[dependency].enabled) {
         ctx.error({
           path: `/services/${dependency}/enabled`,
-          message: `mlflow is enabled but ${dependency} is not; MLflow stores ${dependency === "postgresql" ? "runs in PostgreSQL" : "artifacts in MinIO"}`,
+          message:
+            `mlflow is enabled but ${dependency} is not; ` +
+            `MLflow stores ${dependency === "postgresql" ? "runs in PostgreSQL" : "artifacts in MinIO"}`,
           found: false,
           expected: "true",
           hint: `enable ${dependency}, or set services.mlflow.enabled: false`,

@@ -26,7 +26,9 @@ export function checkSlurm(ctx: RuleContext): void {
   if (config.default_partition !== undefined && !config.partitions.includes(config.default_partition)) {
     ctx.error({
       path: "/clusters/hpc/slurm_config/default_partition",
-      message: `default_partition ${JSON.stringify(config.default_partition)} is not one of partitions (${config.partitions.join(", ")})`,
+      message:
+        `default_partition ${JSON.stringify(config.default_partition)} is not one of partitions ` +
+        `(${config.partitions.join(", ")})`,
       found: config.default_partition,
       expected: `one of ${config.partitions.join(", ")}`,
       hint: `add ${config.default_partition} to partitions, or pick one of ${config.partitions.join(", ")}`,

@@ -5,9 +5,12 @@
 import { pointerOf } from "../diagnostics";
 import type { RuleContext } from "./context";
 
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point of this rule
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+// eslint-disable-next-line no-control-regex -- as above, with tab and newline allowed
 const CONTROL_EXCEPT_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/;
 const MULTILINE_ALLOWED = new Set(["/metadata/description"]);
+const BLOCK_SCALAR_NOTE = " (a YAML block scalar | or > adds one at the end: use a quoted string)";
 
 function describe(character: string): string {
   const names: Record<string, string> = {
@@ -30,10 +33,13 @@ export function checkText(ctx: RuleContext): void {
         const field = String(segments[segments.length - 1] ?? "value");
         ctx.error({
           path: pointer,
-          message: `${field} contains ${describe(match[0])} at character ${match.index + 1}; values here are written into configuration files, where it would start a new line or directive`,
+          message:
+            `${field} contains ${describe(match[0])} at character ${match.index + 1}; ` +
+            `values here are written into configuration files, ` +
+            `where it would start a new line or directive`,
           found: value,
           expected: "a single line of printable text",
-          hint: `remove the ${describe(match[0])}${match[0] === "\n" ? " (a YAML block scalar | or > adds one at the end: use a quoted string)" : ""}`,
+          hint: `remove the ${describe(match[0])}${match[0] === "\n" ? BLOCK_SCALAR_NOTE : ""}`,
         });
       }
     } else if (Array.isArray(value)) {

@@ -78,10 +78,14 @@ export async function runProbe(options: ProbeOptions, io: CliIO): Promise<number
   return EXIT.ok;
 }
 
-export async function runDoctorCommand(
-  options: { json?: boolean; replay?: string; spec?: string; uri?: string },
-  io: CliIO,
-): Promise<number> {
+export interface DoctorOptions {
+  readonly json?: boolean;
+  readonly replay?: string;
+  readonly spec?: string;
+  readonly uri?: string;
+}
+
+export async function runDoctorCommand(options: DoctorOptions, io: CliIO): Promise<number> {
   let spec;
   if (options.spec) {
     const loaded = loadSpecFile(options.spec);

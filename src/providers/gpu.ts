@@ -217,7 +217,7 @@ function virtualFunctions(sysRoot: string, pf: string): string[] {
   const fs = builtin<typeof import("node:fs")>("node:fs");
   const path = builtin<typeof import("node:path")>("node:path");
   const dir = path.join(sysRoot, "bus/pci/devices", pf);
-  let entries: string[] = [];
+  let entries: string[];
   try {
     entries = fs
       .readdirSync(dir)
@@ -272,7 +272,7 @@ function mdevParentAndType(inputs: VgpuDeviceInputs): { parent: string; typeId: 
   const fs = builtin<typeof import("node:fs")>("node:fs");
   for (const parent of parents) {
     const dir = path.join(inputs.sysRoot, "bus/pci/devices", parent, "mdev_supported_types");
-    let types: string[] = [];
+    let types: string[];
     try {
       types = fs.readdirSync(dir);
     } catch {

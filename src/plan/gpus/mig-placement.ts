@@ -1,7 +1,6 @@
 // MIG carving: keeps the placements that already exist (the previous plan's, else the host's), places the
 // remaining demands (mig-search.ts), and explains each demand that did not fit.
 import { solvePlacements } from "../../gpu/solver";
-import type { ClusterName } from "../../spec/types";
 import type { PlacementMove, Plan, PlanIssue } from "../types";
 import type { Demand } from "./demands";
 import { isMigCarrier, profileFor, type Device } from "./devices";
@@ -27,7 +26,7 @@ export function keepPlacements(
           profile: i.profile,
           start: i.start,
           size: i.size,
-          cluster: i.cluster as ClusterName | null,
+          cluster: i.cluster,
           owner: i.assignedTo,
         })) ??
       (device.host?.migInstances ?? [])

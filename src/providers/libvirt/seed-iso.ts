@@ -106,7 +106,7 @@ export function makeSeedIsoProvider(run: Runner = localRunner): dynamic.Resource
       olds: { uri: string; pool: string; name: string; contentSha256: string },
       news: SeedIsoInputs,
     ) {
-      const replaces = diffKeys(olds as never, news as never, ["uri", "pool", "name"]);
+      const replaces = diffKeys(olds, news as never, ["uri", "pool", "name"]);
       if (olds.contentSha256 !== seedDigest(news.files)) replaces.push("files");
       return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
     },

@@ -56,7 +56,8 @@ export async function runImageBuild(name: string, options: ImageBuildOptions, io
       );
     else
       io.out(
-        `${m.name}@${m.version} ${result.reused ? "reused" : "built"} in ${result.seconds.toFixed(1)} s: ${result.image.diskPath}`,
+        `${m.name}@${m.version} ${result.reused ? "reused" : "built"} ` +
+          `in ${result.seconds.toFixed(1)} s: ${result.image.diskPath}`,
       );
     return EXIT.ok;
   } catch (error) {

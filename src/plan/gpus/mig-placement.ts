@@ -121,8 +121,11 @@ export function groupFailures(failures: Failure[]): PlanIssue[] {
           `${list.map((d) => d.spec.id).join(", ")} (${list[0].entry?.displayName ?? list[0].spec.model}): ${reason}`,
       )
       .join("; ");
+    const count = group.length > 1 ? `${group.length} x ` : "";
+    const what = `${count}${demand.profile ?? "one-slice instance"} for cluster ${demand.cluster}`;
+    const where = demand.device ? ` on ${demand.device}` : "";
     return {
-      message: `cannot place ${group.length > 1 ? `${group.length} x ` : ""}${demand.profile ?? "one-slice instance"} for cluster ${demand.cluster}${demand.device ? ` on ${demand.device}` : ""}: ${explained || "no GPU can carry MIG slices"}`,
+      message: `cannot place ${what}${where}: ${explained || "no GPU can carry MIG slices"}`,
       gpu: demand.device ?? reasons[0]?.device.spec.id,
       hint: "ask for fewer or smaller slices (`hyperscaler plan` shows the slot map), or add a MIG-capable GPU",
       path: demand.path,

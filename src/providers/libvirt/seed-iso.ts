@@ -60,10 +60,10 @@ export function makeSeedIsoProvider(run: Runner = localRunner): dynamic.Resource
           "-rock",
           content,
         ]);
-        if (built.code !== 0)
-          throw new Error(
-            `${what(inputs.pool, inputs.name)}: xorriso failed: ${(built.stderr || built.stdout).trim() || `exit code ${built.code}`}`,
-          );
+        if (built.code !== 0) {
+          const output = (built.stderr || built.stdout).trim() || `exit code ${built.code}`;
+          throw new Error(`${what(inputs.pool, inputs.name)}: xorriso failed: ${output}`);
+        }
         leftoverVolume(
           run,
           inputs.uri,

@@ -137,7 +137,8 @@ export class KubernetesCluster extends pulumi.ComponentResource {
       `${name}-api-ready`,
       {
         create:
-          `for i in $(seq 1 240); do if curl -sf --cacert <(printf '%s' "$CA_PEM") ${this.apiServer}/readyz >/dev/null; ` +
+          `for i in $(seq 1 240); do ` +
+          `if curl -sf --cacert <(printf '%s' "$CA_PEM") ${this.apiServer}/readyz >/dev/null; ` +
           `then exit 0; fi; sleep 5; done; echo "API server ${this.apiServer} not ready after 20 minutes" >&2; exit 1`,
         interpreter: ["/bin/bash", "-c"],
         environment: { CA_PEM: ca.certPem },

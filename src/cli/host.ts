@@ -5,7 +5,7 @@ import { runDoctor } from "../preflight/doctor";
 import { probeLive } from "../host/live";
 import { inventoryFrom } from "../host/probe";
 import { snapshotSource } from "../host/source";
-import type { HostInventory } from "../host/types";
+import type { HostGpu, HostInventory } from "../host/types";
 import { formatHuman } from "../spec/diagnostics";
 import { loadSpecFile } from "../spec/load";
 import { EXIT, UsageError, type CliIO } from "./output";
@@ -35,14 +35,25 @@ function yesNo(value: boolean | null): string {
   return value === null ? "?" : value ? "yes" : "no";
 }
 
+/** "yes", or "no -> yes" while a change waits for a GPU reset. */
+function migModeText(mode: NonNullable<HostGpu["migMode"]>): string {
+  const pending = mode.pending !== null && mode.pending !== mode.current ? ` -> ${yesNo(mode.pending)}` : "";
+  return `${yesNo(mode.current)}${pending}`;
+}
+
 export function inventoryToText(inventory: HostInventory): string {
+  const { source, cpu, memory, kvm, iommu, libvirt } = inventory;
+  const sourcePath = source.path ? ` ${source.path}` : "";
+  const cores = `${cpu.cores ?? "?"} cores / ${cpu.threads ?? "?"} threads`;
+  const iommuState =
+    iommu.enabled === null ? "unknown" : iommu.enabled ? `enabled, ${iommu.groups.length} groups` : "disabled";
   const lines = [
-    `host ${inventory.hostname ?? "?"} (${inventory.source.kind}${inventory.source.path ? ` ${inventory.source.path}` : ""})`,
-    `cpu    ${inventory.cpu.model ?? "?"}: ${inventory.cpu.cores ?? "?"} cores / ${inventory.cpu.threads ?? "?"} threads, virtualization ${inventory.cpu.virtualization ?? "none"}`,
-    `memory ${inventory.memory.totalMiB === null ? "?" : `${Math.floor(inventory.memory.totalMiB / 1024)} GiB`}`,
-    `kvm    ${inventory.kvm.device ? (inventory.kvm.accessible ? "ready" : "present, not accessible") : "missing"}`,
-    `iommu  ${inventory.iommu.enabled === null ? "unknown" : inventory.iommu.enabled ? `enabled, ${inventory.iommu.groups.length} groups` : "disabled"}`,
-    `libvirt ${inventory.libvirt.reachable ? `${inventory.libvirt.version} at ${inventory.libvirt.uri}` : `not reachable at ${inventory.libvirt.uri}`}`,
+    `host ${inventory.hostname ?? "?"} (${source.kind}${sourcePath})`,
+    `cpu    ${cpu.model ?? "?"}: ${cores}, virtualization ${cpu.virtualization ?? "none"}`,
+    `memory ${memory.totalMiB === null ? "?" : `${Math.floor(memory.totalMiB / 1024)} GiB`}`,
+    `kvm    ${kvm.device ? (kvm.accessible ? "ready" : "present, not accessible") : "missing"}`,
+    `iommu  ${iommuState}`,
+    `libvirt ${libvirt.reachable ? `${libvirt.version} at ${libvirt.uri}` : `not reachable at ${libvirt.uri}`}`,
   ];
   if (inventory.resetBlockers.length) lines.push(`reset blockers: ${inventory.resetBlockers.join(", ")}`);
   lines.push(
@@ -58,11 +69,7 @@ export function inventoryToText(inventory: HostInventory): string {
             gpu.memoryMiB === null ? "?" : String(Math.round(gpu.memoryMiB / 1024)),
             gpu.boundDriver ?? "none",
             gpu.iommuGroup === null ? "?" : `${gpu.iommuGroup}${gpu.iommuIsolated === false ? " (shared)" : ""}`,
-            gpu.migCapable === false
-              ? "n/a"
-              : gpu.migMode
-                ? `${yesNo(gpu.migMode.current)}${gpu.migMode.pending !== null && gpu.migMode.pending !== gpu.migMode.current ? ` -> ${yesNo(gpu.migMode.pending)}` : ""}`
-                : "?",
+            gpu.migCapable === false ? "n/a" : gpu.migMode ? migModeText(gpu.migMode) : "?",
             gpu.migInstances.map((i) => `${i.profile}@${i.start ?? "?"}`).join(" ") || "-",
             gpu.vgpu.framework ? `${gpu.vgpu.framework} (${gpu.vgpu.types.length} types)` : "-",
           ]),
@@ -78,10 +85,14 @@ export async function runProbe(options: ProbeOptions, io: CliIO): Promise<number
   return EXIT.ok;
 }
 
-export async function runDoctorCommand(
-  options: { json?: boolean; replay?: string; spec?: string; uri?: string },
-  io: CliIO,
-): Promise<number> {
+export interface DoctorOptions {
+  readonly json?: boolean;
+  readonly replay?: string;
+  readonly spec?: string;
+  readonly uri?: string;
+}
+
+export async function runDoctorCommand(options: DoctorOptions, io: CliIO): Promise<number> {
   let spec;
   if (options.spec) {
     const loaded = loadSpecFile(options.spec);
@@ -100,10 +111,10 @@ export async function runDoctorCommand(
   if (options.json) {
     io.out(JSON.stringify({ checks }, null, 2));
   } else {
-    for (const check of checks)
-      io.out(
-        `${check.status.padEnd(4)}  ${check.id.padEnd(28)}  ${check.message}${check.remediation ? `\n      fix: ${check.remediation}` : ""}`,
-      );
+    for (const check of checks) {
+      const fix = check.remediation ? `\n      fix: ${check.remediation}` : "";
+      io.out(`${check.status.padEnd(4)}  ${check.id.padEnd(28)}  ${check.message}${fix}`);
+    }
     const count = (status: string): number => checks.filter((c) => c.status === status).length;
     io.err(`doctor: ${count("PASS")} pass, ${count("WARN")} warn, ${count("FAIL")} fail`);
   }

@@ -14,11 +14,14 @@ function imagesDir(options: ImageCommonOptions): string {
   return options.dir ?? defaultImagesDir();
 }
 
-export async function runImageBuild(
-  name: string,
-  options: ImageCommonOptions & { mirror?: string; keep?: string; force?: boolean },
-  io: CliIO,
-): Promise<number> {
+export interface ImageBuildOptions extends ImageCommonOptions {
+  readonly mirror?: string;
+  /** As typed on the command line; checked here. */
+  readonly keep?: string;
+  readonly force?: boolean;
+}
+
+export async function runImageBuild(name: string, options: ImageBuildOptions, io: CliIO): Promise<number> {
   const keep = options.keep === undefined ? DEFAULT_KEEP : Number(options.keep);
   if (!Number.isInteger(keep) || keep < 1)
     throw new UsageError(`--keep ${options.keep}: expected a whole number of versions, at least 1`);
@@ -53,7 +56,8 @@ export async function runImageBuild(
       );
     else
       io.out(
-        `${m.name}@${m.version} ${result.reused ? "reused" : "built"} in ${result.seconds.toFixed(1)} s: ${result.image.diskPath}`,
+        `${m.name}@${m.version} ${result.reused ? "reused" : "built"} ` +
+          `in ${result.seconds.toFixed(1)} s: ${result.image.diskPath}`,
       );
     return EXIT.ok;
   } catch (error) {

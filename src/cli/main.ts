@@ -5,6 +5,14 @@ import * as path from "node:path";
 import { InputError } from "../spec/input-error";
 import { EXIT, processIO, UsageError, type CliIO } from "./output";
 // Each command loads its own modules when it runs: `validate` must start fast, not load the planner.
+// The type imports below are erased: they load nothing.
+import type { DoctorOptions, ProbeOptions } from "./host";
+import type { ImageBuildOptions, ImageCommonOptions } from "./image";
+import type { PlanOptions, RenderOptions } from "./plan";
+import type { VerifyOptions } from "./verify";
+
+// Commander hands each action its parsed options typed `any`; each action below names the shape the
+// options it declares produce (camelCase names, strings for values, true for flags).
 
 function packageVersion(): string {
   for (let dir = __dirname, i = 0; i < 5; i++, dir = path.dirname(dir)) {
@@ -38,7 +46,7 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .option("--replay <dir>", "build the inventory from a captured snapshot instead of this machine")
     .option("--capture <dir>", "also write the raw inputs to a snapshot directory")
     .option("--uri <uri>", "libvirt URI", "qemu:///system")
-    .action(async (options) => setCode(await (await import("./host")).runProbe(options, io)));
+    .action(async (options: ProbeOptions) => setCode(await (await import("./host")).runProbe(options, io)));
 
   program
     .command("doctor")
@@ -47,7 +55,7 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .option("--replay <dir>", "check a captured snapshot instead of this machine")
     .option("--spec <file>", "also check what this cluster.yaml needs")
     .option("--uri <uri>", "libvirt URI (default: the spec's host.libvirt_uri, else qemu:///system)")
-    .action(async (options) => setCode(await (await import("./host")).runDoctorCommand(options, io)));
+    .action(async (options: DoctorOptions) => setCode(await (await import("./host")).runDoctorCommand(options, io)));
 
   program
     .command("plan")
@@ -57,7 +65,7 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .option("--previous <plan>", "previous plan JSON: keep its placements where still feasible")
     .option("--json", "print the plan as JSON")
     .option("--svg <out>", "also draw the GPUs' slot maps and the VMs they feed")
-    .action(async (file: string, options) => setCode((await import("./plan")).runPlan(file, options, io)));
+    .action(async (file: string, options: PlanOptions) => setCode((await import("./plan")).runPlan(file, options, io)));
 
   program
     .command("render")
@@ -71,7 +79,9 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
       "--stack-id <uuid>",
       "the stack's identity (pulumi stack output stackId), so libvirt UUIDs equal the deployed ones",
     )
-    .action(async (file: string, options) => setCode((await import("./plan")).runRender(file, options, io)));
+    .action(async (file: string, options: RenderOptions) =>
+      setCode((await import("./plan")).runRender(file, options, io)),
+    );
 
   const image = program.command("image").description("golden VM images: build with mmdebstrap, list, verify checksums");
   const imageDir = "image store directory (default: $HYPERSCALER_IMAGES_DIR or ~/.local/state/hyperscaler/images)";
@@ -84,20 +94,22 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
     .option("--keep <count>", "versions of this image to keep, the new one included", "3")
     .option("--force", "rebuild even when the inputs are unchanged")
     .option("--json", "print { name, version, reused, seconds, path, sha256 }")
-    .action(async (name: string, options) => setCode(await (await import("./image")).runImageBuild(name, options, io)));
+    .action(async (name: string, options: ImageBuildOptions) =>
+      setCode(await (await import("./image")).runImageBuild(name, options, io)),
+    );
   image
     .command("list")
     .description("every stored image version: name, version, path, sha256, packages")
     .option("--dir <dir>", imageDir)
     .option("--json", "print { dir, images: [...] } with each image's packages as name -> version")
-    .action(async (options) => setCode((await import("./image")).runImageList(options, io)));
+    .action(async (options: ImageCommonOptions) => setCode((await import("./image")).runImageList(options, io)));
   image
     .command("verify")
     .description("recompute every stored file's sha256 and compare it with the manifest")
     .argument("[image]", "name or name@version (default: every stored image)")
     .option("--dir <dir>", imageDir)
     .option("--json", "print { ok, images: [...] }")
-    .action(async (reference: string | undefined, options) =>
+    .action(async (reference: string | undefined, options: ImageCommonOptions) =>
       setCode(await (await import("./image")).runImageVerify(reference, options, io)),
     );
 
@@ -119,7 +131,7 @@ export function buildProgram(io: CliIO, setCode: (code: number) => void): Comman
       "--ssh-wrapper <command>",
       'run ssh under this command, e.g. "ip netns exec NS" when the VMs\' network is in a network namespace',
     )
-    .action(async (file: string, options) =>
+    .action(async (file: string, options: VerifyOptions) =>
       setCode(await (await import("./verify")).runVerifyCommand(file, options, io)),
     );
 

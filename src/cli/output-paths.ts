@@ -58,7 +58,10 @@ function existingAncestor(target: string, flag: string): string {
   }
 }
 
-/** A file the command will write (--svg): its directory must exist and be writable; it must not be a directory or a FIFO. */
+/**
+ * A file the command will write (--svg): its directory must exist and be writable; it must not be a
+ * directory or a FIFO.
+ */
 export function checkOutputFile(target: string, flag: string): void {
   if (target === "") throw new InputError(`${flag}: the path is empty; give a file name`);
   const stat = statOrNull(target);

@@ -75,11 +75,15 @@ export function runPlan(file: string, options: PlanOptions, io: CliIO): number {
   return plan.feasible ? EXIT.ok : EXIT.failed;
 }
 
-export function runRender(
-  file: string,
-  options: { out: string; host?: string; previous?: string; sshPublicKey?: string; stackId?: string },
-  io: CliIO,
-): number {
+export interface RenderOptions {
+  readonly out: string;
+  readonly host?: string;
+  readonly previous?: string;
+  readonly sshPublicKey?: string;
+  readonly stackId?: string;
+}
+
+export function runRender(file: string, options: RenderOptions, io: CliIO): number {
   checkOutputDirectory(options.out, "--out");
   const loaded = specAndPlan(file, options, io);
   if (!loaded) return EXIT.failed;

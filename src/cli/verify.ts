@@ -1,5 +1,5 @@
-// `hyperscaler verify FILE [--json] [--host ...] [--user NAME] [--identity FILE] [--known-hosts FILE]`: acceptance checks after
-// `pulumi up`, one row per check with its time; exit 1 when any check fails.
+// `hyperscaler verify FILE [--json] [--host ...] [--user NAME] [--identity FILE] [--known-hosts FILE]`:
+// acceptance checks after `pulumi up`, one row per check with its time; exit 1 when any check fails.
 import * as fs from "node:fs";
 import { runVerify, type VerifyResult } from "../verify/checks";
 import { sshRemote, type Remote } from "../verify/remote";
@@ -21,7 +21,8 @@ export function verifyReport(results: readonly VerifyResult[], json: boolean): s
   if (json) return JSON.stringify({ passed: results.every((r) => r.status !== "FAIL"), checks: results }, null, 2);
   const rows = results.map((r) => [r.layer, r.id, r.status, r.seconds.toFixed(1), r.message]);
   const failed = results.filter((r) => r.status === "FAIL").length;
-  return `${table(["layer", "check", "status", "seconds", "detail"], rows)}\n\nverify: ${results.length - failed} passed or skipped, ${failed} failed`;
+  const summary = `verify: ${results.length - failed} passed or skipped, ${failed} failed`;
+  return `${table(["layer", "check", "status", "seconds", "detail"], rows)}\n\n${summary}`;
 }
 
 export async function runVerifyCommand(
@@ -38,9 +39,8 @@ export async function runVerifyCommand(
     ["--known-hosts", options.knownHosts],
   ] as const) {
     if (path && !isReadableFile(path)) {
-      io.err(
-        `hyperscaler verify: ${flag} ${path}: no such readable file${flag === "--known-hosts" ? " (write it with: pulumi stack output knownHosts > FILE)" : ""}`,
-      );
+      const how = flag === "--known-hosts" ? " (write it with: pulumi stack output knownHosts > FILE)" : "";
+      io.err(`hyperscaler verify: ${flag} ${path}: no such readable file${how}`);
       return EXIT.usage;
     }
   }

@@ -22,6 +22,7 @@ import {
   parseMeminfoTotalMiB,
   parseModules,
   parseVirshVersion,
+  type MdevType,
 } from "./parsers/system";
 import type { HostSource } from "./source";
 import type { HostGpu, HostInventory, HostMigProfile, HostVgpuType } from "./types";
@@ -146,7 +147,7 @@ export function inventoryFrom(source: HostSource, libvirtUri = "qemu:///system")
   const lgi = parseMigLgi(source.input("nvidia-smi-mig-lgi.txt") ?? "");
   const lci = parseMigLci(source.input("nvidia-smi-mig-lci.txt") ?? "");
   const mdevctlText = source.input("mdevctl-types.txt");
-  const mdevctl = mdevctlText ? parseMdevctlTypes(mdevctlText) : new Map();
+  const mdevctl = mdevctlText ? parseMdevctlTypes(mdevctlText) : new Map<string, MdevType[]>();
   const groups = iommuGroups(source);
   const pci = enumeratePci(source);
   // nvidia-smi may know GPUs the PCI inputs did not cover (no sysfs or lspci captured).

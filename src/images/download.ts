@@ -22,7 +22,8 @@ export async function downloadToFile(url: string, file: string): Promise<void> {
   const response = await fetch(url);
   if (!response.ok || !response.body) throw new Error(`download of ${url} failed: HTTP ${response.status}`);
   const out = fs.createWriteStream(file, { mode: 0o600 });
-  const reader = response.body.getReader();
+  // A fetch body is a stream of bytes; the runtime's types leave its chunks `any`.
+  const reader: ReadableStreamDefaultReader<Uint8Array> = response.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;

@@ -60,7 +60,10 @@ export function nftInvocation(uri: string): { command: string; prefix: string[] 
     return { command: "ssh", prefix: ["-o", "BatchMode=yes", ...(ssh[3] ? ["-p", ssh[3]] : []), target, "--", "nft"] };
   }
   return {
-    refused: `libvirt URI ${uri} gives no shell on its host to run nft; use qemu:///system on the host or qemu+ssh://root@host/system, or set security.network_isolation: false and manage the host firewall yourself`,
+    refused:
+      `libvirt URI ${uri} gives no shell on its host to run nft; ` +
+      "use qemu:///system on the host or qemu+ssh://root@host/system, " +
+      "or set security.network_isolation: false and manage the host firewall yourself",
   };
 }
 
@@ -69,9 +72,9 @@ function nft(run: NftRunner, uri: string, args: readonly string[], input?: strin
   if ("refused" in how) throw new Error(`host firewall: ${how.refused}`);
   const result = run(how.command, [...how.prefix, ...args], input);
   if (result.code === null && /ENOENT/.test(result.stderr)) {
-    throw new Error(
-      `host firewall: ${how.command} is not installed on ${how.command === "ssh" ? "this machine" : "the host"} (Debian package ${how.command === "ssh" ? "openssh-client" : "nftables"})`,
-    );
+    const [where, debianPackage] =
+      how.command === "ssh" ? ["this machine", "openssh-client"] : ["the host", "nftables"];
+    throw new Error(`host firewall: ${how.command} is not installed on ${where} (Debian package ${debianPackage})`);
   }
   return result;
 }
@@ -102,8 +105,12 @@ function ownership(
 }
 
 function refuseForeign(table: string, comment: string | null, marker: string): Error {
+  const found = comment === null ? "missing" : JSON.stringify(comment);
   return new Error(
-    `host firewall: table inet ${table} exists and was not created by this stack (its comment is ${comment === null ? "missing" : JSON.stringify(comment)}, expected ${JSON.stringify(marker)}); it is left untouched. Rename or remove it yourself (nft delete table inet ${table}) if it is stale, or change metadata.name so this stack uses another table`,
+    `host firewall: table inet ${table} exists and was not created by this stack ` +
+      `(its comment is ${found}, expected ${JSON.stringify(marker)}); it is left untouched. ` +
+      `Rename or remove it yourself (nft delete table inet ${table}) if it is stale, ` +
+      "or change metadata.name so this stack uses another table",
   );
 }
 

@@ -24,10 +24,10 @@ export function localGpuRunner(command: string, args: readonly string[]): ExecRe
 
 function must(run: GpuRunner, what: string, command: string, args: readonly string[]): string {
   const result = run(command, args);
-  if (result.code !== 0)
-    throw new Error(
-      `${what}: ${command} ${args.join(" ")} failed: ${(result.stderr || result.stdout).trim() || `exit code ${result.code}`}`,
-    );
+  if (result.code !== 0) {
+    const output = (result.stderr || result.stdout).trim() || `exit code ${result.code}`;
+    throw new Error(`${what}: ${command} ${args.join(" ")} failed: ${output}`);
+  }
   return result.stdout;
 }
 
@@ -107,7 +107,10 @@ function applyLayout(run: GpuRunner, inputs: MigLayoutInputs): LiveInstance[] {
       const reset = run("nvidia-smi", ["-i", String(status.index), "-r"]);
       if (reset.code !== 0) {
         throw new Error(
-          `${what}: MIG mode is pending until a GPU reset, and the reset failed: ${(reset.stderr || reset.stdout).trim()}. Stop nvidia-persistenced, DCGM (nv-hostengine) and fabric manager, unload nvidia_drm, then run pulumi up again`,
+          `${what}: MIG mode is pending until a GPU reset, ` +
+            `and the reset failed: ${(reset.stderr || reset.stdout).trim()}. ` +
+            "Stop nvidia-persistenced, DCGM (nv-hostengine) and fabric manager, unload nvidia_drm, " +
+            "then run pulumi up again",
         );
       }
       status = gpuStatus(run, what, inputs.pciAddress);
@@ -121,10 +124,13 @@ function applyLayout(run: GpuRunner, inputs: MigLayoutInputs): LiveInstance[] {
   const missing = inputs.instances.filter((i) => !have.has(key(i)));
   if (extra.length > 0 && !inputs.force) {
     const busy = computeProcesses(run, inputs.pciAddress);
-    if (busy > 0)
+    if (busy > 0) {
+      const destroyed = extra.map((i) => `${i.profile}@${i.start}`).join(", ");
       throw new Error(
-        `${what}: refusing to re-carve: ${busy} process(es) use the GPU and ${extra.map((i) => `${i.profile}@${i.start}`).join(", ")} would be destroyed. Stop them, or set gpu_allocation.force_recarve: true`,
+        `${what}: refusing to re-carve: ${busy} process(es) use the GPU and ${destroyed} would be destroyed. ` +
+          "Stop them, or set gpu_allocation.force_recarve: true",
       );
+    }
   }
   for (const instance of extra) {
     run("nvidia-smi", ["mig", "-i", String(status.index), "-dci", "-gi", String(instance.gi)]);
@@ -217,7 +223,7 @@ function virtualFunctions(sysRoot: string, pf: string): string[] {
   const fs = builtin<typeof import("node:fs")>("node:fs");
   const path = builtin<typeof import("node:path")>("node:path");
   const dir = path.join(sysRoot, "bus/pci/devices", pf);
-  let entries: string[] = [];
+  let entries: string[];
   try {
     entries = fs
       .readdirSync(dir)
@@ -237,7 +243,8 @@ function sriovAssign(inputs: VgpuDeviceInputs): string {
   const vfs = virtualFunctions(inputs.sysRoot, inputs.parentPciAddress);
   if (vfs.length === 0)
     throw new Error(
-      `${what}: ${inputs.parentPciAddress} has no SR-IOV virtual functions; run sriov-manage -e ${inputs.parentPciAddress} (vGPU host driver)`,
+      `${what}: ${inputs.parentPciAddress} has no SR-IOV virtual functions; ` +
+        `run sriov-manage -e ${inputs.parentPciAddress} (vGPU host driver)`,
     );
   const base = (vf: string): string => path.join(inputs.sysRoot, "bus/pci/devices", vf, "nvidia");
   const owner = (vf: string): string | null => readText(path.join(base(vf), "hyperscaler-uuid"));
@@ -272,7 +279,7 @@ function mdevParentAndType(inputs: VgpuDeviceInputs): { parent: string; typeId: 
   const fs = builtin<typeof import("node:fs")>("node:fs");
   for (const parent of parents) {
     const dir = path.join(inputs.sysRoot, "bus/pci/devices", parent, "mdev_supported_types");
-    let types: string[] = [];
+    let types: string[];
     try {
       types = fs.readdirSync(dir);
     } catch {
@@ -285,7 +292,8 @@ function mdevParentAndType(inputs: VgpuDeviceInputs): { parent: string; typeId: 
     }
   }
   throw new Error(
-    `${what}: no mdev parent of ${inputs.parentPciAddress} offers ${inputs.vgpuType} with a free instance (mdevctl types lists what is available)`,
+    `${what}: no mdev parent of ${inputs.parentPciAddress} offers ${inputs.vgpuType} with a free instance ` +
+      "(mdevctl types lists what is available)",
   );
 }
 

@@ -91,8 +91,8 @@ describe("examples/ against the packed package", () => {
       const image = lib.roleImage({ ...loaded.spec, images: { ...loaded.spec.images, roles } }, "slurm-compute");
       let deep = "exported";
       try { require("hyperscaler-workstation/dist/src/plan"); } catch (error) { deep = error.code; }
-      process.stdout.write(JSON.stringify({ exports: Object.keys(lib).length, feasible: plan.feasible, vms: plan.vms.length,
-        image: image.disk.name, deep,
+      process.stdout.write(JSON.stringify({ exports: Object.keys(lib).length, feasible: plan.feasible,
+        vms: plan.vms.length, image: image.disk.name, deep,
         components: typeof lib.SlurmCluster, stack: typeof lib.buildStack, root }));`;
     const result = spawnSync(process.execPath, ["-e", script], { cwd: project, encoding: "utf8", timeout: 60_000 });
     expect(result.status, result.stderr).toBe(0);

@@ -191,24 +191,28 @@ describe("doctor asks the plan", () => {
     expect(status("gpu-GPU-0-vgpu")).toBe("FAIL");
   });
 
-  it("FAILs a mig_capable GPU whose host reports no MIG support, as the planner refuses it, even for attach: passthrough", () => {
-    const spec = specOf(
-      "auto-whole.yaml",
-      AUTO_WHOLE.replace("mig_capable: true,", 'mig_capable: true, attach: "passthrough",'),
-    );
-    expect(spec.global.gpu_allocation.devices[0].attach).toBe("passthrough");
-    const host = hostFor(spec, {
-      framework: [false],
-      vfio: [true],
-      migSupport: [false],
-      migOn: [false],
-      totalMiB: 512 * 1024,
-      threads: 128,
-    });
-    const { plan, checks, status } = verdicts(spec, host);
-    const refusal = plan.errors.find((e) => e.path?.endsWith("/mig_capable"));
-    expect(refusal).toBeDefined();
-    expect(status("gpu-GPU-0-mig")).toBe("FAIL");
-    expect(checks.find((c) => c.id === "gpu-GPU-0-mig")?.message).toBe(refusal!.message);
-  });
+  it(
+    "FAILs a mig_capable GPU whose host reports no MIG support, as the planner refuses it, " +
+      "even for attach: passthrough",
+    () => {
+      const spec = specOf(
+        "auto-whole.yaml",
+        AUTO_WHOLE.replace("mig_capable: true,", 'mig_capable: true, attach: "passthrough",'),
+      );
+      expect(spec.global.gpu_allocation.devices[0].attach).toBe("passthrough");
+      const host = hostFor(spec, {
+        framework: [false],
+        vfio: [true],
+        migSupport: [false],
+        migOn: [false],
+        totalMiB: 512 * 1024,
+        threads: 128,
+      });
+      const { plan, checks, status } = verdicts(spec, host);
+      const refusal = plan.errors.find((e) => e.path?.endsWith("/mig_capable"));
+      expect(refusal).toBeDefined();
+      expect(status("gpu-GPU-0-mig")).toBe("FAIL");
+      expect(checks.find((c) => c.id === "gpu-GPU-0-mig")?.message).toBe(refusal!.message);
+    },
+  );
 });

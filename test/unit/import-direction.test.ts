@@ -152,7 +152,7 @@ function filesUnder(dir: string): string[] {
 
 /** Every import edge of the layered code, read and resolved by the TypeScript compiler. */
 export function importEdges(root: string = ROOT): { edges: ImportEdge[]; unresolved: string[] } {
-  const configFile = ts.readConfigFile(path.join(root, "tsconfig.json"), ts.sys.readFile);
+  const configFile = ts.readConfigFile(path.join(root, "tsconfig.json"), (file) => ts.sys.readFile(file));
   const options = ts.parseJsonConfigFileContent(configFile.config, ts.sys, root).options;
   const files = [
     ...filesUnder(path.join(root, "src")),

@@ -119,7 +119,7 @@ describe("the compute=cpu|gpu node label", () => {
     for (const { key, values } of expressions.filter((e) => e.key === COMPUTE_LABEL)) {
       expect(
         nodes.some((labels) => values.includes(labels[key])),
-        `${key} in ${values}`,
+        `${key} in ${values.join(",")}`,
       ).toBe(true);
     }
   });

@@ -94,7 +94,7 @@ describe("the DomainFacts codec has one owner (src/render/libvirt/domain-facts.t
       /** One element as virsh --xpath prints it: its attributes (child elements left out). */
       const element = (attributes: Attributes): string => {
         const scalar = Object.entries(attributes).filter(([, value]) => typeof value !== "object");
-        return `<x ${scalar.map(([key, value]) => `${key}='${value}'`).join(" ")}/>`;
+        return `<x ${scalar.map(([key, value]) => `${key}='${String(value)}'`).join(" ")}/>`;
       };
       for (const vm of p.vms) {
         const options = { pool: "hs", vfAddresses };

@@ -20,9 +20,10 @@ export function refuseBusyRecarve(devices: Device[], force: boolean, errors: Pla
     const destroyed = live.filter((key) => !planned.has(key));
     const modeChange = device.host.migMode?.current === false && planned.size > 0;
     if (destroyed.length === 0 && !modeChange) continue;
+    const harm = modeChange ? "enabling MIG resets the GPU" : `${destroyed.join(", ")} would be destroyed`;
     errors.push({
       gpu: device.spec.id,
-      message: `refusing to re-carve ${device.spec.id}: ${busy} process(es) use it and ${modeChange ? "enabling MIG resets the GPU" : `${destroyed.join(", ")} would be destroyed`}`,
+      message: `refusing to re-carve ${device.spec.id}: ${busy} process(es) use it and ${harm}`,
       hint: "stop the processes (nvidia-smi shows them), or set gpu_allocation.force_recarve: true to kill them",
       path: "/global/gpu_allocation/force_recarve",
     });

@@ -1,7 +1,6 @@
 // MIG carving: keeps the placements that already exist (the previous plan's, else the host's), places the
 // remaining demands (mig-search.ts), and explains each demand that did not fit.
 import { solvePlacements } from "../../gpu/solver";
-import type { ClusterName } from "../../spec/types";
 import type { PlacementMove, Plan, PlanIssue } from "../types";
 import type { Demand } from "./demands";
 import { isMigCarrier, profileFor, type Device } from "./devices";
@@ -27,7 +26,7 @@ export function keepPlacements(
           profile: i.profile,
           start: i.start,
           size: i.size,
-          cluster: i.cluster as ClusterName | null,
+          cluster: i.cluster,
           owner: i.assignedTo,
         })) ??
       (device.host?.migInstances ?? [])
@@ -122,8 +121,11 @@ export function groupFailures(failures: Failure[]): PlanIssue[] {
           `${list.map((d) => d.spec.id).join(", ")} (${list[0].entry?.displayName ?? list[0].spec.model}): ${reason}`,
       )
       .join("; ");
+    const count = group.length > 1 ? `${group.length} x ` : "";
+    const what = `${count}${demand.profile ?? "one-slice instance"} for cluster ${demand.cluster}`;
+    const where = demand.device ? ` on ${demand.device}` : "";
     return {
-      message: `cannot place ${group.length > 1 ? `${group.length} x ` : ""}${demand.profile ?? "one-slice instance"} for cluster ${demand.cluster}${demand.device ? ` on ${demand.device}` : ""}: ${explained || "no GPU can carry MIG slices"}`,
+      message: `cannot place ${what}${where}: ${explained || "no GPU can carry MIG slices"}`,
       gpu: demand.device ?? reasons[0]?.device.spec.id,
       hint: "ask for fewer or smaller slices (`hyperscaler plan` shows the slot map), or add a MIG-capable GPU",
       path: demand.path,

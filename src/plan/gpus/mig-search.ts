@@ -15,11 +15,10 @@ export function resolveDevice(
   const names: string[] = [];
   for (const item of movable) {
     const profile = profileFor(device, item.demand);
-    if (!profile)
-      return {
-        ok: false,
-        reason: `does not offer ${item.demand.profile ?? "a 1g profile"}${device.spec.allowed_mig_profiles ? " among allowed_mig_profiles" : ""}`,
-      };
+    if (!profile) {
+      const among = device.spec.allowed_mig_profiles ? " among allowed_mig_profiles" : "";
+      return { ok: false, reason: `does not offer ${item.demand.profile ?? "a 1g profile"}${among}` };
+    }
     names.push(profile.name);
   }
   if (extra && device.spec.attach === "mig-in-guest") {
@@ -106,13 +105,14 @@ export function exhaustive(pending: Demand[], carriers: Device[], budget: { step
     if (--budget.steps < 0) return false;
     const tried = new Set<string>();
     for (const device of candidatesFor(pending[k], carriers)) {
-      const state = `${device.entry?.key}|${device.spec.allowed_mig_profiles?.join(",")}|${device.spec.attach}|${[...device.fixed.map((f) => f.placed.profile), ...device.free.map((f) => profileFor(device, f.demand)?.name)].sort().join(",")}|${[
-        ...device.fixed,
-        ...device.free,
-      ]
-        .map((f) => f.demand.cluster)
-        .sort()
-        .join(",")}`;
+      // GPUs of one model, settings, profiles carried and clusters served are interchangeable here.
+      const settings = `${device.entry?.key}|${device.spec.allowed_mig_profiles?.join(",")}|${device.spec.attach}`;
+      const profiles = [
+        ...device.fixed.map((f) => f.placed.profile),
+        ...device.free.map((f) => profileFor(device, f.demand)?.name),
+      ].sort();
+      const clusters = [...device.fixed, ...device.free].map((f) => f.demand.cluster).sort();
+      const state = `${settings}|${profiles.join(",")}|${clusters.join(",")}`;
       if (tried.has(state)) continue;
       tried.add(state);
       const restore = saveState([device]);

@@ -33,7 +33,9 @@ export function chooseWholeGpus(
     chosen.forEach((d) => (d.wholeCluster = cluster));
     if (chosen.length < wanted) {
       errors.push({
-        message: `cluster ${cluster} asks for ${wanted} whole GPU(s) but only ${chosen.length} GPU(s) are free for passthrough`,
+        message:
+          `cluster ${cluster} asks for ${wanted} whole GPU(s) ` +
+          `but only ${chosen.length} GPU(s) are free for passthrough`,
         hint: "lower whole_gpus, or free a GPU from MIG slices",
         path: `/global/gpu_allocation/whole_gpus/${cluster}`,
       });

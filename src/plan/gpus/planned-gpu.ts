@@ -29,7 +29,11 @@ export function plannedGpu(device: Device, shares: Share[], warnings: PlanIssue[
         resetReason = migEnabled ? "host does not report MIG mode; enabling it needs a GPU reset" : null;
       } else if (current !== migEnabled) {
         resetRequired = true;
-        resetReason = `MIG mode must change from ${current ? "enabled" : "disabled"} to ${migEnabled ? "enabled" : "disabled"} (GPU reset; stop nvidia-persistenced, DCGM, fabric manager and unload nvidia_drm first)`;
+        const from = current ? "enabled" : "disabled";
+        const to = migEnabled ? "enabled" : "disabled";
+        resetReason =
+          `MIG mode must change from ${from} to ${to} ` +
+          "(GPU reset; stop nvidia-persistenced, DCGM, fabric manager and unload nvidia_drm first)";
       }
     } else if (migEnabled) {
       resetRequired = true;
@@ -39,7 +43,9 @@ export function plannedGpu(device: Device, shares: Share[], warnings: PlanIssue[
   if (migEnabled && device.architecture && device.architecture !== "ampere") {
     warnings.push({
       gpu: device.spec.id,
-      message: `${device.spec.id} (${device.architecture}) loses MIG mode and its instances at every reboot; \`pulumi up\` (or \`pulumi refresh\`) restores them`,
+      message:
+        `${device.spec.id} (${device.architecture}) loses MIG mode and its instances at every reboot; ` +
+        "`pulumi up` (or `pulumi refresh`) restores them",
     });
   }
   const instances: PlannedInstance[] = mine

@@ -92,7 +92,9 @@ export function distribute(
   const path = `/${pool.replace(/\./g, "/")}/count`;
   if (single.length > vms.length) {
     errors.push({
-      message: `cluster ${cluster} has ${single.length} vGPU share(s) for ${vms.length} GPU node(s); a VM takes at most one vGPU (NVIDIA supports one MIG-backed vGPU per VM)`,
+      message:
+        `cluster ${cluster} has ${single.length} vGPU share(s) for ${vms.length} GPU node(s); ` +
+        "a VM takes at most one vGPU (NVIDIA supports one MIG-backed vGPU per VM)",
       hint: `raise ${pool}.count to ${single.length + (whole.length ? 1 : 0)}, or ask for fewer, larger slices`,
       path,
     });
@@ -101,7 +103,9 @@ export function distribute(
   const wholeNodes = vms.length - single.length;
   if (wholeNodes > 0 && whole.length < wholeNodes) {
     errors.push({
-      message: `cluster ${cluster} has ${vms.length} GPU node(s) but only ${single.length + whole.length} GPU share(s) fit them (${single.length} vGPU, ${whole.length} whole)`,
+      message:
+        `cluster ${cluster} has ${vms.length} GPU node(s) but only ${single.length + whole.length} GPU share(s) ` +
+        `fit them (${single.length} vGPU, ${whole.length} whole)`,
       hint: `lower ${pool}.count to ${single.length + whole.length}, or add shares`,
       path,
     });
@@ -109,7 +113,10 @@ export function distribute(
   }
   if (wholeNodes === 0 && whole.length > 0) {
     errors.push({
-      message: `cluster ${cluster}: ${whole.length} whole GPU(s) have no node: every one of the ${vms.length} GPU node(s) already holds a vGPU, and a VM cannot mix the vGPU guest driver with a passed-through GPU`,
+      message:
+        `cluster ${cluster}: ${whole.length} whole GPU(s) have no node: ` +
+        `every one of the ${vms.length} GPU node(s) already holds a vGPU, ` +
+        "and a VM cannot mix the vGPU guest driver with a passed-through GPU",
       hint: `raise ${pool}.count to ${vms.length + 1}`,
       path,
     });

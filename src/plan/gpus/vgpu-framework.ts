@@ -21,10 +21,16 @@ export function refuseMissingVgpuFramework(
   devices.forEach((device, index) => {
     if (!device.host || device.host.vgpu.framework !== null || !needsVgpuFramework(gpus[index])) return;
     const id = device.spec.id;
+    const shares = gpus[index].attach === "vgpu" ? "time-sliced vGPUs" : "MIG slices as MIG-backed vGPUs";
     errors.push({
       gpu: id,
-      message: `${id} (${device.host.name}) must hand out ${gpus[index].attach === "vgpu" ? "time-sliced vGPUs" : "MIG slices as MIG-backed vGPUs"}, but the host shows no vGPU framework (no mdev types, no SR-IOV vGPU types)`,
-      hint: "install the NVIDIA vGPU / AI Enterprise host driver, or choose attach: passthrough (whole GPU to one VM) or attach: mig-in-guest (whole GPU, MIG carved inside the guest)",
+      message:
+        `${id} (${device.host.name}) must hand out ${shares}, ` +
+        "but the host shows no vGPU framework (no mdev types, no SR-IOV vGPU types)",
+      hint:
+        "install the NVIDIA vGPU / AI Enterprise host driver, " +
+        "or choose attach: passthrough (whole GPU to one VM) " +
+        "or attach: mig-in-guest (whole GPU, MIG carved inside the guest)",
       path: devicePath(spec, device, "attach"),
     });
   });

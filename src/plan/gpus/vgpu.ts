@@ -30,7 +30,9 @@ export function fillVgpuSlots(
     }
     if (wanted > 0)
       errors.push({
-        message: `cluster ${cluster} asks for ${shares[cluster]} vGPU(s) but the vgpu devices have room for ${shares[cluster] - wanted}`,
+        message:
+          `cluster ${cluster} asks for ${shares[cluster]} vGPU(s) ` +
+          `but the vgpu devices have room for ${shares[cluster] - wanted}`,
         hint: "use a smaller vgpu_type or fewer vgpu_shares",
         path: `/global/gpu_allocation/vgpu_shares/${cluster}`,
       });

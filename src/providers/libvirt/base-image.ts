@@ -43,7 +43,8 @@ export function makeBaseImageProvider(run: Runner = localRunner): dynamic.Resour
         const actual = await fileDigest(file, expected.algorithm);
         if (actual !== expected.hex)
           throw new Error(
-            `${what(inputs.pool, inputs.name)}: ${expected.algorithm} mismatch for ${inputs.source}: got ${actual}, expected ${expected.hex}`,
+            `${what(inputs.pool, inputs.name)}: ${expected.algorithm} mismatch for ${inputs.source}: ` +
+              `got ${actual}, expected ${expected.hex}`,
           );
         const size = fs.statSync(file).size;
         leftoverVolume(

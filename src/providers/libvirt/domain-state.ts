@@ -65,7 +65,9 @@ export function cloudInitFinished(run: Runner, uri: string, name: string): boole
     const status = agent({ execute: "guest-exec-status", arguments: { pid: started.pid } });
     if (!status) return null;
     if (status.exited) {
-      const out = Buffer.from(String(status["out-data"] ?? ""), "base64").toString("utf8");
+      // The agent returns the captured output base64-encoded; without it there is nothing to read.
+      const data = status["out-data"];
+      const out = typeof data === "string" ? Buffer.from(data, "base64").toString("utf8") : "";
       return /status:\s*(done|error)/.test(out);
     }
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);

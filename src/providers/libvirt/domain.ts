@@ -89,7 +89,8 @@ export function makeDomainProvider(run: Runner = localRunner): dynamic.ResourceP
         "domuuid",
         inputs.name,
         inputs.xml,
-        "Rename the VM (metadata.name in cluster.yaml names every VM) or remove the old domain (virsh destroy/undefine) if it is stale.",
+        "Rename the VM (metadata.name in cluster.yaml names every VM) " +
+          "or remove the old domain (virsh destroy/undefine) if it is stale.",
       );
       withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, what(inputs.name), ["define", file]));
       try {

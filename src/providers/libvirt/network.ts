@@ -35,7 +35,8 @@ export function makeNetworkProvider(run: Runner = localRunner): dynamic.Resource
         "net-uuid",
         inputs.name,
         inputs.xml,
-        "Rename the stack (metadata.name in cluster.yaml) or remove the old network (virsh net-destroy/net-undefine) if it is stale.",
+        "Rename the stack (metadata.name in cluster.yaml) " +
+          "or remove the old network (virsh net-destroy/net-undefine) if it is stale.",
       );
       withTempFile(inputs.xml, ".xml", (file) => virsh(run, inputs.uri, what(inputs.name), ["net-define", file]));
       try {

@@ -31,7 +31,8 @@ export function claimName(
   const ours = uuidOf(xml);
   if (ours && theirs === ours) return true;
   throw new Error(
-    `${what} already exists (UUID ${theirs}) and was not created by this stack (which gives it UUID ${ours}); nothing was changed. ${rename}`,
+    `${what} already exists (UUID ${theirs}) and was not created by this stack (which gives it UUID ${ours}); ` +
+      `nothing was changed. ${rename}`,
   );
 }
 
@@ -56,7 +57,9 @@ export function leftoverVolume(
   }
   if (poolAdopted !== false) {
     throw new Error(
-      `${what} already exists in pool ${pool}, which this stack did not create; nothing was changed. If it is a stale copy of yours remove it (virsh vol-delete --pool ${pool} ${name}); otherwise give this stack a pool of its own (host.storage_pool in cluster.yaml)`,
+      `${what} already exists in pool ${pool}, which this stack did not create; nothing was changed. ` +
+        `If it is a stale copy of yours remove it (virsh vol-delete --pool ${pool} ${name}); ` +
+        "otherwise give this stack a pool of its own (host.storage_pool in cluster.yaml)",
     );
   }
   if (reuse() === "keep") return "keep";

@@ -22,7 +22,9 @@ export function makePoolProvider(run: Runner = localRunner): dynamic.ResourcePro
         const path = poolPath(run, inputs.uri, inputs.name);
         if (path !== inputs.path)
           throw new Error(
-            `${what(inputs.name)} exists with path ${path ?? "(unreadable)"}, not ${inputs.path}; nothing was changed. Set host.storage_pool.path to ${path} to adopt it, or choose another host.storage_pool.name`,
+            `${what(inputs.name)} exists with path ${path ?? "(unreadable)"}, not ${inputs.path}; ` +
+              `nothing was changed. Set host.storage_pool.path to ${path} to adopt it, ` +
+              "or choose another host.storage_pool.name",
           );
         return { id: inputs.name, outs: { ...inputs, adopted: true } };
       }

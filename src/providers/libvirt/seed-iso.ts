@@ -60,10 +60,10 @@ export function makeSeedIsoProvider(run: Runner = localRunner): dynamic.Resource
           "-rock",
           content,
         ]);
-        if (built.code !== 0)
-          throw new Error(
-            `${what(inputs.pool, inputs.name)}: xorriso failed: ${(built.stderr || built.stdout).trim() || `exit code ${built.code}`}`,
-          );
+        if (built.code !== 0) {
+          const output = (built.stderr || built.stdout).trim() || `exit code ${built.code}`;
+          throw new Error(`${what(inputs.pool, inputs.name)}: xorriso failed: ${output}`);
+        }
         leftoverVolume(
           run,
           inputs.uri,
@@ -106,7 +106,7 @@ export function makeSeedIsoProvider(run: Runner = localRunner): dynamic.Resource
       olds: { uri: string; pool: string; name: string; contentSha256: string },
       news: SeedIsoInputs,
     ) {
-      const replaces = diffKeys(olds as never, news as never, ["uri", "pool", "name"]);
+      const replaces = diffKeys(olds, news as never, ["uri", "pool", "name"]);
       if (olds.contentSha256 !== seedDigest(news.files)) replaces.push("files");
       return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
     },

@@ -26,8 +26,11 @@ export function remove(run: Runner, uri: string, what: string, args: readonly st
 }
 
 export function isNotFound(result: ExecResult): boolean {
-  return /not found|no (storage pool|storage vol|network|domain) with matching|failed to get (domain|network|pool|vol)/i.test(
-    result.stderr,
+  const { stderr } = result;
+  return (
+    /not found/i.test(stderr) ||
+    /no (storage pool|storage vol|network|domain) with matching/i.test(stderr) ||
+    /failed to get (domain|network|pool|vol)/i.test(stderr)
   );
 }
 

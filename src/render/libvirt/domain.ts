@@ -101,8 +101,11 @@ export function hostdevsFor(
 /** A hostdev element's fact, encoded as the provider encodes what libvirt reports (domain-facts.ts). */
 function hostdevKey(node: XmlNode): string {
   const address = (node.source as XmlNode).address as XmlNode;
-  const attribute = (key: string): string | undefined =>
-    address[key] === undefined ? undefined : String(address[key]);
+  // Attributes are scalars (string or number); an element under that name is no attribute.
+  const attribute = (key: string): string | undefined => {
+    const value = address[key];
+    return typeof value === "string" || typeof value === "number" ? String(value) : undefined;
+  };
   return hostdevFact({
     uuid: attribute("@uuid"),
     domain: attribute("@domain"),

@@ -15,5 +15,5 @@ const builder = new XMLBuilder({
 export type XmlNode = { [key: string]: string | number | XmlNode | XmlNode[] | undefined };
 
 export function toXml(root: XmlNode): string {
-  return (builder.build(root) as string).trimEnd() + "\n";
+  return builder.build(root).trimEnd() + "\n";
 }

@@ -62,6 +62,11 @@ export interface JsonInput {
   readonly schema: string;
   /** How to produce a good one, appended to the headline. */
   readonly howToMake: string;
+  /**
+   * What the schema cannot say (names that must refer to each other), checked once the schema holds;
+   * each finding is placed at its JSON pointer like a schema finding.
+   */
+  readonly check?: (data: never) => Finding[];
 }
 
 /** Reads, parses and validates; throws InputError (never a raw exception) for any problem with the file. */
@@ -100,6 +105,10 @@ export function parseJsonInput<T>(input: JsonInput, text: string): T {
     const shown = findings.slice(0, MAX_SHOWN);
     const more = findings.length > MAX_SHOWN ? ` (${findings.length} problems; the first ${MAX_SHOWN} follow)` : "";
     throw new InputError(headline + more, placeAll(input.file, text, shown), text);
+  }
+  const inconsistent = input.check?.(data as never) ?? [];
+  if (inconsistent.length > 0) {
+    throw new InputError(headline, placeAll(input.file, text, inconsistent.slice(0, MAX_SHOWN)), text);
   }
   return data as T;
 }

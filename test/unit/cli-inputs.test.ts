@@ -121,6 +121,32 @@ describe("JSON inputs are checked against their schemas, with positions", () => 
     expect(result.stderr).toMatch(/previous\.json:\d+:3: error: unknown key "feasable" in the top level/);
   });
 
+  it("--previous plan JSON: names that must refer to each other are checked, placed (fuzz seed 852190485)", async () => {
+    const plan = JSON.parse((await run(["plan", PROD, "--json"])).stdout) as {
+      networks: { name: string }[];
+      vms: { name: string; role: string; cluster: string; gpus: { gpu: string }[] }[];
+    };
+    const hpc = plan.networks.findIndex((n) => n.name === "hpc_network");
+    plan.networks[hpc].name = "hpc_network!!timestamp 2001-12-14";
+    const gpuVm = plan.vms.find((vm) => vm.gpus.length > 0)!;
+    gpuVm.gpus[0].gpu = "GPU-9";
+    const controller = plan.vms.find((vm) => vm.role === "slurm-controller")!;
+    controller.role = "slurm-compute";
+    const file = write("previous-references.json", JSON.stringify(plan, null, 2));
+    const result = await run(["plan", PROD, "--previous", file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).not.toMatch(/internal error|\n\s+at /);
+    const lines = fs.readFileSync(file, "utf8").split("\n");
+    const lineOf = (needle: string, from = 0) => lines.findIndex((l, i) => i >= from && l.includes(needle)) + 1;
+    const ctl = lineOf(`"name": "${controller.name}"`);
+    expect(result.stderr).toContain(
+      `previous-references.json:${lineOf('"network": "hpc_network"', ctl - 1)}:18: error: VM ${controller.name} ` +
+        "is on network hpc_network, which the plan does not define",
+    );
+    expect(result.stderr).toMatch(new RegExp(`error: VM ${gpuVm.name} has a share of GPU GPU-9, which the plan`));
+    expect(result.stderr).toContain("error: the hpc cluster's VMs have 0 slurm-controller VMs");
+  });
+
   const snapshotCases: [string, Record<string, string>, RegExp][] = [
     [
       "sysfs/.listings.json not JSON",

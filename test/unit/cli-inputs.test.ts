@@ -121,7 +121,7 @@ describe("JSON inputs are checked against their schemas, with positions", () => 
     expect(result.stderr).toMatch(/previous\.json:\d+:3: error: unknown key "feasable" in the top level/);
   });
 
-  it("--previous plan JSON: names that must refer to each other are checked, placed (fuzz seed 852190485)", async () => {
+  it("--previous plan JSON: names that must refer to each other are placed (fuzz seed 852190485)", async () => {
     const plan = JSON.parse((await run(["plan", PROD, "--json"])).stdout) as {
       networks: { name: string }[];
       vms: { name: string; role: string; cluster: string; gpus: { gpu: string }[] }[];

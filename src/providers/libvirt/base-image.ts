@@ -2,10 +2,8 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { downloadToFile, expectedChecksum, fileDigest } from "../../images/download";
 import { diffKeys } from "./engine-values";
-import { leftoverVolume } from "./ownership";
 import { builtin, localRunner, type Runner } from "./runner";
-import { removeVolume, volumeState } from "./storage";
-import { virsh, virshMaybe } from "./virsh";
+import { removeVolume, uploadVolume, volumeState } from "./storage";
 
 export interface BaseImageInputs {
   readonly uri: string;
@@ -30,7 +28,6 @@ export function makeBaseImageProvider(run: Runner = localRunner): dynamic.Resour
       const os = builtin<typeof import("node:os")>("node:os");
       const path = builtin<typeof import("node:path")>("node:path");
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hs-image-"));
-      let created = false;
       try {
         let file = inputs.source;
         if (/^https?:\/\//.test(inputs.source)) {
@@ -46,40 +43,11 @@ export function makeBaseImageProvider(run: Runner = localRunner): dynamic.Resour
             `${what(inputs.pool, inputs.name)}: ${expected.algorithm} mismatch for ${inputs.source}: ` +
               `got ${actual}, expected ${expected.hex}`,
           );
-        const size = fs.statSync(file).size;
-        leftoverVolume(
-          run,
-          inputs.uri,
-          what(inputs.pool, inputs.name),
-          inputs.pool,
-          inputs.name,
-          inputs.poolAdopted,
-          () => "recreate",
-        );
-        virsh(run, inputs.uri, what(inputs.pool, inputs.name), [
-          "vol-create-as",
-          inputs.pool,
-          inputs.name,
-          String(size),
-          "--format",
-          inputs.format,
-        ]);
-        created = true;
-        virsh(run, inputs.uri, what(inputs.pool, inputs.name), [
-          "vol-upload",
-          "--pool",
-          inputs.pool,
-          inputs.name,
-          file,
-        ]);
-        const state = volumeState(run, inputs.uri, inputs.pool, inputs.name);
+        const volumePath = uploadVolume(run, inputs, what(inputs.pool, inputs.name), file, inputs.format);
         return {
           id: `${inputs.pool}/${inputs.name}`,
-          outs: { ...inputs, path: state.path, verified: `${expected.algorithm}:${actual}` },
+          outs: { ...inputs, path: volumePath, verified: `${expected.algorithm}:${actual}` },
         };
-      } catch (error) {
-        if (created) virshMaybe(run, inputs.uri, ["vol-delete", "--pool", inputs.pool, inputs.name]);
-        throw error;
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }

@@ -1,10 +1,8 @@
 // The seed ISO provider: builds the NoCloud seed (xorriso, label "cidata") and uploads it into a volume.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { diffKeys } from "./engine-values";
-import { leftoverVolume } from "./ownership";
 import { builtin, localRunner, sha256, type Runner } from "./runner";
-import { removeVolume, volumeState } from "./storage";
-import { virsh, virshMaybe } from "./virsh";
+import { removeVolume, uploadVolume, volumeState } from "./storage";
 
 export interface SeedIsoInputs {
   readonly uri: string;
@@ -40,7 +38,6 @@ export function makeSeedIsoProvider(run: Runner = localRunner): dynamic.Resource
       const os = builtin<typeof import("node:os")>("node:os");
       const path = builtin<typeof import("node:path")>("node:path");
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hs-seed-"));
-      let created = false;
       try {
         const content = path.join(dir, "cidata");
         fs.mkdirSync(content, { mode: 0o700 });
@@ -64,32 +61,8 @@ export function makeSeedIsoProvider(run: Runner = localRunner): dynamic.Resource
           const output = (built.stderr || built.stdout).trim() || `exit code ${built.code}`;
           throw new Error(`${what(inputs.pool, inputs.name)}: xorriso failed: ${output}`);
         }
-        leftoverVolume(
-          run,
-          inputs.uri,
-          what(inputs.pool, inputs.name),
-          inputs.pool,
-          inputs.name,
-          inputs.poolAdopted,
-          () => "recreate",
-        );
-        virsh(run, inputs.uri, what(inputs.pool, inputs.name), [
-          "vol-create-as",
-          inputs.pool,
-          inputs.name,
-          String(fs.statSync(iso).size),
-          "--format",
-          "raw",
-        ]);
-        created = true;
-        virsh(run, inputs.uri, what(inputs.pool, inputs.name), ["vol-upload", "--pool", inputs.pool, inputs.name, iso]);
-        return {
-          id: `${inputs.pool}/${inputs.name}`,
-          outs: outputsOf(inputs, volumeState(run, inputs.uri, inputs.pool, inputs.name).path),
-        };
-      } catch (error) {
-        if (created) virshMaybe(run, inputs.uri, ["vol-delete", "--pool", inputs.pool, inputs.name]);
-        throw error;
+        const volumePath = uploadVolume(run, inputs, what(inputs.pool, inputs.name), iso, "raw");
+        return { id: `${inputs.pool}/${inputs.name}`, outs: outputsOf(inputs, volumePath) };
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }

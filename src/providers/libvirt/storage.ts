@@ -1,6 +1,8 @@
-// What libvirt's storage holds: a pool's path, a volume's state, and a volume's idempotent removal.
+// What libvirt's storage holds: a pool's path, a volume's state, a volume made from a local file, and a
+// volume's idempotent removal.
+import { leftoverVolume } from "./ownership";
 import { builtin, type Runner } from "./runner";
-import { isNotFound, keyValues, virshMaybe } from "./virsh";
+import { isNotFound, keyValues, virsh, virshMaybe } from "./virsh";
 
 /** The target path of a pool, from its XML (pool-dumpxml has no --xpath in libvirt 9). */
 export function poolPath(run: Runner, uri: string, name: string): string | null {
@@ -48,4 +50,28 @@ export function removeVolume(
     return;
   }
   throw new Error(`${what}: virsh vol-delete failed: ${result.stderr.trim()}`);
+}
+
+/**
+ * A new volume holding a local file's bytes (vol-create-as, vol-upload), after clearing a leftover of an
+ * interrupted create of ours; an upload that fails removes the volume again. Returns the volume's path.
+ */
+export function uploadVolume(
+  run: Runner,
+  target: { readonly uri: string; readonly pool: string; readonly name: string; readonly poolAdopted?: boolean },
+  what: string,
+  file: string,
+  format: "qcow2" | "raw",
+): string | null {
+  const fs = builtin<typeof import("node:fs")>("node:fs");
+  const { uri, pool, name } = target;
+  leftoverVolume(run, uri, what, pool, name, target.poolAdopted, () => "recreate");
+  virsh(run, uri, what, ["vol-create-as", pool, name, String(fs.statSync(file).size), "--format", format]);
+  try {
+    virsh(run, uri, what, ["vol-upload", "--pool", pool, name, file]);
+    return volumeState(run, uri, pool, name).path;
+  } catch (error) {
+    virshMaybe(run, uri, ["vol-delete", "--pool", pool, name]);
+    throw error;
+  }
 }

@@ -34,13 +34,3 @@ export function refuseArgs(
   const first = problems.find((p): p is ArgsProblem => Boolean(p));
   if (first) throw new ComponentArgsError(component, resourceName, first);
 }
-
-/** The first name that appears twice, if any. */
-export function duplicateOf(names: readonly string[]): string | undefined {
-  const seen = new Set<string>();
-  for (const name of names) {
-    if (seen.has(name)) return name;
-    seen.add(name);
-  }
-  return undefined;
-}

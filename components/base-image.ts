@@ -5,7 +5,8 @@ import { BaseImageVolume, LibvirtPool } from "../src/providers/resources";
 import type { ImageSource, RoleImage } from "../src/render/images";
 import { baseVolumeName } from "../src/render/libvirt/names";
 import { renderPoolXml } from "../src/render/libvirt/storage";
-import { duplicateOf, refuseArgs } from "./args-error";
+import { duplicateOf } from "../src/util/duplicates";
+import { refuseArgs } from "./args-error";
 
 export interface BaseImageArgs {
   /** libvirt connection URI of the host (spec: host.libvirt_uri), e.g. `qemu:///system`. */

@@ -4,7 +4,8 @@ import type { Plan, PlannedNetwork } from "../src/plan/types";
 import { LibvirtNetwork } from "../src/providers/resources";
 import { networkName } from "../src/render/libvirt/names";
 import { dhcpHostEntries, renderNetworkXml } from "../src/render/libvirt/network";
-import { duplicateOf, refuseArgs } from "./args-error";
+import { duplicateOf } from "../src/util/duplicates";
+import { refuseArgs } from "./args-error";
 
 export interface ClusterNetworkArgs {
   /** The plan's stack name (Plan.stack): libvirt names and UUIDs derive from it. */

@@ -3,7 +3,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { PlannedGpu } from "../src/plan/types";
 import { MigLayout, VgpuDevice } from "../src/providers/resources";
-import { duplicateOf, refuseArgs } from "./args-error";
+import { duplicateOf } from "../src/util/duplicates";
+import { refuseArgs } from "./args-error";
 
 export interface GpuHostArgs {
   /** The planned GPUs (Plan.gpus): MIG layouts and vGPU devices with their types and VMs. */

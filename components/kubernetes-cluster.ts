@@ -17,7 +17,8 @@ import {
 } from "../src/render/kubernetes";
 import type { PlanLayout } from "../src/render/layers";
 import type { ClusterSpec } from "../src/spec/types";
-import { duplicateOf, refuseArgs } from "./args-error";
+import { duplicateOf } from "../src/util/duplicates";
+import { refuseArgs } from "./args-error";
 import { KubernetesAddons } from "./kubernetes-addons";
 import { VirtualMachine, type VmSettings } from "./virtual-machine";
 

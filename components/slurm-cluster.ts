@@ -4,7 +4,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { PlannedVm } from "../src/plan/types";
-import { duplicateOf, refuseArgs } from "./args-error";
+import { duplicateOf } from "../src/util/duplicates";
+import { refuseArgs } from "./args-error";
 import { VirtualMachine, type VmSettings } from "./virtual-machine";
 
 export interface SlurmClusterArgs {

@@ -3,6 +3,7 @@
 // the schema cannot express, before the planner and the blast radius trust it.
 import type { Finding } from "../spec/diagnostics";
 import { readJsonInput } from "../spec/json-input";
+import { repeatedIndexes } from "../util/duplicates";
 import type { Plan } from "./types";
 
 /** Throws InputError (positioned diagnostics, no stack) when the file is missing, not JSON or not a plan. */
@@ -21,16 +22,15 @@ export function planReferences(plan: Plan): Finding[] {
   const findings: Finding[] = [];
   const networks = plan.networks.map((network) => network.name);
   const gpus = plan.gpus.map((gpu) => gpu.id);
-  const duplicate = (names: string[], path: (index: number) => string, what: string): void =>
-    names.forEach((name, index) => {
-      if (names.indexOf(name) !== index)
-        findings.push({
-          path: path(index),
-          message: `${what} ${name} appears twice`,
-          found: name,
-          expected: "a unique name",
-        });
-    });
+  const duplicate = (names: string[], path: (index: number) => string, what: string): void => {
+    for (const index of repeatedIndexes(names))
+      findings.push({
+        path: path(index),
+        message: `${what} ${names[index]} appears twice`,
+        found: names[index],
+        expected: "a unique name",
+      });
+  };
   duplicate(networks, (i) => `/networks/${i}/name`, "network");
   duplicate(gpus, (i) => `/gpus/${i}/id`, "GPU");
   duplicate(
@@ -38,9 +38,11 @@ export function planReferences(plan: Plan): Finding[] {
     (i) => `/vms/${i}/name`,
     "VM",
   );
+  const networkNames = new Set(networks);
+  const gpuIds = new Set(gpus);
   const hint = "give the plan JSON the tool wrote, unedited";
   plan.vms.forEach((vm, i) => {
-    if (!networks.includes(vm.network))
+    if (!networkNames.has(vm.network))
       findings.push({
         path: `/vms/${i}/network`,
         message: `VM ${vm.name} is on network ${vm.network}, which the plan does not define`,
@@ -49,7 +51,7 @@ export function planReferences(plan: Plan): Finding[] {
         hint,
       });
     vm.gpus.forEach((gpu, j) => {
-      if (!gpus.includes(gpu.gpu))
+      if (!gpuIds.has(gpu.gpu))
         findings.push({
           path: `/vms/${i}/gpus/${j}/gpu`,
           message: `VM ${vm.name} has a share of GPU ${gpu.gpu}, which the plan does not define`,

@@ -159,25 +159,28 @@ export async function buildStack(settings: StackSettings, hostOverride?: HostInv
   );
   const gpuHost = new GpuHost("gpu-host", { gpus: plan.gpus, force: spec.global.gpu_allocation.force_recarve });
   const extraKeys = settings.sshPublicKey ? [settings.sshPublicKey] : [];
-  const vmArgs = (vm: PlannedVm): VmSettings => ({
-    spec,
-    plan,
-    vm,
-    uri,
-    // The pool resource's output, not the plain name: volumes depend on the pool (created after it,
-    // deleted before it).
-    pool: image.pool.name,
-    poolAdopted: image.pool.adopted,
-    basePath: image.images.get(imageOf.get(vm.role)!.disk.name)!.path,
-    directBoot: image.images.get(imageOf.get(vm.role)!.disk.name)!.boot,
-    domainType: domainTypeOf(spec),
-    network: networks.get(vm.network)!.vmNetwork,
-    gpuDevices: gpuHost.devicesByVm.get(vm.name) ?? [],
-    vfAddresses: gpuHost.vfAddressesFor(vm.name),
-    start: settings.start,
-    extraKeys,
-    stackId,
-  });
+  const vmArgs = (vm: PlannedVm): VmSettings => {
+    const imported = image.images.get(imageOf.get(vm.role)!.disk.name)!;
+    return {
+      spec,
+      plan,
+      vm,
+      uri,
+      // The pool resource's output, not the plain name: volumes depend on the pool (created after it,
+      // deleted before it).
+      pool: image.pool.name,
+      poolAdopted: image.pool.adopted,
+      basePath: imported.path,
+      directBoot: imported.boot,
+      domainType: domainTypeOf(spec),
+      network: networks.get(vm.network)!.vmNetwork,
+      gpuDevices: gpuHost.devicesByVm.get(vm.name) ?? [],
+      vfAddresses: gpuHost.vfAddressesFor(vm.name),
+      start: settings.start,
+      extraKeys,
+      stackId,
+    };
+  };
   const slurm = spec.clusters.hpc
     ? new SlurmCluster(
         "slurm",

@@ -123,3 +123,13 @@ export function planNetworks(spec: ClusterSpec, vms: readonly BareVm[]): Planned
     };
   });
 }
+
+/** The planned network a VM is on; a plan whose VM names no network of it is a bug upstream of render. */
+export function networkOf(
+  plan: { readonly networks: readonly PlannedNetwork[] },
+  vm: Pick<PlannedVm, "name" | "network">,
+): PlannedNetwork {
+  const network = plan.networks.find((n) => n.name === vm.network);
+  if (!network) throw new Error(`VM ${vm.name} is on network ${vm.network}, which the plan does not define`);
+  return network;
+}

@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { stringify } from "yaml";
 import { domainUuid } from "../../plan/ids";
+import { networkOf } from "../../plan/vms";
 import type { Plan, PlannedVm } from "../../plan/types";
 import type { ClusterSpec } from "../../spec/types";
 import { bootsGoldenImage } from "../images";
@@ -96,8 +97,7 @@ export function renderMetaData(
 }
 
 export function renderNetworkConfig(plan: Pick<Plan, "stack" | "networks" | "gpus" | "vms">, vm: PlannedVm): string {
-  const network = plan.networks.find((n) => n.name === vm.network);
-  if (!network) throw new Error(`VM ${vm.name} is on network ${vm.network}, which the plan does not define`);
+  const network = networkOf(plan, vm);
   return stringify({
     version: 2,
     ethernets: {

@@ -1,6 +1,7 @@
 // libvirt domain XML for a planned VM: q35, host-passthrough CPU, virtio disk on a qcow2 overlay, virtio NIC
 // with the planned MAC, serial console, guest agent channel, the seed ISO as a cdrom, and GPU hostdevs.
 import { domainUuid } from "../../plan/ids";
+import { networkOf } from "../../plan/vms";
 import type { Plan, PlannedVm, VmGpu } from "../../plan/types";
 import { diskFact, hostdevFact, interfaceFact, SEED_TARGET, type DomainFacts } from "./domain-facts";
 import { diskVolumeName, networkName, seedVolumeName } from "./names";
@@ -121,7 +122,7 @@ export function renderDomain(
   options: DomainOptions,
 ): { xml: string; facts: DomainFacts } {
   const xml = renderDomainXml(plan, vm, options);
-  const network = plan.networks.find((n) => n.name === vm.network)!;
+  const network = networkOf(plan, vm);
   const paths = new Map(plan.gpus.map((g) => [g.id, g.vgpuPath]));
   return {
     xml,
@@ -142,8 +143,7 @@ export function renderDomainXml(
   vm: PlannedVm,
   options: DomainOptions,
 ): string {
-  const network = plan.networks.find((n) => n.name === vm.network);
-  if (!network) throw new Error(`VM ${vm.name} is on network ${vm.network}, which the plan does not define`);
+  const network = networkOf(plan, vm);
   const paths = new Map(plan.gpus.map((g) => [g.id, g.vgpuPath]));
   const hasGpu = vm.gpus.length > 0;
   const devices: XmlNode = {

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { InputError } from "../spec/input-error";
 import { readInputFile } from "../util/input-file";
-import type { ExecResult } from "../util/exec";
+import { execCommand, type ExecResult } from "../util/exec";
 import { parseJsonInput } from "../spec/json-input";
 
 export interface Executor {
@@ -13,13 +13,7 @@ export interface Executor {
 
 /** Runs real commands; a missing command is exit code null, never an exception. */
 export const localExecutor: Executor = {
-  run(command, args) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
-    const result = spawnSync(command, [...args], { encoding: "utf8", timeout: 20_000, maxBuffer: 64 * 1024 * 1024 });
-    if (result.error) return { code: null, stdout: "", stderr: String(result.error.message) };
-    return { code: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
-  },
+  run: (command, args) => execCommand(command, args, { timeoutMs: 20_000, maxBufferBytes: 64 * 1024 * 1024 }),
 };
 
 /** The raw inputs a snapshot holds (each optional: missing means unknown). */

@@ -1,10 +1,7 @@
 // Downloads a base image over HTTP(S) and finds the checksum it must have (pinned, or listed in a SHA*SUMS
 // file). Called by the base image provider, which the engine serializes: Node built-ins are loaded at call
-// time and this module imports nothing.
-
-function builtin<T>(name: string): T {
-  return (process as unknown as { getBuiltinModule(id: string): T }).getBuiltinModule(name);
-}
+// time (util/builtin.ts), and that is all this module imports.
+import { builtin } from "../util/builtin";
 
 /** An image to verify: its name (for messages), where it comes from, and its pinned checksum or SUMS file. */
 export interface ChecksumSource {

@@ -9,10 +9,11 @@
 // runs it over ssh on the same target (the ssh user needs root, as for qemu:///system); any other URI
 // is refused with a message, since its host cannot be reached for a shell.
 //
-// Like the libvirt providers, methods capture no module imports (the engine serializes them) and load
-// Node built-ins with process.getBuiltinModule at call time.
+// Like the libvirt providers, methods load Node built-ins at call time (util/builtin.ts) and run commands
+// through util/exec.ts: the engine serializes a local module's functions by value, so nothing is required.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import type { ExecResult } from "../util/exec";
+import { builtin } from "../util/builtin";
+import { execCommand, type ExecResult } from "../util/exec";
 
 /** Runs a command with optional stdin; injectable so tests can run nft inside a network namespace. */
 export type NftRunner = (command: string, args: readonly string[], input?: string) => ExecResult;
@@ -35,20 +36,8 @@ export interface FirewallOutputs extends FirewallInputs {
   readonly liveDigest: string;
 }
 
-function builtin<T>(name: string): T {
-  return (process as unknown as { getBuiltinModule(id: string): T }).getBuiltinModule(name);
-}
-
 export function localNftRunner(command: string, args: readonly string[], input?: string): ExecResult {
-  const cp = builtin<typeof import("node:child_process")>("node:child_process");
-  const result = cp.spawnSync(command, [...args], {
-    encoding: "utf8",
-    input,
-    timeout: 60_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (result.error) return { code: null, stdout: "", stderr: String(result.error.message) };
-  return { code: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
+  return execCommand(command, args, { input, timeoutMs: 60_000, maxBufferBytes: 64 * 1024 * 1024 });
 }
 
 /** The command line that runs nft on the libvirt URI's host, or a reason it cannot. */

@@ -7,19 +7,13 @@
 // only the functions called, and those import nothing.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { normalisePciAddress, parseMigLgi } from "../host/parsers/nvidia-smi";
-import type { ExecResult } from "../util/exec";
+import { builtin } from "../util/builtin";
+import { execCommand, type ExecResult } from "../util/exec";
 
 export type GpuRunner = (command: string, args: readonly string[]) => ExecResult;
 
-function builtin<T>(name: string): T {
-  return (process as unknown as { getBuiltinModule(id: string): T }).getBuiltinModule(name);
-}
-
 export function localGpuRunner(command: string, args: readonly string[]): ExecResult {
-  const cp = builtin<typeof import("node:child_process")>("node:child_process");
-  const result = cp.spawnSync(command, [...args], { encoding: "utf8", timeout: 600_000 });
-  if (result.error) return { code: null, stdout: "", stderr: String(result.error.message) };
-  return { code: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
+  return execCommand(command, args, { timeoutMs: 600_000 });
 }
 
 function must(run: GpuRunner, what: string, command: string, args: readonly string[]): string {

@@ -53,9 +53,14 @@ describe("the exec result type has one owner (src/util/exec.ts)", () => {
   });
 
   it("the libvirt, GPU and firewall providers and the probe's executor all use it", () => {
-    const users = holders(/import type \{ ExecResult \} from "(\.\.\/)+util\/exec"/);
+    const users = holders(/import (type )?\{[^}]*\bExecResult \} from "(\.\.\/)+util\/exec"/);
     const runners = ["src/providers/libvirt/runner.ts", "src/providers/gpu.ts", "src/providers/firewall.ts"];
     for (const file of [...runners, "src/host/source.ts"]) expect(users, file).toContain(file);
+  });
+
+  it("one function runs commands and one loads built-ins at call time (the runners only choose limits)", () => {
+    expect(holders(/\bspawnSync\(/)).toEqual(["src/util/exec.ts"]);
+    expect(holders(/getBuiltinModule\(/)).toEqual(["src/util/builtin.ts"]);
   });
 });
 

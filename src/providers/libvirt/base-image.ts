@@ -2,7 +2,8 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { downloadToFile, expectedChecksum, fileDigest } from "../../images/download";
 import { diffKeys } from "./engine-values";
-import { builtin, localRunner, type Runner } from "./runner";
+import { builtin } from "../../util/builtin";
+import { localRunner, type Runner } from "./runner";
 import { removeVolume, uploadVolume, volumeState } from "./storage";
 
 export interface BaseImageInputs {

@@ -1,7 +1,8 @@
 // The seed ISO provider: builds the NoCloud seed (xorriso, label "cidata") and uploads it into a volume.
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { diffKeys } from "./engine-values";
-import { builtin, localRunner, sha256, type Runner } from "./runner";
+import { builtin } from "../../util/builtin";
+import { localRunner, sha256, type Runner } from "./runner";
 import { removeVolume, uploadVolume, volumeState } from "./storage";
 
 export interface SeedIsoInputs {

@@ -1,7 +1,8 @@
 // What libvirt's storage holds: a pool's path, a volume's state, a volume made from a local file, and a
 // volume's idempotent removal.
 import { leftoverVolume } from "./ownership";
-import { builtin, type Runner } from "./runner";
+import { builtin } from "../../util/builtin";
+import type { Runner } from "./runner";
 import { isNotFound, keyValues, virsh, virshMaybe } from "./virsh";
 
 /** The target path of a pool, from its XML (pool-dumpxml has no --xpath in libvirt 9). */

@@ -106,6 +106,9 @@ async function evaluate(clusterFile: string, inventory?: unknown): Promise<{ ms:
 }
 
 export async function run(): Promise<void> {
+  // The program resolves each role's golden image; under mocks it reads the tests' fixture store (as
+  // test/setup.ts does), so the figures do not depend on which images this machine has built.
+  process.env.HYPERSCALER_IMAGES_DIR = path.join(ROOT, "test/fixtures/image-store");
   await installMocks();
   console.log("== program under mocks ==");
   await evaluate(path.join(ROOT, "config/dev.yaml")); // warm-up (provider serialization is cached per process)
